@@ -1,0 +1,1 @@
+"""seamless-transformer: checksum-addressed, cached transformations."""

@@ -1,0 +1,35 @@
+"""Every test runs isolated: a temp HOME and cwd, no XDG_CACHE_HOME, no SEAMLESS_* variable."""
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in list(os.environ):
+        if name.startswith("SEAMLESS_") or name in ("XDG_CACHE_HOME", "XDG_RUNTIME_DIR"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(work)
+    _reset_process_state()
+    yield work
+    _reset_process_state()
+
+
+def _reset_process_state():
+    """Forget per-process caches (config, storage, in-process result map) between tests."""
+    import sys
+
+    for modname, fname in (
+        ("seamless_transformer.config", "_reset"),
+        ("seamless_transformer.store.storage", "_reset"),
+        ("seamless_transformer.transformation.engine", "_reset"),
+    ):
+        mod = sys.modules.get(modname)
+        if mod is not None and hasattr(mod, fname):
+            getattr(mod, fname)()
