@@ -1,0 +1,225 @@
+"""Transformation dicts, their identity buffer and THE checksum rule (SPEC §2.4, §2.5).
+
+A transformation dict maps pin names to [celltype, subcelltype, checksum] and dunder keys
+(`__language__`, `__output__`, ...) to their values. Only the load-bearing dunders and the
+pins whose names do not start with META__ are identity; the tf checksum is the sha256 of
+their plain serialization.
+"""
+
+import inspect
+import io
+import textwrap
+import tokenize
+import types
+
+from ..celltypes import serialize
+from ..checksum import Checksum
+
+LOAD_BEARING_DUNDERS = frozenset({"__language__", "__output__", "__as__", "__format__", "__schema__"})
+ORTHOGONAL_DUNDERS = frozenset(
+    {
+        "__meta__",
+        "__env__",
+        "__compilation__",
+        "__record_probe__",
+        "__code_checksum__",
+        "__code_text__",
+        "__compilers__",
+        "__languages__",
+    }
+)
+DERIVED_DUNDERS = frozenset({"__compiled__", "__header__", "__deps__"})
+KNOWN_DUNDERS = LOAD_BEARING_DUNDERS | ORTHOGONAL_DUNDERS | DERIVED_DUNDERS
+
+META_PREFIX = "META__"
+NOT_IMPLEMENTED_ARGUMENT_CELLTYPES = frozenset({"cson", "yaml", "python"})
+DIRECTORY_CELLTYPES = frozenset({"deepfolder", "folder"})
+
+
+def is_dunder(key: str) -> bool:
+    return key.startswith("__")
+
+
+def _pin_entry(name, pin) -> list:
+    if not isinstance(pin, (list, tuple)) or len(pin) != 3:
+        raise TypeError(f"pin {name!r} must be [celltype, subcelltype, checksum], not {pin!r}")
+    celltype, subcelltype, checksum = pin
+    return [celltype, subcelltype, Checksum(checksum).hex()]
+
+
+def identity_dict(tf_dict: dict) -> dict:
+    """The part of a transformation dict that is identity: load-bearing dunders and non-META__ pins."""
+    result = {}
+    for key, value in tf_dict.items():
+        if not isinstance(key, str):
+            raise TypeError(f"transformation dict keys must be str, not {type(key).__name__}: {key!r}")
+        if is_dunder(key):
+            if key not in KNOWN_DUNDERS:
+                raise ValueError(f"Unknown transformation dunder key: {key}")
+            if key in LOAD_BEARING_DUNDERS:
+                result[key] = value
+        elif not key.startswith(META_PREFIX):
+            result[key] = _pin_entry(key, value)
+    return result
+
+
+def identity_buffer(tf_dict: dict) -> bytes:
+    """The plain serialization of identity_dict(tf_dict); it is stored under the tf checksum."""
+    return serialize(identity_dict(tf_dict), "plain")
+
+
+def tf_checksum(tf_dict: dict) -> Checksum:
+    """THE transformation checksum: sha256 of the identity buffer."""
+    return Checksum.of(identity_buffer(tf_dict))
+
+
+# --- code text ---------------------------------------------------------------------------------
+
+
+def code_text_checksum(text: str) -> Checksum:
+    """Checksum of a code text: sha256(text.rstrip("\\n") + "\\n")."""
+    return Checksum.of((text.rstrip("\n") + "\n").encode("utf-8"))
+
+
+def python_code_text(func) -> str:
+    """The identity text of a Python function: its source, dedented, without decorators.
+
+    A single-line lambda gives only its lambda expression; other lambdas raise ValueError.
+    """
+    if not isinstance(func, types.FunctionType):
+        raise TypeError(f"a plain Python function is required, not {type(func).__name__}")
+    if func.__name__ == "<lambda>":
+        return _lambda_text(func)
+    source = textwrap.dedent(inspect.getsource(func))
+    return _strip_decorators(source)
+
+
+def _strip_decorators(source: str) -> str:
+    """Drop the leading decorator lines (with their continuation lines) up to the def line."""
+    lines = source.splitlines(keepends=True)
+    for index, token in _line_start_tokens(source):
+        if token.type == tokenize.NAME and token.string in ("def", "async"):
+            return "".join(lines[index:])
+    return source
+
+
+def _line_start_tokens(source):
+    """(line index, token) for each token that starts a logical line at nesting depth 0."""
+    depth = 0
+    at_line_start = True
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+                continue
+            if token.type == tokenize.NEWLINE:
+                at_line_start = True
+                continue
+            if at_line_start and depth == 0:
+                yield token.start[0] - 1, token
+            at_line_start = False
+            if token.type == tokenize.OP and token.string in "([{":
+                depth += 1
+            elif token.type == tokenize.OP and token.string in ")]}":
+                depth -= 1
+    except tokenize.TokenError:
+        return
+
+
+def _lambda_text(func) -> str:
+    lines, _ = inspect.getsourcelines(func)
+    first_line = lines[0].strip()
+    candidates = {text for text in _complete_lambdas(first_line) if _lambda_matches(text, func)}
+    if len(candidates) != 1:
+        raise ValueError(
+            "only a lambda that fits on a single line (and is alone on it with its arguments) is supported; "
+            "use a def function instead"
+        )
+    return candidates.pop()
+
+
+def _lambda_matches(text: str, func) -> bool:
+    import ast
+
+    try:
+        node = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return False
+    if not isinstance(node, ast.Lambda):
+        return False
+    code = func.__code__
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    args = node.args
+    found = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+    return tuple(found) == tuple(names)
+
+
+def _complete_lambdas(line: str):
+    """The text of every lambda expression that starts and ends on this one line."""
+    tokens = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
+            tokens.append(token)
+    except tokenize.TokenError:
+        pass
+    results = []
+    for start, token in enumerate(tokens):
+        if token.type == tokenize.NAME and token.string == "lambda":
+            end = _lambda_end(tokens, start)
+            if end is not None:
+                results.append(line[token.start[1] : tokens[end].end[1]])
+    return results
+
+
+def _lambda_end(tokens, start):
+    """Index of the last token of the lambda starting at tokens[start], or None if it goes past the line."""
+    depth = 0
+    last = None
+    for index in range(start, len(tokens)):
+        token = tokens[index]
+        if token.type in (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER):
+            return last if depth == 0 else None
+        if token.type == tokenize.OP:
+            if token.string in "([{":
+                depth += 1
+            elif token.string in ")]}":
+                depth -= 1
+                if depth < 0:
+                    return last
+            elif depth == 0 and token.string in (",", ";"):
+                return last
+        last = index
+    return None
+
+
+# --- argument pins -----------------------------------------------------------------------------
+
+
+def default_argument_celltype(pin_name: str) -> str:
+    """mixed, or plain for pin names that end in _SCHEMA (SPEC §2.5)."""
+    return "plain" if pin_name.endswith("_SCHEMA") else "mixed"
+
+
+def value_pin(value, celltype: str = "mixed"):
+    """(pin entry [celltype, subcelltype, hex], buffer or None) for a Python argument (SPEC §2.5).
+
+    A Checksum instance is used as the checksum directly (buffer None), except under the
+    checksum celltype, whose value is itself a checksum. None is serialized as plain.
+    A 64-char str is a value, never a checksum.
+    """
+    if celltype in NOT_IMPLEMENTED_ARGUMENT_CELLTYPES:
+        raise NotImplementedError(f"celltype {celltype!r} is not supported for arguments")
+    if celltype in ("module", "checksum"):
+        entry_celltype, subcelltype = "plain", celltype
+    else:
+        entry_celltype, subcelltype = celltype, None
+    if isinstance(value, Checksum) and celltype != "checksum":
+        return [entry_celltype, subcelltype, value.hex()], None
+    buffer = serialize(value, "plain" if value is None else celltype)
+    return [entry_celltype, subcelltype, Checksum.of(buffer).hex()], buffer
+
+
+def format_entry_for(celltype: str):
+    """The __format__ entry a pin of this celltype needs, or None (directory celltypes only)."""
+    if celltype in DIRECTORY_CELLTYPES:
+        return {"filesystem": {"mode": "directory"}, "celltype": celltype}
+    return None
