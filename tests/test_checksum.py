@@ -1,0 +1,114 @@
+"""The Checksum type (SPEC §2.1)."""
+
+import hashlib
+import pickle
+
+import pytest
+
+from seamless_transformer.checksum import (
+    TRIVIAL_BUFFERS,
+    TRIVIAL_CHECKSUMS,
+    Checksum,
+    checksum_of,
+    is_hex_checksum,
+)
+
+HELLO = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+
+
+def test_checksum_is_sha256_of_the_buffer():
+    assert Checksum.of(b"hello\n").hex() == HELLO
+    assert checksum_of(b"hello\n") == hashlib.sha256(b"hello\n").hexdigest()
+
+
+def test_accepts_lowercase_hex_string():
+    assert Checksum(HELLO).hex() == HELLO
+
+
+def test_uppercase_hex_is_normalized_to_lowercase():
+    assert Checksum(HELLO.upper()).hex() == HELLO
+
+
+def test_accepts_32_raw_bytes():
+    assert Checksum(bytes.fromhex(HELLO)).hex() == HELLO
+
+
+def test_accepts_another_checksum():
+    assert Checksum(Checksum(HELLO)).hex() == HELLO
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [HELLO[:-1], HELLO + "0", "g" * 64, "", b"x" * 31, b"x" * 33, 12345, None, 1.5, [HELLO]],
+    ids=["63-hex", "65-hex", "non-hex", "empty", "31-bytes", "33-bytes", "int", "None", "float", "list"],
+)
+def test_refuses_anything_else_with_valueerror(bad):
+    with pytest.raises(ValueError):
+        Checksum(bad)
+
+
+def test_str_and_hex_are_the_hex_string():
+    cs = Checksum(HELLO)
+    assert str(cs) == HELLO
+    assert cs.hex() == HELLO
+
+
+def test_equals_its_hex_string_in_either_case():
+    cs = Checksum(HELLO)
+    assert cs == HELLO
+    assert cs == HELLO.upper()
+    assert cs != "0" * 64
+
+
+def test_equals_an_equal_checksum_and_its_digest():
+    assert Checksum(HELLO) == Checksum(HELLO.upper())
+    assert Checksum(HELLO) == bytes.fromhex(HELLO)
+    assert Checksum(HELLO) != Checksum("0" * 64)
+
+
+def test_is_usable_as_a_dict_key():
+    assert {Checksum(HELLO): 1}[Checksum(HELLO.upper())] == 1
+    assert len({Checksum(HELLO), Checksum(HELLO)}) == 1
+
+
+def test_survives_pickling():
+    cs = Checksum(HELLO)
+    again = pickle.loads(pickle.dumps(cs))
+    assert again == cs and isinstance(again, Checksum)
+
+
+def test_is_immutable():
+    cs = Checksum(HELLO)
+    with pytest.raises(AttributeError):
+        cs._hex = "0" * 64
+
+
+def test_digest_is_the_raw_32_bytes():
+    assert Checksum(HELLO).digest() == bytes.fromhex(HELLO)
+
+
+def test_is_hex_checksum_recognizes_only_64_hex_strings():
+    assert is_hex_checksum(HELLO)
+    assert not is_hex_checksum(HELLO[:-1])
+    assert not is_hex_checksum(bytes.fromhex(HELLO))
+
+
+@pytest.mark.parametrize(
+    "buffer, prefix, suffix",
+    [
+        (b"", "e3b0c442", "b855"),
+        (b"{}", "44136fa3", "ff8a"),
+        (b"{}\n", "ca3d163b", "2356"),
+        (b"[]", "4f53cda1", "b945"),
+        (b"[]\n", "37517e5f", "b570"),
+    ],
+)
+def test_trivial_buffers_have_the_spec_checksums(buffer, prefix, suffix):
+    hexvalue = checksum_of(buffer).hex()
+    assert hexvalue.startswith(prefix) and hexvalue.endswith(suffix)
+    assert TRIVIAL_CHECKSUMS[hexvalue] == buffer
+
+
+def test_exactly_five_trivial_buffers():
+    assert set(TRIVIAL_BUFFERS) == {b"", b"{}", b"{}\n", b"[]", b"[]\n"}
+    assert len(TRIVIAL_CHECKSUMS) == 5
