@@ -1,0 +1,246 @@
+"""The storage of this process: memory in front of buffer directories and result databases.
+
+Built from config.Settings (storage order = Settings order). Buffers: trivial buffers, then an
+in-memory LRU of small buffers, then the writable buffer dirs, then the read-only ones.
+Writes go to memory and to every writable dir / database. A store that refuses a write
+(read-only file system, permissions) gets one warning and is skipped; the other stores still
+receive the data. With `persistent: false` nothing touches the disk: buffers, results and
+records live in memory only (unbounded, since memory is then the only store).
+Nothing is created when Storage is built; the directories and seamless.db appear on first write.
+"""
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+
+from .. import config
+from ..checksum import TRIVIAL_CHECKSUMS, Checksum
+from ..errors import CacheMissError, ChecksumMismatchError
+from .db import ResultDB
+from .files import BufferDir, _hash_file
+
+logger = logging.getLogger(__name__)
+
+MEMORY_ITEM_LIMIT = 1 << 20  # buffers below 1 MiB are kept in memory when persistent
+MEMORY_TOTAL_LIMIT = 64 << 20
+
+
+class _MemoryBuffers:
+    """An LRU map checksum -> bytes, bounded by total size (max_total None: unbounded)."""
+
+    def __init__(self, max_item, max_total):
+        self.max_item, self.max_total = max_item, max_total
+        self._data = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, cs: str):
+        with self._lock:
+            data = self._data.get(cs)
+            if data is not None:
+                self._data.move_to_end(cs)
+            return data
+
+    def put(self, cs: str, data: bytes) -> None:
+        if self.max_item is not None and len(data) >= self.max_item:
+            return
+        with self._lock:
+            if cs in self._data:
+                self._data.move_to_end(cs)
+                return
+            self._data[cs] = bytes(data)
+            self._size += len(data)
+            while self.max_total is not None and self._size > self.max_total and self._data:
+                _, old = self._data.popitem(last=False)
+                self._size -= len(old)
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+
+class Storage:
+    def __init__(self, settings):
+        self.persistent = settings.persistent
+        self.settings = settings
+        if self.persistent:
+            self._memory = _MemoryBuffers(MEMORY_ITEM_LIMIT, MEMORY_TOTAL_LIMIT)
+            self._dirs = [BufferDir(p) for p in settings.buffer_dirs]
+            self._dbs = [ResultDB(p) for p in settings.database_paths]
+        else:
+            self._memory = _MemoryBuffers(None, None)
+            self._dirs, self._dbs = [], []
+        self._readonly_dirs = [BufferDir(p, writable=False) for p in settings.readonly_buffer_dirs]
+        self._results = {}  # tf hex -> result hex, when not persistent
+        self._records = {}  # tf hex -> record, when not persistent
+        self._warned = set()
+
+    def __repr__(self):
+        return f"Storage(persistent={self.persistent}, dirs={[d.path for d in self._dirs]})"
+
+    def _warn_once(self, store, exc) -> None:
+        key = getattr(store, "path", repr(store))
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning("%s: not written (%s)", key, exc)
+
+    # ------------------------------------------------------------ buffers
+
+    def _get_buffer(self, cs: str):
+        if cs in TRIVIAL_CHECKSUMS:
+            return TRIVIAL_CHECKSUMS[cs]
+        data = self._memory.get(cs)
+        if data is not None:
+            return data
+        for store in self._dirs + self._readonly_dirs:
+            data = store.get(cs)
+            if data is not None:
+                self._memory.put(cs, data)
+                return data
+        return None
+
+    def get_buffer(self, cs) -> bytes:
+        cs = Checksum(cs).hex()
+        data = self._get_buffer(cs)
+        if data is None:
+            raise CacheMissError(f"buffer {cs} not available")
+        return data
+
+    def has_buffer(self, cs) -> bool:
+        cs = Checksum(cs).hex()
+        if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None:
+            return True
+        return any(store.has(cs) for store in self._dirs + self._readonly_dirs)
+
+    def put_buffer(self, data, cs=None) -> Checksum:
+        actual = Checksum.of(data)
+        if cs is not None and Checksum(cs) != actual:
+            raise ChecksumMismatchError(f"buffer does not match checksum {Checksum(cs).hex()}")
+        self._memory.put(actual.hex(), data)
+        for store in self._dirs:
+            try:
+                store.put(data, actual)
+            except OSError as exc:
+                self._warn_once(store, exc)
+        return actual
+
+    def put_file(self, path, cs=None) -> Checksum:
+        """Store a file's content; big files are streamed (never fully read) when persistent."""
+        if not self.persistent:
+            with open(path, "rb") as f:
+                return self.put_buffer(f.read(), cs)
+        result = Checksum(cs) if cs is not None else None
+        for store in self._dirs:
+            try:
+                result = store.put_file(path, result)
+            except OSError as exc:
+                self._warn_once(store, exc)
+        if result is None:
+            result = Checksum(_hash_file(path))
+        return result
+
+    def buffer_path(self, cs) -> str | None:
+        for store in self._dirs + self._readonly_dirs:
+            path = store.file_path(cs)
+            if path is not None:
+                return path
+        return None
+
+    # ------------------------------------------------------------ results
+
+    def get_result(self, tf) -> Checksum | None:
+        tf = Checksum(tf).hex()
+        if not self.persistent:
+            res = self._results.get(tf)
+            return Checksum(res) if res else None
+        for db in self._dbs:
+            res = db.get_transformation(tf)
+            if res is not None:
+                return Checksum(res)
+        return None
+
+    def _each_db(self, method, *args) -> list:
+        outcomes = []
+        for db in self._dbs:
+            try:
+                outcomes.append(getattr(db, method)(*args))
+            except OSError as exc:
+                self._warn_once(db, exc)
+        return outcomes
+
+    def put_result(self, tf, res) -> None:
+        tf, res = Checksum(tf).hex(), Checksum(res).hex()
+        if not self.persistent:
+            self._results[tf] = res
+            return
+        self._each_db("put_transformation", tf, res)
+
+    def put_record(self, tf, res, record: dict) -> None:
+        tf, res = Checksum(tf).hex(), Checksum(res).hex()
+        if not self.persistent:
+            if self._results.get(tf, res) == res:
+                self._results[tf] = res
+                self._records.setdefault(tf, record)
+            return
+        self._each_db("put_metadata", tf, res, record)
+
+    def get_record(self, tf) -> dict | None:
+        """The execution record of tf (first database that has one)."""
+        tf = Checksum(tf).hex()
+        if not self.persistent:
+            return self._records.get(tf)
+        for db in self._dbs:
+            record = db.get_metadata(tf)
+            if record is not None:
+                return record
+        return None
+
+    def get_rev_transformations(self, res) -> list:
+        res = Checksum(res).hex()
+        if not self.persistent:
+            return [tf for tf, r in self._results.items() if r == res]
+        found = []
+        for db in self._dbs:
+            found += db.get_rev_transformations(res)
+        return list(dict.fromkeys(found))
+
+    def declare_irreproducible(self, tf, res) -> bool:
+        """Forget (tf -> res) everywhere. True if any store had it."""
+        tf, res = Checksum(tf).hex(), Checksum(res).hex()
+        if not self.persistent:
+            if self._results.get(tf) != res:
+                return False
+            del self._results[tf]
+            self._records.pop(tf, None)
+            return True
+        return any(self._each_db("declare_irreproducible", tf, res))
+
+
+_lock = threading.Lock()
+_current = {"storage": None, "generation": None, "pid": None}
+
+
+def get_storage() -> Storage:
+    """The process-wide Storage, rebuilt when the settings change."""
+    generation = config.settings_generation()
+    with _lock:
+        storage = _current["storage"]
+        if storage is not None and _current["pid"] != os.getpid():
+            storage._memory.after_fork()  # databases reopen themselves in the child
+            _current["pid"] = os.getpid()
+        if storage is None or _current["generation"] != generation:
+            settings = config.get_settings()
+            if storage is None or _storage_key(storage.settings) != _storage_key(settings):
+                storage = Storage(settings)
+            storage.settings = settings
+            _current.update(storage=storage, generation=generation, pid=os.getpid())
+        return storage
+
+
+def _storage_key(settings) -> tuple:
+    return (settings.persistent, settings.buffer_dirs, settings.database_paths, settings.readonly_buffer_dirs)
+
+
+def _reset() -> None:
+    with _lock:
+        _current.update(storage=None, generation=None, pid=None)
