@@ -1,0 +1,340 @@
+"""Run one bash transformation in a private workspace (SPEC §4.7).
+
+    execute_bash(tf_dict, storage) ──► workspace (pins) ──► bash -c SCRIPT (new session)
+         │                                                   │ stdout ─► `stdout` stream (live)
+         │                                                   │ stderr ─► `stderr` stream (live) + 64 KiB tail
+         ◄── BashOutcome(result buffer, leaves, rusage) ◄─── RESULT
+
+The job runs in its own process group, so cancellation and errors on our side reach every
+process it started: SIGTERM to the group, SIGKILL after 3 s. Both pipes are read by one selector
+loop, so a chatty job can never block on a full pipe. There is no chdir and no lock: several
+jobs may run at once in threads of one process.
+"""
+
+import os
+import selectors
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from ..checksum import Checksum
+from ..errors import CanceledError, TransformationError
+from . import workspace as ws_mod
+
+TAIL_BYTES = 64 * 1024
+TERM_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
+POLL_INTERVAL = 0.02
+DRAIN_TIMEOUT = 2.0  # after the job exits, how long leftover pipe writers may keep them open
+SCRIPT_HEADER = "set -u -e\ntrap 'jobs -p | xargs -r kill' EXIT\n"
+
+
+@dataclass
+class BashOutcome:
+    result_buffer: bytes
+    extra_buffers: dict = field(default_factory=dict)  # {Checksum: bytes}
+    utime: float = 0.0
+    stime: float = 0.0
+    maxrss_bytes: int | None = None
+    wall: float = 0.0
+    logs: str = ""
+
+
+@dataclass
+class JobEnv:
+    """The execution environment of a job, from the orthogonal ``__env__`` / ``__meta__`` dunders."""
+
+    conda: str | None = None
+    docker: str | None = None
+    ncores: int | None = None
+
+
+def job_env(tf_dict: dict, storage) -> JobEnv:
+    """Read ``__env__`` (a checksum of the plain env dict, or the dict itself) and ``__meta__``."""
+    import json
+
+    env = tf_dict.get("__env__") or {}
+    if isinstance(env, str):
+        env = json.loads(storage.get_buffer(Checksum(env)))
+    docker = env.get("docker") or {}
+    meta = tf_dict.get("__meta__") or {}
+    return JobEnv(
+        conda=env.get("conda_environment"),
+        docker=docker.get("name") if isinstance(docker, dict) else docker,
+        ncores=meta.get("ncores"),
+    )
+
+
+def code_text(tf_dict: dict, storage) -> str:
+    entry = tf_dict.get("code")
+    if entry is None:
+        raise TransformationError("bash transformation has no code pin")
+    return storage.get_buffer(Checksum(entry[2])).decode("utf-8")
+
+
+def conda_lines(name: str) -> str:
+    """Lines that activate conda environment `name` (CONDA_ROOT, else `conda info --base`)."""
+    root = os.environ.get("CONDA_ROOT")
+    if not root:
+        try:
+            proc = subprocess.run(
+                ["conda", "info", "--base"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+            )
+        except FileNotFoundError:
+            proc = None
+        if proc is None or proc.returncode != 0 or not proc.stdout.strip():
+            raise TransformationError(
+                f"conda environment {name!r} requested, but conda is not available (set CONDA_ROOT or put conda on PATH)"
+            )
+        root = proc.stdout.strip().splitlines()[-1]
+    activate = os.path.join(root, "etc", "profile.d", "conda.sh")
+    if not os.path.exists(activate):
+        raise TransformationError(f"conda environment {name!r} requested, but {activate} does not exist")
+    return f"set +u\nsource {shlex.quote(activate)}\nconda activate {shlex.quote(name)}\nset -u\n"
+
+
+def make_script(code: str, env: JobEnv) -> str:
+    """The script run by ``bash -c``: strict mode, kill background jobs on exit, conda, the code."""
+    script = SCRIPT_HEADER
+    if env.conda:
+        script += conda_lines(env.conda)
+    return script + code
+
+
+def prepare_job(tf_dict: dict, storage, workspace: str) -> tuple[str, dict]:
+    """Materialize the pins into `workspace`; return (script, pin environment variables)."""
+    env = job_env(tf_dict, storage)
+    code = code_text(tf_dict, storage)
+    executables = ws_mod.executable_pins(code, ws_mod.pin_names(tf_dict))
+    pin_env = ws_mod.materialize_pins(
+        tf_dict, storage, workspace, executables=executables, copy=bool(env.docker)
+    )
+    if env.ncores is not None:
+        pin_env["SEAMLESS_NCORES"] = str(env.ncores)
+    return make_script(code, env), pin_env
+
+
+def command_line(script: str, workspace: str, env: JobEnv, pin_env: dict, container=None) -> list[str]:
+    """The argv of the job: ``bash -c SCRIPT``, or that inside ``docker run``."""
+    if not env.docker:
+        return ["bash", "-c", script]
+    argv = ["docker", "run", "--rm", "-i", "-u", f"{os.getuid()}:{os.getgid()}"]
+    if container:
+        argv += ["--name", container]
+    argv += ["-v", f"{workspace}:{workspace}", "-w", workspace]
+    for name in sorted(pin_env):
+        argv += ["-e", name]  # the value comes from the docker client's environment
+    return argv + [env.docker, "bash", "-c", script]
+
+
+def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=None) -> BashOutcome:
+    """Run the bash transformation `tf_dict`; see the module docstring and SPEC §4.7."""
+    out = _binary_stream(stdout, sys.stdout)
+    err = _binary_stream(stderr, sys.stderr)
+    env = job_env(tf_dict, storage)
+    if env.docker and _which("docker") is None:
+        raise TransformationError(f"docker image {env.docker!r} requested, but docker is not available")
+    output = tf_dict.get("__output__") or ["result", "mixed", None]
+    if cancel is not None and cancel.is_set():
+        raise CanceledError("Transformation was canceled")
+    workspace = tempfile.mkdtemp(prefix="seamless-bash-")
+    try:
+        script, pin_env = prepare_job(tf_dict, storage, workspace)
+        container = f"seamless-{os.path.basename(workspace)}" if env.docker else None
+        argv = command_line(script, workspace, env, pin_env, container)
+        job = _Job(argv, {**os.environ, **pin_env}, workspace, out, err, container)
+        job.run(cancel)
+        if job.exit_status != 0:
+            raise _failure(f"command failed with exit status {job.exit_status}", job)
+        try:
+            result, extra = ws_mod.collect_result(workspace, output[1])
+        except TransformationError as exc:
+            raise _failure(str(exc), job) from None
+        return BashOutcome(result, extra, job.utime, job.stime, job.maxrss, job.wall, job.logs())
+    finally:
+        _remove_workspace(workspace, err)
+
+
+def _failure(message: str, job) -> TransformationError:
+    exc = TransformationError(message)
+    exc.stderr = bytes(job.stderr_tail[-TAIL_BYTES:])
+    exc.logs = job.logs()
+    return exc
+
+
+class _Job:
+    """One running ``bash -c`` process group, with its output pumped to our streams."""
+
+    def __init__(self, argv, env, cwd, out, err, container=None):
+        self.argv, self.env, self.cwd = argv, env, cwd
+        self.container = container  # docker container name: killing the client does not stop it
+        self.streams = {"stdout": out, "stderr": err}
+        self.stderr_tail = bytearray()
+        self.log_tail = bytearray()
+        self.exit_status = None
+        self.utime = self.stime = self.wall = 0.0
+        self.maxrss = None
+        self.proc = None
+
+    def run(self, cancel):
+        start = time.monotonic()
+        self.proc = subprocess.Popen(
+            self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.proc.stdout, selectors.EVENT_READ, "stdout")
+        self.selector.register(self.proc.stderr, selectors.EVENT_READ, "stderr")
+        try:
+            try:
+                self._wait(cancel)
+            except BaseException:
+                self._terminate()
+                raise
+            self.wall = time.monotonic() - start
+            self._kill_leftovers()
+            self._drain(DRAIN_TIMEOUT)
+        finally:
+            self.selector.close()
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+
+    def _wait(self, cancel):
+        while not self._reap():
+            if cancel is not None and cancel.is_set():
+                raise CanceledError("Transformation was canceled")
+            self._pump(POLL_INTERVAL)
+
+    def _reap(self, block=False) -> bool:
+        """Collect the exit status and rusage of bash if it has ended."""
+        if self.exit_status is not None:
+            return True
+        pid, status, usage = os.wait4(self.proc.pid, 0 if block else os.WNOHANG)
+        if pid == 0:
+            return False
+        code = os.waitstatus_to_exitcode(status)
+        self.exit_status = code if code >= 0 else 128 - code
+        self.proc.returncode = code
+        self.utime, self.stime = usage.ru_utime, usage.ru_stime
+        self.maxrss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+        return True
+
+    def _pump(self, timeout):
+        """Forward whatever the job wrote; wait at most `timeout` seconds for it."""
+        if not self.selector.get_map():
+            time.sleep(timeout)
+            return
+        for key, _ in self.selector.select(timeout):
+            chunk = os.read(key.fileobj.fileno(), 65536)
+            if not chunk:
+                self.selector.unregister(key.fileobj)
+                continue
+            self._forward(key.data, chunk)
+
+    def _forward(self, name, chunk):
+        stream = self.streams[name]
+        if stream is not None:
+            try:
+                stream.write(chunk)
+                stream.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                self.streams[name] = None  # the reader went away; keep draining the pipe
+        if name == "stderr":
+            _append_tail(self.stderr_tail, chunk)
+        _append_tail(self.log_tail, chunk)
+
+    def _drain(self, timeout):
+        deadline = time.monotonic() + timeout
+        while self.selector.get_map() and time.monotonic() < deadline:
+            self._pump(POLL_INTERVAL)
+
+    def _group_alive(self) -> bool:
+        try:
+            os.killpg(self.proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def _signal_group(self, sig):
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _kill_leftovers(self):
+        """Nothing the job started may outlive it."""
+        if self._group_alive():
+            self._signal_group(signal.SIGKILL)
+
+    def _terminate(self):
+        """SIGTERM to the process group, SIGKILL after TERM_GRACE seconds; reap bash."""
+        self._signal_group(signal.SIGTERM)
+        if self.container:
+            _docker_kill(self.container)
+        deadline = time.monotonic() + TERM_GRACE
+        while time.monotonic() < deadline:
+            self._reap()
+            if self.exit_status is not None and not self._group_alive():
+                break
+            self._pump(POLL_INTERVAL)
+        self._signal_group(signal.SIGKILL)
+        if self.exit_status is None:
+            self._reap(block=True)
+        self._drain(0.5)
+
+    def logs(self) -> str:
+        return bytes(self.log_tail[-TAIL_BYTES:]).decode("utf-8", errors="replace")
+
+
+def _docker_kill(container):
+    try:
+        subprocess.run(["docker", "kill", container], capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def _append_tail(tail: bytearray, chunk: bytes):
+    tail += chunk
+    if len(tail) > 2 * TAIL_BYTES:
+        del tail[: len(tail) - TAIL_BYTES]
+
+
+def _binary_stream(stream, default):
+    if stream is not None:
+        return stream
+    return getattr(default, "buffer", None)
+
+
+def _which(program):
+    import shutil
+
+    return shutil.which(program)
+
+
+def _remove_workspace(workspace, err):
+    if os.environ.get("SEAMLESS_KEEP_WORKSPACE") == "1":
+        if err is not None:
+            try:
+                err.write(f"workspace kept: {workspace}\n".encode())
+                err.flush()
+            except (OSError, ValueError):
+                pass
+        return
+    import shutil
+
+    def make_writable(_func, path, _exc):
+        parent = os.path.dirname(path)
+        os.chmod(parent, 0o700)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+
+    try:
+        shutil.rmtree(workspace, onerror=make_writable)
+    except OSError:
+        shutil.rmtree(workspace, ignore_errors=True)
