@@ -131,8 +131,8 @@ def _lambda_text(func) -> str:
     candidates = {text for text in _complete_lambdas(first_line) if _lambda_matches(text, func)}
     if len(candidates) != 1:
         raise ValueError(
-            "only a lambda that fits on a single line (and is alone on it with its arguments) is supported; "
-            "use a def function instead"
+            "only a lambda written on one line, with parameters unlike any other lambda on that line, "
+            "is supported; use a def function instead"
         )
     return candidates.pop()
 
@@ -173,11 +173,12 @@ def _complete_lambdas(line: str):
 def _lambda_end(tokens, start):
     """Index of the last token of the lambda starting at tokens[start], or None if it goes past the line."""
     depth = 0
+    in_parameters = True  # commas separate parameters until the lambda's own colon
     last = None
     for index in range(start, len(tokens)):
         token = tokens[index]
         if token.type in (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER):
-            return last if depth == 0 else None
+            return last if depth == 0 and not in_parameters else None
         if token.type == tokenize.OP:
             if token.string in "([{":
                 depth += 1
@@ -185,7 +186,9 @@ def _lambda_end(tokens, start):
                 depth -= 1
                 if depth < 0:
                     return last
-            elif depth == 0 and token.string in (",", ";"):
+            elif depth == 0 and token.string == ":" and in_parameters:
+                in_parameters = False
+            elif depth == 0 and not in_parameters and token.string in (",", ";"):
                 return last
         last = index
     return None
