@@ -1,0 +1,154 @@
+"""What seamless-run reads from a bash command line, through bashlex (SPEC §4.3, §4.5).
+
+* `parse_commands(text)`: the top-level commands (the parts between `;`, `&&`, `||`, newlines).
+* `analysed_words(command)`: the words argtyping looks at, for the primary command and its pipeline.
+* `output_redirects(command)`: the stdout redirects of the last command (or of a top-level compound).
+Positions are offsets into the parsed text, so words can be rewritten right to left.
+"""
+
+from dataclasses import dataclass
+
+from ..errors import UsageError
+
+OUTPUT_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", ">&"})
+
+
+@dataclass
+class Word:
+    """A word node: its unquoted value, its source span, and whether it holds expansions."""
+
+    value: str
+    start: int
+    end: int
+    expands: bool = False
+
+    def source(self, text: str) -> str:
+        return text[self.start : self.end]
+
+
+@dataclass
+class AnalysedWord:
+    word: Word
+    index: int  # 1-based over the analysed pipeline, the command word included
+    role: str  # "command" | "argument" | "input" (target of `< F`)
+
+
+@dataclass
+class Redirect:
+    kind: str  # bash operator, e.g. ">" or "&>>"
+    fd: int | None
+    target: Word | None  # None for fd duplications and closes
+
+
+def _word(node) -> Word:
+    parts = getattr(node, "parts", None) or []
+    return Word(node.word, node.pos[0], node.pos[1], expands=bool(parts))
+
+
+def parse_commands(text: str) -> list:
+    """Parse `text` with bashlex and return its top-level command nodes, in order."""
+    import bashlex
+
+    try:
+        nodes = bashlex.parse(text)
+    except Exception as exc:  # bashlex raises ParsingError, NotImplementedError, ...
+        reason = str(exc).strip() or type(exc).__name__
+        raise UsageError(f"cannot parse command: {reason}") from None
+    commands = []
+    for node in nodes:
+        _flatten(node, commands)
+    if not commands:
+        raise UsageError("no command given")
+    return commands
+
+
+def _flatten(node, out: list) -> None:
+    if node.kind == "list":
+        for part in node.parts:
+            if part.kind != "operator":
+                _flatten(part, out)
+    else:
+        out.append(node)
+
+
+def _simple_commands(node) -> list:
+    """The simple commands of a pipeline (or the command itself); compounds give none."""
+    if node.kind == "pipeline":
+        return [part for part in node.parts if part.kind == "command"]
+    if node.kind == "command":
+        return [node]
+    return []
+
+
+def analysed_words(node) -> list[AnalysedWord]:
+    """Words before each command's first redirection, plus `< F` targets (SPEC §4.3)."""
+    result: list[AnalysedWord] = []
+    index = 0
+    for command in _simple_commands(node):
+        first = True
+        redirected = False
+        inputs = []
+        for part in command.parts:
+            if part.kind == "redirect":
+                redirected = True
+                if part.type == "<" and getattr(part.output, "kind", None) == "word":
+                    inputs.append(_word(part.output))
+                continue
+            if part.kind != "word" or redirected:
+                continue
+            index += 1
+            result.append(AnalysedWord(_word(part), index, "command" if first else "argument"))
+            first = False
+        for word in inputs:
+            index += 1
+            result.append(AnalysedWord(word, index, "input"))
+    return result
+
+
+def _redirects_of(node) -> list:
+    if node.kind == "pipeline":
+        commands = _simple_commands(node)
+        return _redirects_of(commands[-1]) if commands else []
+    if node.kind == "command":
+        return [part for part in node.parts if part.kind == "redirect"]
+    if node.kind == "compound":
+        return list(getattr(node, "redirects", None) or [])
+    return []
+
+
+def output_redirects(node) -> list[Redirect]:
+    """The stdout-to-file redirects of `node` (the last command): fd 2, dups and closes are dropped."""
+    result = []
+    for redirect in _redirects_of(node):
+        if redirect.type not in OUTPUT_REDIRECTS:
+            continue
+        fd = redirect.input if isinstance(redirect.input, int) else None
+        if fd not in (None, 1):
+            continue
+        output = redirect.output
+        if getattr(output, "kind", None) != "word":
+            continue  # `>&2`, `1>&2`, `>&-`
+        target = _word(output)
+        if redirect.type == ">&" and (target.value.isdigit() or target.value == "-"):
+            continue
+        result.append(Redirect(redirect.type, fd, target))
+    return result
+
+
+def has_unquoted_glob(source: str) -> bool:
+    """True if the source text of a word has a `*`, `?` or `[` outside quotes."""
+    quote = None
+    escaped = False
+    for char in source:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote is not None:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char in "*?[":
+            return True
+    return False

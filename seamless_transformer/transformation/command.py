@@ -1,0 +1,318 @@
+"""seamless-run preparation: argv + options -> a bash transformation, without executing it.
+
+    prepare(words, RunOptions(...), cwd) -> PreparedJob
+        build_command_string (§4.1) -> bashlex (bashparse) -> argtyping + pin names (§4.3, §4.4)
+        -> result targets (§4.5) -> generated code (§2.7) -> transformation dict (§2.6)
+    write_job_dir(prepared, DIR, upload=False)     the -j job directory (§4.9)
+    wait_for_future(path, shown)                   block while an input is still being produced
+
+Nothing here stores buffers or runs anything: PreparedJob.buffers says what to store.
+"""
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+from ..celltypes import serialize
+from ..checksum import Checksum
+from ..errors import UsageError
+from .argtyping import ArgTyper, InputPin
+from .bashcode import apply_rewrites, build_command_string, generate_code
+from .bashparse import analysed_words, output_redirects, parse_commands
+from .build import code_text_checksum, identity_buffer, tf_checksum
+from .pinnames import PinNamer
+from .targets import parse_captures, redirect_targets
+
+__all__ = [
+    "RunOptions",
+    "PreparedJob",
+    "build_command_string",
+    "prepare",
+    "read_input_list",
+    "wait_for_future",
+    "write_job_dir",
+]
+
+logger = logging.getLogger(__name__)
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+FUTURE_POLL_SECONDS = 0.5
+FUTURE_STALE_SECONDS = 120
+
+
+@dataclass
+class RunOptions:
+    """Every seamless-run flag that affects preparation (SPEC §4.2)."""
+
+    single: bool = False  # -c
+    g1: bool = False
+    g2: bool = False
+    workdir: str | None = None  # -w
+    root_slash: bool = False  # -W
+    mapping: str = "literal"  # literal | strip (-ms) | extension (-mx)
+    captures: list = field(default_factory=list)  # -cp
+    inputs: list = field(default_factory=list)  # -i
+    input_files: list = field(default_factory=list)  # -I
+    vars: list = field(default_factory=list)  # "NAME=VALUE" strings
+    metavars: list = field(default_factory=list)  # "NAME=VALUE" strings
+    metafiles: list = field(default_factory=list)
+    prologues: list = field(default_factory=list)
+    primary: int = 1
+    conda: str | None = None
+    docker: str | None = None
+    ncores: int | None = None
+    direct_print: bool = False
+    scratch: bool = False
+    no_download: bool = False  # -nd
+    qsubmit: bool = False
+    meta: dict = field(default_factory=dict)  # extra __meta__ entries (queue, node, ...)
+
+
+@dataclass
+class PreparedJob:
+    tf_dict: dict  # full dict: pins incl. META__, dunders
+    tf_checksum: Checksum
+    identity_buffer: bytes
+    code: str  # the code buffer, decoded
+    code_buffer: bytes
+    command: str  # the user's command after rewriting (and prologues)
+    inputs: dict  # pin name -> InputPin (META__FILE__ pins included)
+    targets: list  # [Target(workspace, local)], STDOUT included when -cp :B
+    capture_stdout: str | None  # local file for captured stdout
+    mode: str  # "stdout" | "targets"
+    futures: list  # .FUTURE files that were waited for
+    buffers: dict  # Checksum -> bytes, or -> str (path of a file to store)
+    env: dict | None  # the __env__ dict, if any
+    dunder: dict  # execution-only part: __meta__, __env__, META__* pins
+
+
+def wait_for_future(path: str, shown: str | None = None, *, poll: float = FUTURE_POLL_SECONDS, stale: float = FUTURE_STALE_SECONDS):
+    """Block while `path` (a .FUTURE file) exists; a future older than `stale` seconds is an error."""
+    shown = path if shown is None else shown
+    announced = False
+    while True:
+        try:
+            mtime = os.stat(path).st_mtime
+        except FileNotFoundError:
+            return
+        if time.time() - mtime > stale:
+            raise UsageError(f"stale future '{shown}'")
+        if not announced:
+            logger.info("waiting for '%s'", shown)
+            announced = True
+        time.sleep(poll)
+
+
+def read_input_list(listfile: str, cwd: str) -> list[str]:
+    """-I FILE: one path per line; blank and # lines ignored; relative lines are relative to FILE's directory."""
+    full = os.path.join(cwd, os.path.expanduser(listfile))
+    try:
+        with open(full, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        raise UsageError(f"input file list '{listfile}' cannot be read") from None
+    base = os.path.dirname(os.path.expanduser(listfile))
+    paths = []
+    for line in lines:
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        entry = os.path.expanduser(entry)
+        paths.append(entry if os.path.isabs(entry) else os.path.normpath(os.path.join(base, entry)))
+    return paths
+
+
+def _assignments(items, flag: str) -> dict:
+    result: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, (tuple, list)):
+            name, value = item
+        elif "=" in item:
+            name, value = item.split("=", 1)
+        else:
+            raise UsageError(f"{flag} expects NAME=VALUE, got '{item}'")
+        if not _VAR_NAME.match(name):
+            raise UsageError(f"{flag} {name}: invalid name (it must match [A-Za-z_][A-Za-z0-9_]*)")
+        if flag == "--metavar" and name.upper().startswith("META__"):
+            raise UsageError(f"--metavar {name}: the name may not start with META__")
+        if name in result and result[name] != value:
+            raise UsageError(f"{flag} {name} is given twice with different values")
+        result[name] = value
+    return result
+
+
+def _analyse_command(text: str, options: RunOptions, typer: ArgTyper, explicit: list, cwd: str):
+    """Argtyping of the primary command + redirect targets of the last one -> (command, targets)."""
+    commands = parse_commands(text)
+    if not 1 <= options.primary <= len(commands):
+        raise UsageError(f"--primary {options.primary}: the command has only {len(commands)} command(s)")
+    rewrites = []
+    for analysed in analysed_words(commands[options.primary - 1]):
+        replacement = typer.type_word(analysed, text)
+        if replacement is not None:
+            rewrites.append((analysed.word.start, analysed.word.end, replacement))
+    targets, target_rewrites = redirect_targets(output_redirects(commands[-1]), explicit, cwd, text)
+    return apply_rewrites(text, rewrites + target_rewrites), targets
+
+
+def _metafile_pins(options: RunOptions, namer: PinNamer, cwd: str) -> dict:
+    from ..store.pathsum import file_checksum
+
+    pins = {}
+    for path in options.metafiles:
+        full = os.path.join(cwd, os.path.expanduser(path))
+        if not os.path.isfile(full):
+            raise UsageError(f"--metafile '{path}': file does not exist")
+        name = namer.name(path, "file")
+        pins["META__FILE__" + name] = InputPin(name, "file", os.path.normpath(path), Checksum(file_checksum(full)))
+    return pins
+
+
+def _input_entry(pin: InputPin):
+    if pin.kind == "directory":
+        entry = ["mixed", None, pin.checksum.hex()]
+        fmt = {"filesystem": {"optional": True, "mode": "directory"}, "celltype": "deepfolder"}
+    else:
+        entry = ["bytes", None, pin.checksum.hex()]
+        fmt = {"filesystem": {"optional": True, "mode": "file"}}
+    return entry, fmt
+
+
+def _input_buffers(pin: InputPin, buffers: dict) -> None:
+    if pin.kind == "directory":
+        if pin.index is not None:
+            buffers[pin.checksum] = pin.index
+        for relpath, source in pin.sources.items():
+            buffers[Checksum(pin.entries[relpath])] = source
+    elif pin.path is not None:
+        buffers[pin.checksum] = pin.path
+
+
+def _value_pins(tf_dict: dict, buffers: dict, values: dict, prefix: str) -> None:
+    for name, value in values.items():
+        buffer = serialize(value, "str")
+        checksum = Checksum.of(buffer)
+        buffers[checksum] = buffer
+        tf_dict[prefix + name] = ["str", None, checksum.hex()]
+
+
+def _meta_and_env(options: RunOptions, tf_dict: dict, buffers: dict):
+    meta = dict(options.meta)
+    if options.ncores is not None:
+        meta["ncores"] = options.ncores
+    if options.direct_print:
+        meta["__direct_print__"] = True
+    if meta:
+        tf_dict["__meta__"] = meta
+    env = {}
+    if options.conda:
+        env["conda_environment"] = options.conda
+    if options.docker:
+        env["docker"] = {"name": options.docker}
+    if not env:
+        return None
+    buffer = serialize(env, "plain")
+    checksum = Checksum.of(buffer)
+    buffers[checksum] = buffer
+    tf_dict["__env__"] = checksum.hex()
+    return env
+
+
+def _collect_inputs(typer: ArgTyper, options: RunOptions, cwd: str) -> None:
+    for path in options.inputs:
+        typer.add_input(path)
+    for listfile in options.input_files:
+        for path in read_input_list(listfile, cwd):
+            typer.add_input(path)
+
+
+def prepare(words, options: RunOptions | None = None, cwd: str | None = None, *, wait_future=wait_for_future) -> PreparedJob:
+    """Build the transformation of a seamless-run command line (nothing is stored or executed)."""
+    options = RunOptions() if options is None else options
+    cwd = os.path.abspath(os.getcwd() if cwd is None else cwd)
+    text = build_command_string(words, options.single)
+    explicit, stdout_local = parse_captures(options.captures, cwd)
+    namer = PinNamer(cwd, mapping=options.mapping, workdir=options.workdir, root_slash=options.root_slash)
+    typer = ArgTyper(cwd, namer, g1=options.g1, g2=options.g2, wait_future=wait_future)
+    command, redirect_tgts = _analyse_command(text, options, typer, explicit, cwd)
+    command = "".join(prologue + "; " for prologue in options.prologues) + command
+    _collect_inputs(typer, options, cwd)
+    targets = explicit + redirect_tgts
+    if not targets and (options.no_download or options.scratch or options.qsubmit):
+        raise UsageError("no capture targets; refusing to print output")
+    variables = _assignments(options.vars, "--var")
+    metavars = _assignments(options.metavars, "--metavar")
+    for name in variables:
+        namer.claim(name, f"--var {name}")
+    inputs = dict(typer.inputs)
+    inputs.update(_metafile_pins(options, namer, cwd))
+    code = generate_code(
+        command,
+        executables=[pin.pin for pin in typer.inputs.values() if pin.executable],
+        metavars=list(metavars),
+        targets=[target.workspace for target in targets],
+        capture_stdout=stdout_local is not None,
+    )
+    return _assemble(code, command, inputs, targets, stdout_local, variables, metavars, options, typer.futures)
+
+
+def _assemble(code, command, inputs, targets, stdout_local, variables, metavars, options, futures) -> PreparedJob:
+    mode = "targets" if targets else "stdout"
+    tf_dict: dict = {"__language__": "bash", "__output__": ["result", "bytes" if mode == "stdout" else "deepfolder", None]}
+    buffers: dict = {}
+    fmt = {}
+    for name, pin in inputs.items():
+        entry, pin_format = _input_entry(pin)
+        tf_dict[name] = entry
+        if not name.startswith("META__"):
+            fmt[name] = pin_format
+        _input_buffers(pin, buffers)
+    if fmt:
+        tf_dict["__format__"] = fmt
+    code_buffer = (code.rstrip("\n") + "\n").encode()
+    code_checksum = code_text_checksum(code)
+    buffers[code_checksum] = code_buffer
+    tf_dict["code"] = ["text", None, code_checksum.hex()]
+    _value_pins(tf_dict, buffers, variables, "")
+    _value_pins(tf_dict, buffers, metavars, "META__")
+    env = _meta_and_env(options, tf_dict, buffers)
+    ident = identity_buffer(tf_dict)
+    checksum = tf_checksum(tf_dict)
+    buffers[checksum] = ident
+    dunder = {key: value for key, value in tf_dict.items() if key in ("__meta__", "__env__") or key.startswith("META__")}
+    return PreparedJob(
+        tf_dict=tf_dict,
+        tf_checksum=checksum,
+        identity_buffer=ident,
+        code=code_buffer.decode(),
+        code_buffer=code_buffer,
+        command=command,
+        inputs=inputs,
+        targets=list(targets),
+        capture_stdout=stdout_local,
+        mode=mode,
+        futures=list(futures),
+        buffers=buffers,
+        env=env,
+        dunder=dunder,
+    )
+
+
+def write_job_dir(prepared: PreparedJob, directory: str, upload: bool = False) -> None:
+    """The -j job directory (SPEC §4.9). With upload, only the tf checksum file and dunder.json."""
+    from .._util import atomic_write
+
+    if os.path.lexists(directory):
+        raise UsageError(f"job directory '{directory}' already exists")
+    os.mkdir(directory)
+    if upload:
+        atomic_write(os.path.join(directory, "transformation.json.CHECKSUM"), (prepared.tf_checksum.hex() + "\n").encode())
+    else:
+        atomic_write(os.path.join(directory, "transformation.json"), prepared.identity_buffer)
+        atomic_write(os.path.join(directory, "command.txt"), prepared.code_buffer)
+        if prepared.env is not None:
+            atomic_write(os.path.join(directory, "env.json"), serialize(prepared.env, "plain"))
+    if prepared.dunder:
+        atomic_write(os.path.join(directory, "dunder.json"), serialize(prepared.dunder, "plain"))
+

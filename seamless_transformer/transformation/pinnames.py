@@ -1,0 +1,106 @@
+"""Pin names for seamless-run inputs: the literal, strip and extension mappings (SPEC §4.4).
+
+A `PinNamer` turns local paths (relative to the cwd, as the user typed them) into workspace
+pin names, remembering every name it gave so that one source always gets one name and two
+sources never share one.
+"""
+
+import os
+from pathlib import Path
+
+from ..errors import UsageError
+
+MAPPINGS = ("literal", "strip", "extension")
+RESERVED_PIN_NAMES = frozenset({"code", "bashcode", "pins_"})
+COMPRESSION_SUFFIXES = (".gz", ".zst")
+
+
+def split_compression(name: str) -> tuple[str, str]:
+    """('a.npy.zst') -> ('a.npy', '.zst'); names without a compression suffix get ''."""
+    for suffix in COMPRESSION_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], suffix
+    return name, ""
+
+
+class PinNamer:
+    """Assigns pin names to local paths under one mapping mode."""
+
+    def __init__(self, cwd: str, *, mapping: str = "literal", workdir: str | None = None, root_slash: bool = False):
+        if mapping not in MAPPINGS:
+            raise UsageError(f"unknown mapping mode '{mapping}'")
+        self.cwd = os.path.abspath(cwd)
+        self.mapping = mapping
+        self.root_slash = root_slash
+        if workdir is None:
+            root = Path(self.cwd).resolve()
+        else:
+            root = Path(self.cwd, os.path.expanduser(workdir)).resolve()
+        self.root = str(root)
+        self._by_source: dict[str, str] = {}
+        self._by_name: dict[str, str] = {}
+        self._nfiles = 0
+
+    def fullpath(self, path: str) -> str:
+        """Absolute path with '..' kept (Path.absolute semantics, against our cwd)."""
+        return str(Path(self.cwd, os.path.expanduser(path)))
+
+    def name(self, path: str, kind: str, *, label: str | None = None) -> str:
+        """The pin name of local `path` (kind 'file' or 'directory'); `label` names it in errors."""
+        full = os.path.normpath(self.fullpath(path))
+        known = self._by_source.get(full)
+        if known is not None:
+            return known
+        shown = path if label is None else label
+        if self.mapping == "strip":
+            pin = os.path.basename(full)
+        elif self.mapping == "extension" and kind == "file":
+            pin = self._numbered(full)
+        else:
+            pin = self._literal(path, shown)
+        self._register(pin, full, shown)
+        return pin
+
+    def _literal(self, path: str, shown: str) -> str:
+        full = self.fullpath(path)
+        if self.root_slash:
+            pin = os.path.normpath(full).lstrip("/")
+            return pin or "."
+        if full.rstrip("/") == self.root:
+            return "."
+        prefix = self.root.rstrip("/") + "/"
+        if not full.startswith(prefix):
+            raise UsageError(f"argument '{shown}' is not under the working directory; use -ms, -mx, -w or -W")
+        pin = os.path.normpath(full[len(prefix):])
+        if pin == ".." or pin.startswith("../"):
+            raise UsageError(f"argument '{shown}' is not under the working directory; use -ms, -mx, -w or -W")
+        return pin
+
+    def _numbered(self, full: str) -> str:
+        self._nfiles += 1
+        base, compression = split_compression(os.path.basename(full))
+        semantic = Path(base).suffix
+        return f"file{self._nfiles}{semantic}{compression}"
+
+    def _register(self, pin: str, full: str, shown: str) -> None:
+        check_pin_name(pin, shown)
+        other = self._by_name.get(pin)
+        if other is not None and other != full:
+            raise UsageError(f"pin name '{pin}' would be used for both '{other}' and '{full}'; use -mx or rename")
+        self._by_name[pin] = full
+        self._by_source[full] = pin
+
+    def claim(self, pin: str, what: str) -> None:
+        """Reserve a non-path pin name (a --var); clashes with a path pin are errors."""
+        if pin in self._by_name:
+            raise UsageError(f"{what} clashes with input pin '{pin}'")
+        self._by_name[pin] = f"<{what}>"
+
+
+def check_pin_name(pin: str, shown: str) -> None:
+    if pin in RESERVED_PIN_NAMES:
+        raise UsageError(f"argument '{shown}' gives the pin name '{pin}', which is reserved; rename it or use -mx")
+    if pin.startswith("/") or pin == ".." or pin.startswith("../") or "/../" in pin:
+        raise UsageError(f"argument '{shown}' gives the invalid pin name '{pin}'")
+    if pin.startswith("META__"):
+        raise UsageError(f"argument '{shown}' gives the pin name '{pin}'; names starting with META__ are reserved")
