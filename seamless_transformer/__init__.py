@@ -1,1 +1,47 @@
-"""seamless-transformer: checksum-addressed, cached transformations."""
+"""seamless-transformer: checksum-addressed, cached transformations.
+
+The public names are loaded on first use, so `import seamless_transformer` costs almost nothing.
+"""
+
+__all__ = sorted([
+    "Buffer",
+    "CacheMissError",
+    "Checksum",
+    "Transformation",
+    "TransformationError",
+    "Transformer",
+    "config",
+    "delayed",
+    "direct",
+    "parallel",
+    "parallel_async",
+])
+
+_WHERE = {
+    "Buffer": "celltypes",
+    "CacheMissError": "errors",
+    "Checksum": "checksum",
+    "Transformation": "api.transformation",
+    "TransformationError": "errors",
+    "Transformer": "api.transformer",
+    "delayed": "api.transformer",
+    "direct": "api.transformer",
+    "parallel": "api.parallel",
+    "parallel_async": "api.parallel",
+}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name == "config":
+        return importlib.import_module(".config", __name__)
+    if name not in _WHERE:
+        raise AttributeError(f"module 'seamless_transformer' has no attribute '{name}'")
+    value = getattr(importlib.import_module("." + _WHERE[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

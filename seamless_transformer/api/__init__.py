@@ -1,0 +1,1 @@
+"""The Python face of seamless-transformer (L5)."""

@@ -1,0 +1,195 @@
+"""Compute one transformation: look it up, attach to it, or execute it (SPEC §3.4).
+
+    submit(tf_dict, tf) ──► in-process map ──► result DBs ──► running latch ──► execute in a thread
+                                 │ hit            │ hit (buffer           │ attach     │
+                                 ▼                ▼  obtainable if needed) ▼            ▼
+                              done Job         done Job                same Job    store buffer (unless scratch)
+                                                                                    put_result, put_record,
+                                                                                    in-process map
+
+Failures and cancellations are never cached. Where the code runs is decided by a backend:
+`None` runs it in this process; the worker pool and Dask register themselves with
+`set_backend` (they live in higher layers, so this module never imports them).
+"""
+
+import logging
+import threading
+from concurrent.futures import Future
+
+from ..celltypes import deserialize
+from ..checksum import Checksum, checksum_of
+from ..errors import CacheMissError, CanceledError, StrictDunderError, TransformationError
+from ..store.storage import get_storage
+from . import execute
+from .build import ORTHOGONAL_DUNDERS
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.RLock()
+_results: dict = {}  # tf hex -> result hex, this process
+_running: dict = {}  # tf hex -> Job
+_backend = None
+
+
+def set_backend(backend):
+    """Install a callable(job) -> execute.Outcome that runs jobs elsewhere; None = in-process."""
+    global _backend
+    _backend = backend
+
+
+def _reset():
+    with _lock:
+        _results.clear()
+        _running.clear()
+
+
+def envelope_checksum(tf_dict: dict, scratch: bool) -> Checksum:
+    """Checksum of the execution-only part of a transformation (used by strict attach)."""
+    from ..celltypes import serialize
+
+    tf_dunder = {k: v for k, v in tf_dict.items() if k in ORTHOGONAL_DUNDERS or k.startswith("META__")}
+    return checksum_of(serialize({"tf_dunder": tf_dunder, "scratch": bool(scratch)}, "plain"))
+
+
+class Job:
+    """One transformation being computed. `future` resolves to the result Checksum."""
+
+    def __init__(self, tf_dict, tf, *, scratch=False, direct_print=False, fingertip=False):
+        self.tf_dict = tf_dict
+        self.tf = Checksum(tf)
+        self.scratch = scratch
+        self.direct_print = direct_print
+        self.fingertip = fingertip
+        self.envelope = envelope_checksum(tf_dict, scratch) if tf_dict is not None else None
+        self.future: Future = Future()
+        self.cancel_event = threading.Event()
+        self.cached = False
+        self.logs = None
+        self.result_buffer = None
+        self.execution_mode = "process"
+
+    def result(self, timeout=None) -> Checksum:
+        return self.future.result(timeout)
+
+    def cancel(self) -> bool:
+        if self.future.done():
+            return False
+        self.cancel_event.set()
+        if _backend is not None and hasattr(_backend, "cancel"):
+            _backend.cancel(self)
+        self._finish(exception=CanceledError("Transformation was canceled"))
+        return True
+
+    def _finish(self, result=None, exception=None):
+        with _lock:
+            if _running.get(self.tf.hex()) is self:
+                del _running[self.tf.hex()]
+        if self.future.done():
+            return
+        if exception is not None:
+            self.future.set_exception(exception)
+        else:
+            self.future.set_result(result)
+
+
+def _done_job(tf, result) -> Job:
+    job = Job(None, tf)
+    job.cached = True
+    job.future.set_result(Checksum(result))
+    return job
+
+
+def lookup(tf, *, need_value=True, storage=None) -> Checksum | None:
+    """The cached result of `tf`, or None. With need_value, a result whose buffer is gone is no hit."""
+    storage = storage or get_storage()
+    tfhex = Checksum(tf).hex()
+    with _lock:
+        result = _results.get(tfhex)
+    if result is None:
+        result = storage.get_result(tfhex)
+    if result is None:
+        return None
+    if need_value and not storage.has_buffer(result):
+        logger.info("result %s of %s is no longer available; recomputing", result, tfhex)
+        return None
+    with _lock:
+        _results[tfhex] = Checksum(result).hex()
+    return Checksum(result)
+
+
+def is_cached(tf) -> bool:
+    return lookup(tf, need_value=False) is not None
+
+
+def submit(tf_dict, tf, *, scratch=False, need_value=True, strict=False, direct_print=False,
+           fingertip=False) -> Job:
+    """Start computing `tf` (or attach to it, or answer from the cache). Never blocks on execution."""
+    tf = Checksum(tf)
+    result = lookup(tf, need_value=need_value and not scratch)
+    if result is not None:
+        return _done_job(tf, result)
+    job = Job(tf_dict, tf, scratch=scratch, direct_print=direct_print, fingertip=fingertip)
+    with _lock:
+        running = _running.get(tf.hex())
+        if running is not None:
+            if strict and running.envelope != job.envelope:
+                raise StrictDunderError(
+                    f"transformation {tf.hex()} is already running with different execution dunders"
+                )
+            return running
+        _running[tf.hex()] = job
+    thread = threading.Thread(target=_run_job, args=(job,), name=f"seamless-{tf.hex()[:8]}", daemon=True)
+    thread.start()
+    return job
+
+
+def compute(tf_dict, tf, **kwargs) -> Checksum:
+    """Blocking `submit`: the result checksum, or TransformationError."""
+    return submit(tf_dict, tf, **kwargs).result()
+
+
+def _run_job(job: Job):
+    try:
+        if _backend is not None and not job.tf_dict.get("__meta__", {}).get("local"):
+            outcome = _backend(job)
+        else:
+            outcome = execute.execute(job.tf_dict, job.tf, cancel=job.cancel_event,
+                                      direct_print=job.direct_print, fingertip=job.fingertip)
+        if job.cancel_event.is_set():
+            raise CanceledError("Transformation was canceled")
+        result = _store(job, outcome)
+    except BaseException as exc:  # noqa: BLE001 - every failure reaches the waiting caller
+        if not isinstance(exc, TransformationError | CacheMissError | StrictDunderError):
+            logger.debug("engine failure", exc_info=True)
+            exc = TransformationError(f"{type(exc).__name__}: {exc}")
+        job.logs = getattr(exc, "logs", job.logs)
+        job._finish(exception=exc)
+        return
+    job._finish(result=result)
+
+
+def _store(job: Job, outcome) -> Checksum:
+    storage = get_storage()
+    result = checksum_of(outcome.result_buffer)
+    job.result_buffer = outcome.result_buffer
+    job.logs = outcome.logs
+    job.execution_mode = outcome.execution_mode
+    if not job.scratch:
+        for cs, buf in outcome.extra_buffers.items():
+            storage.put_buffer(buf, cs)
+        storage.put_buffer(outcome.result_buffer, result)
+    storage.put_result(job.tf, result)
+    record = execute.make_record(job, outcome, result)
+    storage.put_record(job.tf, result, record)
+    with _lock:
+        _results[job.tf.hex()] = result.hex()
+    return result
+
+
+def result_value(result, celltype, *, job=None):
+    """Deserialize a result (from the job's own bytes for scratch results, else from storage)."""
+    if job is not None and job.result_buffer is not None:
+        buffer = job.result_buffer
+    else:
+        buffer = get_storage().get_buffer(result)
+    return deserialize(buffer, celltype)

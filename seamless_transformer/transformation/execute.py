@@ -1,0 +1,162 @@
+"""Execute one transformation dict right here, whatever its language, and measure it.
+
+Input buffers are resolved from storage; with `fingertip`, a missing buffer is recomputed from
+a transformation that is known to have produced it (DB `rev_transformation`, depth ≤ 10).
+"""
+
+import types
+from dataclasses import dataclass, field
+
+from ..celltypes import deserialize, serialize
+from ..checksum import Checksum
+from ..config import get_settings
+from ..errors import CacheMissError, SeamlessError
+from ..store.storage import get_storage
+from .records import Measurement, build_record
+
+MAX_FINGERTIP_DEPTH = 10
+DEEP_CELLTYPES = ("deepcell", "deepfolder", "folder")
+
+
+@dataclass
+class Outcome:
+    """What an execution hands back to the engine (also shipped from workers and Dask)."""
+
+    result_buffer: bytes
+    extra_buffers: dict = field(default_factory=dict)
+    logs: str | None = None
+    measurement: Measurement | None = None
+    language_kind: str = "python"
+    execution_mode: str = "process"
+    remote_target: str | None = None
+    input_total_bytes: int | None = None
+    retry_count: int = 0
+    worker_execution_index: int | None = None
+
+
+def resolve_buffer(cs, *, fingertip=False, storage=None, _depth=0) -> bytes:
+    storage = storage or get_storage()
+    try:
+        return storage.get_buffer(cs)
+    except CacheMissError:
+        if not fingertip or _depth >= MAX_FINGERTIP_DEPTH:
+            raise
+    from .engine import compute  # engine imports this module: resolve the cycle at call time
+
+    for producer in storage.get_rev_transformations(Checksum(cs).hex()):
+        try:
+            identity = resolve_buffer(producer, fingertip=True, storage=storage, _depth=_depth + 1)
+            tf_dict = deserialize(identity, "plain")
+            tf_dict.setdefault("__output__", ["result", "mixed", None])
+            compute(tf_dict, producer, need_value=True, fingertip=True)
+            return storage.get_buffer(cs)
+        except SeamlessError:
+            continue
+    raise CacheMissError(f"buffer {Checksum(cs).hex()} not available")
+
+
+def pins_of(tf_dict: dict):
+    """(name, celltype, subcelltype, checksum) of every pin, sorted by name."""
+    for name in sorted(tf_dict):
+        if name.startswith("__") and name.endswith("__"):
+            continue
+        celltype, subcelltype, cs = tf_dict[name]
+        yield name, celltype, subcelltype, cs
+
+
+def _is_deep(tf_dict, name, celltype) -> bool:
+    fmt = tf_dict.get("__format__", {}).get(name, {})
+    return celltype in DEEP_CELLTYPES or fmt.get("filesystem", {}).get("mode") == "directory"
+
+
+def _make_module(name: str, definition: dict):
+    module = types.ModuleType(name)
+    code = definition.get("code", "")
+    if isinstance(code, dict):
+        raise SeamlessError(f"module '{name}': multi-file modules are not supported yet")
+    exec(compile(code, f"<module {name}>", "exec"), module.__dict__)
+    return module
+
+
+def _python_namespace(tf_dict, *, fingertip):
+    """(code text, input values, extra globals, total input bytes) of a Python transformation."""
+    renames = tf_dict.get("__as__", {})
+    code, inputs, extra, total = None, {}, {}, 0
+    for name, celltype, subcelltype, cs in pins_of(tf_dict):
+        if name.startswith("META__"):
+            continue
+        buffer = resolve_buffer(cs, fingertip=fingertip)
+        total += len(buffer)
+        if name == "code":
+            code = deserialize(buffer, "text")
+        elif subcelltype == "module":
+            extra[renames.get(name, name)] = _make_module(name, deserialize(buffer, "plain"))
+        elif subcelltype == "global":
+            extra[renames.get(name, name)] = deserialize(buffer, celltype)
+        elif _is_deep(tf_dict, name, celltype):
+            inputs[renames.get(name, name)] = deserialize(buffer, "plain")
+        else:
+            inputs[renames.get(name, name)] = deserialize(buffer, celltype)
+    if code is None:
+        raise SeamlessError("transformation has no code pin")
+    return code, inputs, extra, total
+
+
+def _execute_python(tf_dict, tf, *, direct_print, fingertip) -> Outcome:
+    from .run_python import run_python
+
+    code, inputs, extra, total = _python_namespace(tf_dict, fingertip=fingertip)
+    celltype = tf_dict.get("__output__", ["result", "mixed", None])[1]
+    measurement = Measurement.start()
+    value, logs = run_python(code, inputs, extra_globals=extra, direct_print=direct_print,
+                             label=f"transformer {Checksum(tf).hex()[:8]}")
+    measurement.stop()
+    buffer = serialize(value, celltype)
+    return Outcome(buffer, logs=logs, measurement=measurement, input_total_bytes=total)
+
+
+def _execute_bash(tf_dict, tf, *, cancel, fingertip, stdout=None, stderr=None) -> Outcome:
+    from .run_bash import execute_bash
+
+    storage = get_storage()
+    if fingertip:  # recompute missing inputs now, so that the workspace can be materialized
+        for _name, _celltype, _sub, cs in pins_of(tf_dict):
+            if not storage.has_buffer(cs):
+                resolve_buffer(cs, fingertip=True, storage=storage)
+    measurement = Measurement.start()
+    outcome = execute_bash(tf_dict, storage, cancel=cancel, stdout=stdout, stderr=stderr)
+    measurement.stop(cpu=(outcome.utime, outcome.stime), memory_peak=outcome.maxrss_bytes)
+    return Outcome(outcome.result_buffer, dict(outcome.extra_buffers), logs=outcome.logs,
+                   measurement=measurement, language_kind="bash", input_total_bytes=None)
+
+
+def execute(tf_dict, tf, *, cancel=None, direct_print=False, fingertip=False,
+            stdout=None, stderr=None) -> Outcome:
+    """Run the transformation in this process and return its Outcome (raises on failure)."""
+    language = tf_dict.get("__language__", "python")
+    if language == "python":
+        return _execute_python(tf_dict, tf, direct_print=direct_print, fingertip=fingertip)
+    if language == "bash":
+        return _execute_bash(tf_dict, tf, cancel=cancel, fingertip=fingertip,
+                             stdout=stdout, stderr=stderr)
+    raise SeamlessError(f"language '{language}' is not supported")
+
+
+def make_record(job, outcome: Outcome, result) -> dict:
+    """The execution record of a finished job (SPEC §10), minimal unless `record` is on."""
+    settings = get_settings()
+    env = job.tf_dict.get("__env__") if job.tf_dict else None
+    return build_record(
+        job.tf, result, outcome.measurement or Measurement.start().stop(),
+        full=settings.record,
+        execution_mode=outcome.execution_mode,
+        remote_target=outcome.remote_target,
+        language_kind=outcome.language_kind,
+        scratch=job.scratch,
+        allow_input_fingertip=job.fingertip,
+        resolved_env_checksum=env if isinstance(env, str) else None,
+        input_total_bytes=outcome.input_total_bytes,
+        output_total_bytes=len(outcome.result_buffer),
+        worker_execution_index=outcome.worker_execution_index,
+        retry_count=outcome.retry_count,
+    )
