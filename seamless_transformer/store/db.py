@@ -74,10 +74,10 @@ class ResultDB:
         if self._conn is not None and self._pid != os.getpid():
             self._abandoned.append(self._conn)
             self._conn = None
-        if self._conn is not None:
-            return self._conn
         if write and self.readonly:
             raise PermissionError(f"{self.path}: result database is read-only")
+        if self._conn is not None:
+            return self._conn
         if not os.path.exists(self.path):
             if not write:
                 return None
