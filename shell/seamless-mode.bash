@@ -1,0 +1,187 @@
+# shellcheck shell=bash
+# Seamless mode for interactive bash >= 4.3 (SPEC §7; contract in shell/README.md).
+# shell/build.sh copies this file into bin/seamless-mode-bind.sh; edit it here, then rebuild.
+# Everything is defined by the sourcing shell only: no `set`, no `export`, names seamless-mode-*
+# and __seamless_* / SEAMLESS_MODE_* only.
+
+# Guards first: interactive, line editing, a real terminal, bash >= 4.3.
+[[ $- == *i* ]] || return 0
+[[ :${SHELLOPTS-}: == *:emacs:* || :${SHELLOPTS-}: == *:vi:* ]] || return 0
+[[ ${TERM-} != dumb ]] || return 0
+((BASH_VERSINFO[0] > 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] >= 3))) || return 0
+
+__seamless_mode_keymaps=(emacs vi-insert vi-command)
+# Enter becomes a macro of two private key sequences (the atuin pattern): a `bind -x` function
+# can edit READLINE_LINE but cannot accept the line, so the first sequence runs our function
+# (rewrite) and the second one is plain accept-line. They start with \C-x\C-_ (never \e, which
+# would break vi-insert, and never \C-u, which would hijack Ctrl-U) and end in \a so that no
+# key a user types is a prefix of them.
+__seamless_mode_seq_rewrite='\C-x\C-_SM1\a'
+__seamless_mode_seq_accept='\C-x\C-_SM2\a'
+
+# Print the user's bindings of one key in one keymap as replayable "TYPE<tab>LINE" records:
+# TYPE is "-" (function or macro: replay with `bind LINE`) or "-x" (replay with `bind -x LINE`).
+seamless-mode--saved-lines() {
+  local km=$1 key=$2 line
+  while IFS= read -r line; do
+    [[ $line == "\"$key\": "* ]] && printf -- '-\t%s\n' "$line"
+  done < <(builtin bind -m "$km" -p; builtin bind -m "$km" -s)
+  while IFS= read -r line; do
+    [[ $line == "\"$key\": "* ]] && printf -- '-x\t%s\n' "$line"
+  done < <(builtin bind -m "$km" -X)
+  return 0
+}
+
+# Record KEY's current bindings in every keymap into the array named by $2.
+seamless-mode--save() {
+  local key=$1 km rec
+  local -n __seamless_mode_into=$2
+  for km in "${__seamless_mode_keymaps[@]}"; do
+    while IFS= read -r rec; do
+      __seamless_mode_into+=("$km"$'\t'"$rec")
+    done < <(seamless-mode--saved-lines "$km" "$key")
+    __seamless_mode_into+=("$km"$'\t'"-r"$'\t'"$key")
+  done
+}
+
+# Undo our binding of each saved key, then replay exactly what was saved.
+seamless-mode--replay() {
+  local rec km type line
+  for rec in "$@"; do
+    IFS=$'\t' read -r km type line <<<"$rec"
+    if [[ $type == -r ]]; then
+      builtin bind -m "$km" -r "$line"
+    fi
+  done
+  for rec in "$@"; do
+    IFS=$'\t' read -r km type line <<<"$rec"
+    case $type in
+      -) builtin bind -m "$km" "$line" ;;
+      -x) builtin bind -m "$km" -x "$line" ;;
+    esac
+  done
+}
+
+# Bind KEY to a shell command in KEYMAP; bash 5.1 needs the old -x binding removed first.
+seamless-mode--bind-x() {
+  builtin bind -m "$1" -r "$2"
+  builtin bind -m "$1" -x "\"$2\": $3"
+}
+
+seamless-mode--rewrite() {
+  local line=$1 names name
+  local -a args=()
+  [[ -n ${SEAMLESS_MODE_OPTS-} ]] && args+=(--opts "$SEAMLESS_MODE_OPTS")
+  if [[ $line == *'$'* ]]; then
+    names=$(command seamless-mode-rewrite --list-vars -- "$line") || return 1
+    while IFS= read -r name; do
+      [[ -n $name && -n ${!name+set} ]] && args+=(--set "$name=${!name}")
+    done <<<"$names"
+  fi
+  command seamless-mode-rewrite ${args[@]+"${args[@]}"} -- "$line"
+}
+
+# First step of Enter (bound with bind -x): replace the line by `seamless-mode-exec` when the
+# rewriter accepts it. The typed line never passes through word splitting or globbing here.
+seamless-mode--prepare() {
+  builtin export -n READLINE_LINE READLINE_POINT 2>/dev/null
+  local line=$READLINE_LINE out
+  __seamless_mode_R=
+  out=$(seamless-mode--rewrite "$line") || return 0
+  [[ -n $out ]] || return 0
+  __seamless_mode_L=$line
+  __seamless_mode_R=$out
+  READLINE_LINE=seamless-mode-exec
+  READLINE_POINT=${#READLINE_LINE}
+}
+
+# The line that Enter accepted: put the typed line in history instead of this one, run R.
+seamless-mode-exec() {
+  local r=${__seamless_mode_R-} l=${__seamless_mode_L-} num rest
+  __seamless_mode_R=
+  [[ -n $r ]] || return 0
+  read -r num rest <<<"$(HISTTIMEFORMAT='' builtin history 1)"
+  if [[ $rest == seamless-mode-exec ]]; then
+    builtin history -d "${num%\*}"
+  fi
+  builtin history -s -- "$l"
+  [[ ${SEAMLESS_MODE_ECHO-} == 1 ]] && builtin printf '%s\n' "$r" >&2
+  builtin eval "$r"
+}
+
+seamless-mode-on() {
+  if (($#)); then
+    builtin printf -v SEAMLESS_MODE_OPTS '%q ' "$@"
+    SEAMLESS_MODE_OPTS=${SEAMLESS_MODE_OPTS% }
+  else
+    SEAMLESS_MODE_OPTS=
+  fi
+  builtin export -n SEAMLESS_MODE_OPTS
+  seamless-mode--enable
+}
+
+# Turn the mode on keeping SEAMLESS_MODE_OPTS (the hotkey path).
+seamless-mode--enable() {
+  local km key macro
+  if [[ ${__seamless_mode_on-} != 1 ]]; then
+    __seamless_mode_saved_enter=()
+    seamless-mode--save '\C-m' __seamless_mode_saved_enter
+    seamless-mode--save '\C-j' __seamless_mode_saved_enter
+    macro="\"$__seamless_mode_seq_rewrite$__seamless_mode_seq_accept\""
+    for km in "${__seamless_mode_keymaps[@]}"; do
+      seamless-mode--bind-x "$km" "$__seamless_mode_seq_rewrite" seamless-mode--prepare
+      builtin bind -m "$km" "\"$__seamless_mode_seq_accept\": accept-line"
+      for key in '\C-m' '\C-j'; do
+        builtin bind -m "$km" -r "$key"
+        builtin bind -m "$km" "\"$key\": $macro"
+      done
+    done
+    __seamless_mode_saved_ps1=${PS1-}
+    PS1="\[\e[35m\][seamless-mode]\[\e[0m\] ${PS1-}"
+    __seamless_mode_on=1
+  fi
+  builtin printf 'seamless mode ON\n' >&2
+}
+
+seamless-mode-off() {
+  local km
+  if [[ ${__seamless_mode_on-} == 1 ]]; then
+    seamless-mode--replay "${__seamless_mode_saved_enter[@]}"
+    for km in "${__seamless_mode_keymaps[@]}"; do
+      builtin bind -m "$km" -r "$__seamless_mode_seq_rewrite"
+      builtin bind -m "$km" -r "$__seamless_mode_seq_accept"
+    done
+    PS1=$__seamless_mode_saved_ps1
+    __seamless_mode_on=0
+  fi
+  builtin printf 'seamless mode OFF\n' >&2
+}
+
+seamless-mode-toggle() {
+  if [[ ${__seamless_mode_on-} == 1 ]]; then
+    seamless-mode-off
+  else
+    seamless-mode--enable
+  fi
+}
+
+seamless-mode-unbind() {
+  [[ ${__seamless_mode_on-} == 1 ]] && seamless-mode-off
+  if [[ -n ${__seamless_mode_hotkey-} ]]; then
+    seamless-mode--replay "${__seamless_mode_saved_hotkey[@]}"
+  fi
+  __seamless_mode_hotkey=
+  return 0
+}
+
+# Bind the hotkey once; its previous bindings are captured for seamless-mode-unbind.
+if [[ -z ${__seamless_mode_hotkey-} && -n ${SEAMLESS_MODE_HOTKEY-'\C-uu'} ]]; then
+  __seamless_mode_hotkey=${SEAMLESS_MODE_HOTKEY-'\C-uu'}
+  __seamless_mode_saved_hotkey=()
+  seamless-mode--save "$__seamless_mode_hotkey" __seamless_mode_saved_hotkey
+  for __seamless_mode_km in "${__seamless_mode_keymaps[@]}"; do
+    seamless-mode--bind-x "$__seamless_mode_km" "$__seamless_mode_hotkey" seamless-mode-toggle
+  done
+  unset __seamless_mode_km
+fi
+return 0
