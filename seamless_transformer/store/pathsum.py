@@ -29,6 +29,9 @@ MEMO_MIN_SIZE = 64 * 1024
 _TICK_NS = 50_000_000
 _COARSE_TICK_NS = 2_000_000_000  # filesystems with whole-second timestamps
 
+_BATCH_BYTES = 8 << 20
+_BATCH_FILES = 64
+
 _CONTROL = {c: f"\\x{c:02x}" for c in list(range(32)) + [127]}
 
 
@@ -201,14 +204,33 @@ def _compute_threads() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
+def _batches(files: list) -> list:
+    """Split [(path, stat)] into batches of a few MiB or a few dozen files: a thread task per
+    small file costs more than hashing it, while big files each get their own task."""
+    batches, current, size = [], [], 0
+    for item in files:
+        current.append(item)
+        size += item[1].st_size + 4096
+        if size >= _BATCH_BYTES or len(current) >= _BATCH_FILES:
+            batches.append(current)
+            current, size = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
 def _hash_many(files: list) -> list:
     """Hex checksums of [(path, stat)], hashed in parallel threads (hashlib releases the GIL)."""
-    if len(files) < 2:
+    batches = _batches(files)
+    if len(batches) < 2:
         return [_hash_file(path, st) for path, st in files]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(_compute_threads(), len(files))) as pool:
-        return list(pool.map(lambda item: _hash_file(*item), files))
+    def work(batch):
+        return [_hash_file(path, st) for path, st in batch]
+
+    with ThreadPoolExecutor(max_workers=min(_compute_threads(), len(batches))) as pool:
+        return [cs for result in pool.map(work, batches) for cs in result]
 
 
 def _checksum_files(files: list, stat_time: int) -> dict:
