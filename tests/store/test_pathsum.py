@@ -274,12 +274,12 @@ def test_three_thousand_file_directory(tmp_path):
     assert index.checksum == hashlib.sha256(text.encode()).hexdigest()
 
 
-def test_single_thread_gives_the_same_index(tmp_path, monkeypatch):
-    for i in range(20):
-        _write(tmp_path / "d" / f"f{i}", os.urandom(1000))
-    parallel = directory_index(tmp_path / "d").buffer
-    monkeypatch.setenv("SEAMLESS_COMPUTE_THREADS", "1")
-    assert directory_index(tmp_path / "d").buffer == parallel
+def test_big_files_hashed_in_parallel_batches_give_their_checksums(tmp_path):
+    data = {f"f{i}": os.urandom(3 << 20) for i in range(4)}
+    paths = [_write(tmp_path / "d" / name, blob) for name, blob in data.items()]
+    assert len(pathsum._batches([(p, os.stat(p)) for p in paths])) > 1  # several threads
+    expected = {name: Checksum.of(blob) for name, blob in data.items()}
+    assert directory_index(tmp_path / "d").entries == expected
 
 
 # --- stat memo --------------------------------------------------------------------------------
