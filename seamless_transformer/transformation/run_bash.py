@@ -275,11 +275,14 @@ class _Job:
         if self.container:
             _docker_kill(self.container)
         deadline = time.monotonic() + TERM_GRACE
-        while time.monotonic() < deadline:
-            self._reap()
-            if self.exit_status is not None and not self._group_alive():
-                break
-            self._pump(POLL_INTERVAL)
+        try:
+            while time.monotonic() < deadline:
+                self._reap()
+                if self.exit_status is not None and not self._group_alive():
+                    break
+                self._pump(POLL_INTERVAL)
+        except KeyboardInterrupt:
+            pass  # a second interrupt: no more grace
         self._signal_group(signal.SIGKILL)
         if self.exit_status is None:
             self._reap(block=True)

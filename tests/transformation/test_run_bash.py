@@ -1,7 +1,11 @@
 """Bash jobs run for real: output, errors, streaming, concurrency, cancellation (SPEC §4.7, §5)."""
 
 import io
+import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -11,7 +15,7 @@ import pytest
 from seamless_transformer.celltypes import serialize
 from seamless_transformer.checksum import Checksum
 from seamless_transformer.errors import CanceledError, TransformationError
-from seamless_transformer.transformation.run_bash import execute_bash
+from seamless_transformer.transformation.run_bash import JobEnv, command_line, execute_bash
 
 
 def run(tf, storage, **kwargs):
@@ -270,6 +274,38 @@ def test_no_process_outlives_a_finished_job(bash_tf, storage, tmp_path):
     code = '( sleep 30 & echo $! >> "$pidfile" )\ntouch RESULT\n'
     run(bash_tf(code, pidfile=str(pidfile)), storage)
     assert all(_gone(pid) for pid in _wait_for_lines(pidfile, 1))
+
+
+_RUNNER = """
+import json, sys
+from seamless_transformer.store.storage import get_storage
+from seamless_transformer.transformation.run_bash import execute_bash
+execute_bash(json.load(open(sys.argv[1])), get_storage())
+"""
+
+
+def test_sigint_to_our_process_kills_the_job(bash_tf, storage, tmp_path):
+    pidfile = tmp_path / "pids"
+    tf_file = tmp_path / "tf.json"
+    tf_file.write_text(json.dumps(bash_tf('sleep 30 & echo $! >> "$pidfile"\nwait\n', pidfile=str(pidfile))))
+    proc = subprocess.Popen([sys.executable, "-c", _RUNNER, str(tf_file)], stderr=subprocess.PIPE)
+    pids = _wait_for_lines(pidfile, 1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=5)
+    assert b"KeyboardInterrupt" in err
+    assert all(_gone(pid) for pid in pids)
+
+
+# ------------------------------------------------------------ docker
+
+
+def test_docker_command_line_runs_bash_in_the_workspace_as_our_user():
+    argv = command_line("SCRIPT", "/tmp/ws", JobEnv(docker="ubuntu:24.04"), {"b": "2", "a": "1"}, "c1")
+    assert argv == [
+        "docker", "run", "--rm", "-i", "-u", f"{os.getuid()}:{os.getgid()}", "--name", "c1",
+        "-v", "/tmp/ws:/tmp/ws", "-w", "/tmp/ws", "-e", "a", "-e", "b",
+        "ubuntu:24.04", "bash", "-c", "SCRIPT",
+    ]  # fmt: skip
 
 
 # ------------------------------------------------------------ workspace lifetime
