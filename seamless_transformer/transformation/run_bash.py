@@ -69,10 +69,18 @@ def job_env(tf_dict: dict, storage) -> JobEnv:
 
 
 def code_text(tf_dict: dict, storage) -> str:
+    """The bash code: the code pin's buffer, else the ``__code_text__`` dunder when it is present."""
+    from ..errors import CacheMissError
+
     entry = tf_dict.get("code")
     if entry is None:
         raise TransformationError("bash transformation has no code pin")
-    return storage.get_buffer(Checksum(entry[2])).decode("utf-8")
+    try:
+        return storage.get_buffer(Checksum(entry[2])).decode("utf-8")
+    except CacheMissError:
+        if isinstance(tf_dict.get("__code_text__"), str):
+            return tf_dict["__code_text__"]
+        raise
 
 
 def conda_lines(name: str) -> str:
@@ -131,7 +139,11 @@ def command_line(script: str, workspace: str, env: JobEnv, pin_env: dict, contai
 
 
 def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=None) -> BashOutcome:
-    """Run the bash transformation `tf_dict`; see the module docstring and SPEC §4.7."""
+    """Run the bash transformation `tf_dict`; see the module docstring and SPEC §4.7.
+
+    `stdout`/`stderr` are binary streams (default: sys.stdout/sys.stderr). A failing job raises
+    TransformationError with the attributes ``stderr`` (bytes, the last 64 KiB) and ``logs`` (str).
+    """
     out = _binary_stream(stdout, sys.stdout)
     err = _binary_stream(stderr, sys.stderr)
     env = job_env(tf_dict, storage)
@@ -181,10 +193,13 @@ class _Job:
 
     def run(self, cancel):
         start = time.monotonic()
-        self.proc = subprocess.Popen(
-            self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-        )  # fmt: skip
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            )  # fmt: skip
+        except OSError as exc:
+            raise TransformationError(f"cannot start {self.argv[0]}: {exc.strerror}") from None
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.proc.stdout, selectors.EVENT_READ, "stdout")
         self.selector.register(self.proc.stderr, selectors.EVENT_READ, "stderr")
@@ -308,7 +323,24 @@ def _append_tail(tail: bytearray, chunk: bytes):
 def _binary_stream(stream, default):
     if stream is not None:
         return stream
-    return getattr(default, "buffer", None)
+    buffer = getattr(default, "buffer", None)
+    return buffer if buffer is not None else _TextStream(default)
+
+
+class _TextStream:
+    """Binary writes onto a text stream without a .buffer (e.g. a capturing replacement)."""
+
+    def __init__(self, stream):
+        import codecs
+
+        self.stream = stream
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def write(self, data: bytes):
+        self.stream.write(self.decoder.decode(data))
+
+    def flush(self):
+        self.stream.flush()
 
 
 def _which(program):

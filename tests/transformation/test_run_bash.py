@@ -190,6 +190,14 @@ def test_non_utf8_result_is_byte_exact(bash_tf, storage):
     assert run(bash_tf("(\nprintf '\\xff\\xfe'\n) > RESULT\n"), storage).result_buffer == b"\xff\xfe"
 
 
+def test_default_streams_without_a_binary_buffer_get_decoded_text(bash_tf, storage, monkeypatch):
+    fake_out, fake_err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", fake_out)
+    monkeypatch.setattr(sys, "stderr", fake_err)
+    execute_bash(bash_tf("echo out\necho err >&2\ntouch RESULT\n"), storage)
+    assert (fake_out.getvalue(), fake_err.getvalue()) == ("out\n", "err\n")
+
+
 def test_logs_hold_the_job_output(bash_tf, storage):
     assert run(bash_tf("echo to-stderr >&2\ntouch RESULT\n"), storage).logs == "to-stderr\n"
 
@@ -212,6 +220,15 @@ def test_four_concurrent_jobs_in_threads_run_in_parallel(bash_tf, storage):
         t.join()
     assert time.monotonic() - start < 2
     assert results == {i: f"{i}\n".encode() for i in range(4)}
+
+
+def test_cancel_set_before_start_runs_nothing(bash_tf, storage, tmp_path):
+    marker = tmp_path / "ran"
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(CanceledError, match="^Transformation was canceled$"):
+        run(bash_tf('touch "$marker"; touch RESULT', marker=str(marker)), storage, cancel=cancel)
+    assert not marker.exists()
 
 
 def _start_canceled_job(tf, storage):
