@@ -1,0 +1,114 @@
+"""What every command shares: one-line errors, exit codes, verbosity, signals (SPEC §12).
+
+A command's `main()` calls `run_main(prog, body, argv)`. `body(argv)` does the work and
+returns an exit code; every exception becomes exactly one stderr line
+`<prog>: error: <message>` and the exit code of its class. Ctrl-C exits 130, SIGTERM 143,
+a broken stdout pipe exits silently. `--debug` / `SEAMLESS_DEBUG=1` adds our traceback.
+
+This module does not import click: commands on the fast path can use it without paying
+for click's import.
+"""
+
+import logging
+import os
+import signal
+import sys
+
+from ..errors import SeamlessError, UsageError, one_line
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when SIGTERM arrives (so cleanup code runs)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+class _ProgFormatter(logging.Formatter):
+    def __init__(self, prog):
+        super().__init__()
+        self.prog = prog
+
+    def format(self, record):
+        message = one_line(record.getMessage()) if record.levelno >= logging.WARNING else record.getMessage()
+        if record.levelno >= logging.ERROR:
+            return f"{self.prog}: error: {message}"
+        if record.levelno >= logging.WARNING:
+            return f"{self.prog}: warning: {message}"
+        return f"{self.prog}: {message}"
+
+
+def setup_logging(prog: str, verbose: int = 0, quiet: bool = False) -> None:
+    """Route the package's logging to stderr: warnings by default, -v info, -vv debug, -q errors."""
+    if quiet:
+        level = logging.ERROR
+    else:
+        level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logger = logging.getLogger("seamless_transformer")
+    logger.handlers[:] = []
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ProgFormatter(prog))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def debug_enabled(argv=()) -> bool:
+    return os.environ.get("SEAMLESS_DEBUG") == "1" or "--debug" in argv or "-vvv" in argv
+
+
+def error_line(prog: str, exc: BaseException) -> str:
+    message = one_line(str(exc)) or type(exc).__name__
+    if isinstance(exc, UsageError) and getattr(exc, "usage", False):
+        message += f" (see {prog} --help)"
+    return f"{prog}: error: {message}"
+
+
+def _silence_stdout():
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def run_main(prog: str, body, argv=None) -> int:
+    """Run `body(argv)`; map every outcome to an exit code. Never returns a traceback by default."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code = body(argv)
+        sys.stdout.flush()
+        return int(code or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Terminated:
+        return 143
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except SeamlessError as exc:
+        if debug_enabled(argv):
+            import traceback
+
+            traceback.print_exc()
+        print(error_line(prog, exc), file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+        if debug_enabled(argv):
+            import traceback
+
+            traceback.print_exc()
+        print(f"{prog}: error: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def usage_error(message: str) -> UsageError:
+    """A usage error; its line ends with ' (see <prog> --help)'."""
+    exc = UsageError(message)
+    exc.usage = True
+    return exc
