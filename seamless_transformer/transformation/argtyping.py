@@ -115,8 +115,7 @@ class ArgTyper:
             return self._replacement(found, value)
         if globbed:
             matches = self._glob(value)
-            if matches:
-                return self._glob_replacement(matches, value)
+            return self._glob_replacement(matches, value) if matches else None
         if is_float(value):
             return None
         self._check_rules(value, label, index)
