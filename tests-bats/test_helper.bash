@@ -1,0 +1,81 @@
+# Shared set-up and assertions for the bats tests.
+# Each test gets its own HOME, working directory and cache; no SEAMLESS_* or XDG_* variable
+# leaks in from the caller, and PATH holds only the directory of our commands and the system.
+# Load it with:  load test_helper
+
+bats_require_minimum_version 1.5.0
+
+_seamless_bin_dir() {
+    dirname "$(command -v seamless-mode-rewrite)"
+}
+
+setup_isolated() {
+    local bindir
+    bindir=$(_seamless_bin_dir)
+    local name
+    for name in $(compgen -e); do
+        case "$name" in
+            SEAMLESS_* | XDG_*) unset "$name" ;;
+        esac
+    done
+    export HOME="$BATS_TEST_TMPDIR/home"
+    export WORK="$BATS_TEST_TMPDIR/work"
+    mkdir -p "$HOME" "$WORK"
+    export PATH="$bindir:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    export CACHE="$HOME/.cache/seamless/__TOPLEVEL__"
+    export LC_ALL=C.UTF-8
+    cd "$WORK" || return 1
+}
+
+setup() {
+    setup_isolated
+}
+
+flunk() {
+    {
+        printf '%s\n' "$@"
+        printf 'exit status: %s\n' "${status-}"
+        printf -- '--- stdout ---\n%s\n' "${output-}"
+        [ -z "${stderr+x}" ] || printf -- '--- stderr ---\n%s\n' "$stderr"
+    } >&2
+    return 1
+}
+
+assert_success() {
+    [ "$status" -eq 0 ] || flunk "expected success"
+}
+
+assert_failure() {
+    local expected=${1-}
+    if [ -z "$expected" ]; then
+        [ "$status" -ne 0 ] || flunk "expected failure"
+    else
+        [ "$status" -eq "$expected" ] || flunk "expected exit status $expected"
+    fi
+}
+
+assert_output() {
+    [ "$output" = "$1" ] || flunk "expected stdout: $1"
+}
+
+assert_stderr() {
+    [ "$stderr" = "$1" ] || flunk "expected stderr: $1"
+}
+
+assert_stderr_contains() {
+    [[ "$stderr" == *"$1"* ]] || flunk "expected stderr to contain: $1"
+}
+
+assert_output_contains() {
+    [[ "$output" == *"$1"* ]] || flunk "expected stdout to contain: $1"
+}
+
+assert_file_content() {
+    local actual
+    actual=$(cat -- "$1"; printf x)
+    [ "${actual%x}" = "$2" ] || flunk "file '$1' holds: ${actual%x}" "expected: $2"
+}
+
+assert_no_file() {
+    [ ! -e "$1" ] || flunk "expected no file '$1'"
+}
