@@ -129,8 +129,6 @@ seamless-mode--enable() {
     seamless-mode--save '\C-j' __seamless_mode_saved_enter
     macro="\"$__seamless_mode_seq_rewrite$__seamless_mode_seq_accept\""
     for km in "${__seamless_mode_keymaps[@]}"; do
-      seamless-mode--bind-x "$km" "$__seamless_mode_seq_rewrite" seamless-mode--prepare
-      builtin bind -m "$km" "\"$__seamless_mode_seq_accept\": accept-line"
       for key in '\C-m' '\C-j'; do
         builtin bind -m "$km" -r "$key"
         builtin bind -m "$km" "\"$key\": $macro"
@@ -144,13 +142,8 @@ seamless-mode--enable() {
 }
 
 seamless-mode-off() {
-  local km
   if [[ ${__seamless_mode_on-} == 1 ]]; then
     seamless-mode--replay "${__seamless_mode_saved_enter[@]}"
-    for km in "${__seamless_mode_keymaps[@]}"; do
-      builtin bind -m "$km" -r "$__seamless_mode_seq_rewrite"
-      builtin bind -m "$km" -r "$__seamless_mode_seq_accept"
-    done
     PS1=$__seamless_mode_saved_ps1
     __seamless_mode_on=0
   fi
@@ -165,23 +158,33 @@ seamless-mode-toggle() {
   fi
 }
 
+# Remove the hotkey and the private sequences, turn the mode off, restore what they replaced.
+# (readline keeps a key that became a prefix, e.g. \C-u, as a prefix with its old function as
+# the default: it behaves as before, but `bind -p` then lists it as "\C-u\000".)
 seamless-mode-unbind() {
-  [[ ${__seamless_mode_on-} == 1 ]] && seamless-mode-off
-  if [[ -n ${__seamless_mode_hotkey-} ]]; then
-    seamless-mode--replay "${__seamless_mode_saved_hotkey[@]}"
-  fi
-  __seamless_mode_hotkey=
-  return 0
+  local km
+  [[ ${__seamless_mode_on-} == 1 ]] && seamless-mode-off 2>/dev/null
+  [[ ${__seamless_mode_bound-} == 1 ]] || return 0
+  for km in "${__seamless_mode_keymaps[@]}"; do
+    builtin bind -m "$km" -r "$__seamless_mode_seq_rewrite"
+    builtin bind -m "$km" -r "$__seamless_mode_seq_accept"
+  done
+  seamless-mode--replay ${__seamless_mode_saved_hotkey[@]+"${__seamless_mode_saved_hotkey[@]}"}
+  __seamless_mode_bound=0
 }
 
-# Bind the hotkey once; its previous bindings are captured for seamless-mode-unbind.
-if [[ -z ${__seamless_mode_hotkey-} && -n ${SEAMLESS_MODE_HOTKEY-'\C-uu'} ]]; then
-  __seamless_mode_hotkey=${SEAMLESS_MODE_HOTKEY-'\C-uu'}
+# Bind once per shell: the private sequences, and the hotkey (its old bindings are captured).
+seamless-mode--bind() {
+  local km hotkey=${SEAMLESS_MODE_HOTKEY-'\C-uu'}
+  [[ ${__seamless_mode_bound-} == 1 ]] && return 0
   __seamless_mode_saved_hotkey=()
-  seamless-mode--save "$__seamless_mode_hotkey" __seamless_mode_saved_hotkey
-  for __seamless_mode_km in "${__seamless_mode_keymaps[@]}"; do
-    seamless-mode--bind-x "$__seamless_mode_km" "$__seamless_mode_hotkey" seamless-mode-toggle
+  [[ -n $hotkey ]] && seamless-mode--save "$hotkey" __seamless_mode_saved_hotkey
+  for km in "${__seamless_mode_keymaps[@]}"; do
+    seamless-mode--bind-x "$km" "$__seamless_mode_seq_rewrite" seamless-mode--prepare
+    builtin bind -m "$km" "\"$__seamless_mode_seq_accept\": accept-line"
+    [[ -n $hotkey ]] && seamless-mode--bind-x "$km" "$hotkey" seamless-mode-toggle
   done
-  unset __seamless_mode_km
-fi
+  __seamless_mode_bound=1
+}
+seamless-mode--bind
 return 0

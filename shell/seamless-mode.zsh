@@ -36,14 +36,14 @@ seamless-mode--rewrite() {
   emulate -L zsh
   local line=$1 name
   local -a args names
-  [[ -n ${SEAMLESS_MODE_OPTS-} ]] && args+=(--opts $SEAMLESS_MODE_OPTS)
+  [[ -n ${SEAMLESS_MODE_OPTS-} ]] && args+=(--opts "$SEAMLESS_MODE_OPTS")
   if [[ $line == *'$'* ]]; then
-    names=(${(f)"$(command seamless-mode-rewrite --list-vars -- $line)"}) || return 1
+    names=(${(f)"$(command seamless-mode-rewrite --list-vars -- "$line")"}) || return 1
     for name in $names; do
       (( ${(P)+name} )) && args+=(--set "$name=${(P)name}")
     done
   fi
-  command seamless-mode-rewrite $args -- $line
+  command seamless-mode-rewrite $args -- "$line"
 }
 
 # Wrapper of accept-line while the mode is on: replace the line by `seamless-mode-exec` when the
@@ -52,7 +52,7 @@ seamless-mode--accept-line() {
   emulate -L zsh
   local out
   typeset -g __seamless_mode_R=
-  if out=$(seamless-mode--rewrite $BUFFER) && [[ -n $out ]]; then
+  if out=$(seamless-mode--rewrite "$BUFFER") && [[ -n $out ]]; then
     typeset -g __seamless_mode_L=$BUFFER __seamless_mode_R=$out
     BUFFER=seamless-mode-exec
     CURSOR=$#BUFFER
@@ -76,9 +76,9 @@ seamless-mode-exec() {
   local r=${__seamless_mode_R-} l=${__seamless_mode_L-}
   typeset -g __seamless_mode_R=
   [[ -n $r ]] || return 0
-  print -rs -- $l
+  print -rs -- "$l"
   [[ ${SEAMLESS_MODE_ECHO-} == 1 ]] && print -r -- $r >&2
-  eval $r
+  eval "$r"
 }
 
 seamless-mode-on() {
