@@ -79,7 +79,8 @@ def settings_generation() -> int:
 
 def init(workdir=None, *, project=None, subproject=None, stage=None, substage=None,
          prog="seamless-run") -> Settings:
-    """Choose the workdir (default: cwd) and CLI overrides; resolve now, so errors surface early."""
+    """Choose the workdir (default: cwd) and replace all overrides (project, subproject, stage);
+    resolve now, so that config errors surface here."""
     with _lock:
         _state["workdir"] = os.path.abspath(workdir if workdir is not None else os.getcwd())
         for key, value in (("project", project), ("subproject", subproject)):
@@ -207,18 +208,23 @@ def _storage_locations(conf, sub) -> dict:
 # ---------------------------------------------------------------- config files
 
 
-def _load_yaml_list(path: str) -> list:
+def _load_yaml(path: str):
     import yaml
 
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            return yaml.safe_load(f)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({_first_line(exc)})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: invalid YAML ({first})") from None
+
+
+def _load_yaml_list(path: str) -> list:
+    data = _load_yaml(path)
     if data is None:
         return []
     if not isinstance(data, list):
-        raise ConfigError(f"{path}: unknown command {_short(data)!r} (a list of commands is expected)")
+        raise ConfigError(f"{path}: unknown command {str(data)[:60]!r} (a list of commands is expected)")
     return data
 
 
@@ -252,7 +258,7 @@ def _apply_commands(conf: dict, items: list, path: str) -> None:
     for item in items:
         name = _command_name(item)
         if not isinstance(name, str):
-            raise ConfigError(f"{path}: unknown command {_short(item)!r}")
+            raise ConfigError(f"{path}: unknown command {str(item)[:60]!r}")
         value = item[name] if isinstance(item, dict) else None
         if name.startswith("stage ") and name[6:].strip():
             if not isinstance(value, list):
@@ -340,19 +346,12 @@ _HANDLERS = {
 
 
 def _home_clusters() -> dict:
+    """Cluster definitions from ~/.seamless/clusters.yaml and ~/.seamless/clusters/*.yaml."""
     base = os.path.join(os.path.expanduser("~"), ".seamless")
     paths = [os.path.join(base, "clusters.yaml")] + sorted(glob.glob(os.path.join(base, "clusters", "*.yaml")))
     clusters = {}
-    for path in paths:
-        if not os.path.isfile(path):
-            continue
-        import yaml
-
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = yaml.safe_load(f) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML ({_first_line(exc)})") from None
+    for path in filter(os.path.isfile, paths):
+        data = _load_yaml(path) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: a mapping of cluster definitions is expected")
         if "type" in data or "frontends" in data:  # one cluster per file, named after the file
@@ -396,12 +395,3 @@ def _expand(path) -> str:
 def _with_scheme(url) -> str:
     url = str(url)
     return url if "://" in url else "http://" + url
-
-
-def _short(value) -> str:
-    text = str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _first_line(exc) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

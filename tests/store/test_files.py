@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-from seamless_transformer.checksum import Checksum
 from seamless_transformer.errors import ChecksumMismatchError
 from seamless_transformer.store.files import BufferDir
 
