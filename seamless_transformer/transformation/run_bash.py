@@ -116,7 +116,7 @@ def prepare_job(tf_dict: dict, storage, workspace: str) -> tuple[str, dict]:
     """Materialize the pins into `workspace`; return (script, pin environment variables)."""
     env = job_env(tf_dict, storage)
     code = code_text(tf_dict, storage)
-    executables = ws_mod.executable_pins(code, ws_mod.pin_names(tf_dict))
+    executables = ws_mod.executable_pins(code, map(ws_mod.file_name, ws_mod.pin_names(tf_dict)))
     pin_env = ws_mod.materialize_pins(
         tf_dict, storage, workspace, executables=executables, copy=bool(env.docker)
     )

@@ -47,8 +47,13 @@ def pin_names(tf_dict: dict) -> list[str]:
     return sorted(k for k in tf_dict if k != "code" and not is_dunder(k))
 
 
+def file_name(pin: str) -> str:
+    """The workspace name of a pin (``META__FILE__<name>`` is materialized as ``<name>``)."""
+    return pin[len(META_FILE_PREFIX):] if pin.startswith(META_FILE_PREFIX) else pin
+
+
 def executable_pins(code: str, names) -> set[str]:
-    """The pins named as arguments of a ``chmod +x`` line of the code."""
+    """The names (workspace names, see `file_name`) that are arguments of a ``chmod +x`` line of the code."""
     names = set(names)
     found = set()
     for line in code.splitlines():
@@ -83,7 +88,10 @@ def target_path(workspace: str, name: str) -> str:
 
 
 def materialize_pins(tf_dict: dict, storage, workspace: str, *, executables=(), copy=False) -> dict:
-    """Write every pin of `tf_dict` into `workspace`; return the pin environment variables."""
+    """Write every pin of `tf_dict` into `workspace`; return the pin environment variables.
+
+    `executables`: workspace names to write as real 0755 files; `copy`: never symlink (docker).
+    """
     fmt_all = tf_dict.get("__format__") or {}
     env = {}
     for name in pin_names(tf_dict):
@@ -93,16 +101,17 @@ def materialize_pins(tf_dict: dict, storage, workspace: str, *, executables=(), 
         if kind == "directory":
             _write_directory(storage, checksum, target_path(workspace, name), copy)
             continue
-        filename = name[len(META_FILE_PREFIX):] if name.startswith(META_FILE_PREFIX) else name
+        filename = file_name(name)
         path = target_path(workspace, filename)
+        executable = filename in executables
         if kind == "file":
-            _write_file_pin(storage, checksum, path, executable=name in executables, copy=copy)
+            _write_file_pin(storage, checksum, path, executable=executable, copy=copy)
             continue
         from ..celltypes import deserialize
 
         value = deserialize(storage.get_buffer(checksum), entry[0])
         data, text = value_bytes(value)
-        _write_bytes(path, data, 0o755 if name in executables else 0o644)
+        _write_bytes(path, data, 0o755 if executable else 0o644)
         if text is not None and _env_allowed(name, text):
             env[name] = text
     return env

@@ -71,10 +71,12 @@ def test_symlinked_file_pin_is_readable_by_the_job(bash_tf, storage):
     assert run(tf, storage).result_buffer == b"apples\n"
 
 
-def test_executable_pin_runs(bash_tf, storage):
+def test_executable_pin_runs_without_touching_the_stored_buffer(bash_tf, storage):
     code = "export PATH=./:$PATH\nchmod +x 'run.sh'\n(\nrun.sh\n) > RESULT\n"
-    tf = bash_tf(code, files={"run.sh": b"#!/bin/bash\necho ran\n"})
+    script = b"#!/bin/bash\necho ran\n"
+    tf = bash_tf(code, files={"run.sh": script})
     assert run(tf, storage).result_buffer == b"ran\n"
+    assert os.stat(storage.buffer_path(Checksum.of(script))).st_mode & 0o777 == 0o444
 
 
 def test_directory_pin_is_listed_by_the_job(bash_tf, storage):
