@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .._util import atomic_write
@@ -29,8 +30,9 @@ MEMO_MIN_SIZE = 64 * 1024
 _TICK_NS = 50_000_000
 _COARSE_TICK_NS = 2_000_000_000  # filesystems with whole-second timestamps
 
-_BATCH_BYTES = 8 << 20
-_BATCH_FILES = 64
+_BATCH_BYTES = 8 << 20  # a thread task hashes files up to this many bytes ...
+_BATCH_FILES = 64  # ... or this many files
+_ZSTD_INPUT = 128 << 10  # compressed bytes fed at a time: bounds the output of one step
 
 _CONTROL = {c: f"\\x{c:02x}" for c in list(range(32)) + [127]}
 
@@ -49,15 +51,17 @@ def display_path(path) -> str:
     return text.translate(_CONTROL)
 
 
-def sidecar_base(path) -> str:
-    """The name sidecars are built on: trailing '/' and a .gz/.zst suffix removed."""
-    path = os.fspath(path)
-    stripped = path.rstrip("/")
-    path = stripped or path
+def _strip_compression(path: str) -> str:
     for suffix in COMPRESSED_SUFFIXES:
         if path.endswith(suffix) and len(path) > len(suffix):
             return path[: -len(suffix)]
     return path
+
+
+def sidecar_base(path) -> str:
+    """The name sidecars are built on: trailing '/' and a .gz/.zst suffix removed."""
+    path = os.fspath(path)
+    return _strip_compression(path.rstrip("/") or path)
 
 
 def _unreadable(path, exc: OSError) -> UsageError:
@@ -72,72 +76,102 @@ def _stat(path) -> os.stat_result:
         raise _unreadable(path, exc) from None
 
 
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+}
+
+
 def _require_regular(path, st: os.stat_result) -> None:
-    mode = st.st_mode
-    if stat.S_ISREG(mode):
-        return
-    if stat.S_ISDIR(mode):
-        kind = "a directory"
-    elif stat.S_ISFIFO(mode):
-        kind = "a FIFO"
-    elif stat.S_ISSOCK(mode):
-        kind = "a socket"
-    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        kind = "a device"
-    else:
-        kind = "not a regular file"
-    raise UsageError(f"'{display_path(path)}' is {kind}; only regular files can be hashed")
+    if not stat.S_ISREG(st.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise UsageError(f"'{display_path(path)}' is {kind}; only regular files can be hashed")
 
 
-def _decompressing_reader(path, raw):
-    """A file object yielding the canonical (decompressed) bytes of `raw`."""
+def _corrupt(path, exc) -> UsageError:
+    return UsageError(f"'{display_path(path)}' is not valid compressed data: {exc}")
+
+
+def _zstd_chunks(path: str, raw):
+    """Decompressed chunks of every frame of a .zst file; a frame cut short is an error
+    (zstandard's stream_reader silently accepts truncated input)."""
+    try:
+        import zstandard
+    except ImportError:
+        raise UsageError(
+            f"cannot read '{display_path(path)}': the zstandard package is required"
+            " for .zst files (pip install zstandard)"
+        ) from None
+    dctx = zstandard.ZstdDecompressor()
+    dobj, inside_frame = dctx.decompressobj(), False
+    while data := raw.read(_ZSTD_INPUT):
+        while data:
+            out = dobj.decompress(data)
+            inside_frame = True
+            if out:
+                yield out
+            if not dobj.eof:
+                break
+            data, dobj, inside_frame = dobj.unused_data, dctx.decompressobj(), False
+    if inside_frame:
+        raise _corrupt(path, "truncated zstd frame")
+
+
+def _canonical_chunks(path: str, raw):
+    """The canonical (decompressed) bytes of an open file, in chunks (memory stays flat).
+
+    Plain files yield views of one reused buffer: use each chunk before asking for the next.
+    """
     if path.endswith(".gz"):
         import gzip
 
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    if path.endswith(".zst"):
-        try:
-            import zstandard
-        except ImportError:
-            raise UsageError(
-                f"cannot read '{display_path(path)}': the zstandard package is required"
-                " for .zst files (pip install zstandard)"
-            ) from None
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-    return raw
+        reader = gzip.GzipFile(fileobj=raw, mode="rb")
+        while chunk := reader.read(CHUNK_SIZE):
+            yield chunk
+    elif path.endswith(".zst"):
+        yield from _zstd_chunks(path, raw)
+    else:
+        buf = bytearray(CHUNK_SIZE)
+        view = memoryview(buf)
+        while n := raw.readinto(buf):
+            yield view[:n]
 
 
-def _hash_file(path: str, st: os.stat_result) -> str:
-    """sha256 hex of the canonical bytes of `path`, read in chunks (memory stays flat)."""
-    import hashlib
+@contextmanager
+def _reading(path: str):
+    """Turn the errors of reading (and decompressing) `path` into one-line UsageErrors."""
     import zlib
 
-    h = hashlib.sha256()
     try:
-        with open(path, "rb", buffering=0) as raw:
-            reader = _decompressing_reader(path, raw)
-            if reader is raw and st.st_size <= CHUNK_SIZE:
-                h.update(raw.read())
-                return h.hexdigest()
-            buf = bytearray(CHUNK_SIZE)
-            view = memoryview(buf)
-            while True:
-                n = reader.readinto(buf)
-                if not n:
-                    break
-                h.update(view[:n])
+        yield
     except UsageError:
         raise
     except (EOFError, zlib.error) as exc:
-        raise UsageError(f"'{display_path(path)}' is not valid compressed data: {exc}") from None
+        raise _corrupt(path, exc) from None
     except OSError as exc:
         if exc.errno is None:  # gzip.BadGzipFile and friends
-            raise UsageError(f"'{display_path(path)}' is not valid compressed data: {exc}") from None
+            raise _corrupt(path, exc) from None
         raise _unreadable(path, exc) from None
     except Exception as exc:
         if type(exc).__module__.startswith("zstandard"):
-            raise UsageError(f"'{display_path(path)}' is not valid compressed data: {exc}") from None
+            raise _corrupt(path, exc) from None
         raise
+
+
+def _hash_file(path: str, st: os.stat_result) -> str:
+    """sha256 hex of the canonical bytes of `path`."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with _reading(path), open(path, "rb", buffering=0) as raw:
+        if st.st_size <= CHUNK_SIZE and not path.endswith(COMPRESSED_SUFFIXES):
+            h.update(raw.read())
+        else:
+            for chunk in _canonical_chunks(path, raw):
+                h.update(chunk)
     return h.hexdigest()
 
 
@@ -165,13 +199,6 @@ def file_checksum(path) -> Checksum:
     if _memo_worthy(st) and _memo_safe(st, stat_time):
         statcache.put_cached_checksum(path, st, hexvalue)
     return Checksum(hexvalue)
-
-
-def _index_key(relpath: str) -> str:
-    for suffix in COMPRESSED_SUFFIXES:
-        if relpath.endswith(suffix) and len(relpath) > len(suffix):
-            return relpath[: -len(suffix)]
-    return relpath
 
 
 def _walk_files(top: str) -> list:
@@ -262,7 +289,7 @@ def directory_index(path) -> DirIndex:
     checksums = _checksum_files(files, stat_time)
     plain, sources = {}, {}
     for rel, full, _st in files:
-        key = _index_key(rel)
+        key = _strip_compression(rel)
         hexvalue = checksums[full]
         if key in plain and plain[key] != hexvalue:
             raise UsageError(
@@ -353,15 +380,12 @@ def _put_file(path: str, cs: Checksum, storage) -> None:
     if not path.endswith(COMPRESSED_SUFFIXES):
         storage.put_file(path, cs)
         return
-    import shutil
     import tempfile
 
     with tempfile.NamedTemporaryFile(prefix="seamless-upload-") as tmp:
-        try:
-            with open(path, "rb") as raw:
-                shutil.copyfileobj(_decompressing_reader(path, raw), tmp, CHUNK_SIZE)
-        except OSError as exc:
-            raise _unreadable(path, exc) from None
+        with _reading(path), open(path, "rb", buffering=0) as raw:
+            for chunk in _canonical_chunks(path, raw):
+                tmp.write(chunk)
         tmp.flush()
         storage.put_file(tmp.name, cs)
 

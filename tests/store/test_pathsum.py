@@ -88,6 +88,31 @@ def test_corrupt_gz_file_is_a_usage_error(tmp_path):
         file_checksum(path)
 
 
+def test_truncated_gz_file_is_a_usage_error(tmp_path):
+    path = _write(tmp_path / "x.gz", gzip.compress(os.urandom(100_000))[:-1000])
+    with pytest.raises(UsageError, match="x.gz' is not valid compressed data"):
+        file_checksum(path)
+
+
+def test_corrupt_zst_file_is_a_usage_error(tmp_path):
+    path = _write(tmp_path / "x.zst", b"definitely not zstd")
+    with pytest.raises(UsageError, match="x.zst' is not valid compressed data"):
+        file_checksum(path)
+
+
+@pytest.mark.parametrize("cut", [10, 1000, 200_000])
+def test_truncated_zst_file_is_a_usage_error(tmp_path, cut):
+    path = _write(tmp_path / "x.zst", _zstd(os.urandom(1 << 20))[:-cut])
+    with pytest.raises(UsageError, match="truncated zstd frame"):
+        file_checksum(path)
+
+
+def test_large_zst_file_is_hashed_in_chunks(tmp_path):
+    data = os.urandom(3 << 20)
+    path = _write(tmp_path / "big.zst", _zstd(data[: 1 << 20]) + _zstd(data[1 << 20 :]))
+    assert file_checksum(path) == hashlib.sha256(data).hexdigest()
+
+
 def test_empty_file_has_the_empty_checksum(tmp_path):
     assert file_checksum(_write(tmp_path / "empty", b"")) == EMPTY
 
