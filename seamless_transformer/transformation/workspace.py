@@ -10,9 +10,10 @@ Pins are materialized in sorted order, parent directories first:
   the pin buffer is the plain index ``{relpath: checksum}``; each leaf becomes a file (symlink or
   copy, as above).
 * every other pin is a value, deserialized by its celltype: text becomes ``<pin>`` holding the text
-  plus a final newline and, when the name has no ``.`` and the text is at most 1000 characters, also
-  the environment variable ``<pin>`` (``META__X`` pins thus give ``$META__X``); lists and dicts
-  become one-line ``json.dumps``; bytes and 1-D uint8 arrays are written raw; other arrays as .npy.
+  plus a final newline and, when the name has no ``.`` (nor ``/`` or ``=``) and the text is at most
+  1000 characters, also the environment variable ``<pin>`` (``META__X`` pins thus give ``$META__X``);
+  lists and dicts become one-line ``json.dumps`` (text, so they get the variable too); bytes and
+  1-D uint8 arrays are written raw; other arrays as .npy (no variable for these).
 
 Which pins are executable is read from the code itself: every ``chmod +x`` line of the code
 names them (seamless-run writes that line, SPEC §2.7). Those pins are real 0755 files, because
