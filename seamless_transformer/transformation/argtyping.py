@@ -208,10 +208,10 @@ class ArgTyper:
         return sorted(glob.glob(expanded, root_dir=self.cwd))
 
     def _glob_replacement(self, matches: list[str], value: str) -> str | None:
-        pins = [self._existing_input(match) for match in matches]
-        pins = [pin for pin in pins if pin is not None]
-        if self.namer.mapping == "literal" or not pins:
-            return None
+        pairs = [(match, self._existing_input(match)) for match in matches]
+        pins = [pin for _, pin in pairs if pin is not None]
+        if all(pin is None or pin.pin == os.path.normpath(match) for match, pin in pairs):
+            return None  # the pattern matches the same names in the workspace
         import shlex
 
         return " ".join(shlex.quote(pin.pin) for pin in pins)

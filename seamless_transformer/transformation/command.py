@@ -179,14 +179,14 @@ def _input_entry(pin: InputPin):
     return entry, fmt
 
 
-def _input_buffers(pin: InputPin, buffers: dict) -> None:
+def _input_buffers(pin: InputPin, buffers: dict, cwd: str) -> None:
     if pin.kind == "directory":
         if pin.index is not None:
             buffers[pin.checksum] = pin.index
         for relpath, source in pin.sources.items():
             buffers[Checksum(pin.entries[relpath])] = source
     elif pin.path is not None:
-        buffers[pin.checksum] = pin.path
+        buffers[pin.checksum] = os.path.join(cwd, pin.path)
 
 
 def _value_pins(tf_dict: dict, buffers: dict, values: dict, prefix: str) -> None:
@@ -254,10 +254,10 @@ def prepare(words, options: RunOptions | None = None, cwd: str | None = None, *,
         targets=[target.workspace for target in targets],
         capture_stdout=stdout_local is not None,
     )
-    return _assemble(code, command, inputs, targets, stdout_local, variables, metavars, options, typer.futures)
+    return _assemble(code, command, inputs, targets, stdout_local, variables, metavars, options, typer.futures, cwd)
 
 
-def _assemble(code, command, inputs, targets, stdout_local, variables, metavars, options, futures) -> PreparedJob:
+def _assemble(code, command, inputs, targets, stdout_local, variables, metavars, options, futures, cwd) -> PreparedJob:
     mode = "targets" if targets else "stdout"
     tf_dict: dict = {"__language__": "bash", "__output__": ["result", "bytes" if mode == "stdout" else "deepfolder", None]}
     buffers: dict = {}
@@ -267,7 +267,7 @@ def _assemble(code, command, inputs, targets, stdout_local, variables, metavars,
         tf_dict[name] = entry
         if not name.startswith("META__"):
             fmt[name] = pin_format
-        _input_buffers(pin, buffers)
+        _input_buffers(pin, buffers, cwd)
     if fmt:
         tf_dict["__format__"] = fmt
     code_buffer = (code.rstrip("\n") + "\n").encode()

@@ -69,12 +69,13 @@ class PinNamer:
         if full.rstrip("/") == self.root:
             return "."
         prefix = self.root.rstrip("/") + "/"
-        if not full.startswith(prefix):
-            raise UsageError(f"argument '{shown}' is not under the working directory; use -ms, -mx, -w or -W")
-        pin = os.path.normpath(full[len(prefix):])
-        if pin == ".." or pin.startswith("../"):
-            raise UsageError(f"argument '{shown}' is not under the working directory; use -ms, -mx, -w or -W")
-        return pin
+        # the second candidate covers a cwd or an absolute argument reached through a symlink
+        for candidate in (full, os.path.realpath(full)):
+            if candidate.startswith(prefix):
+                pin = os.path.normpath(candidate[len(prefix):])
+                if pin != ".." and not pin.startswith("../"):
+                    return pin
+        raise UsageError(f"argument '{shown}' is not under the working directory; use -ms, -mx, -w or -W")
 
     def _numbered(self, full: str) -> str:
         self._nfiles += 1

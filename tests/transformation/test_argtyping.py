@@ -328,3 +328,22 @@ def test_input_list_skips_blank_and_comment_lines_and_resolves_relative_lines():
     Path("code/l.txt").write_text("\n# a comment\n../x.txt\n\ny.txt\n")
     job = prepare(["echo hi"], RunOptions(input_files=["code/l.txt"]))
     assert sorted(job.inputs) == ["code/y.txt", "x.txt"]
+
+
+def test_glob_word_is_replaced_when_workdir_changes_the_pin_names(data):
+    job = prepare(["cat data/*.txt"], RunOptions(workdir=".."))
+    name = os.path.basename(os.getcwd())
+    assert job.code == f"(\ncat {name}/data/a.txt {name}/data/b.txt\n) > RESULT\n"
+
+
+def test_cwd_reached_through_a_symlink_still_maps_literally(data, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(os.getcwd())
+    job = prepare(["cat", str(link / "data" / "a.txt")], cwd=str(link))
+    assert list(job.inputs) == ["data/a.txt"]
+
+
+def test_input_option_accepts_a_sidecar_only_path():
+    Path("x.txt.CHECKSUM").write_text(sha(b"x\n") + "\n")
+    job = prepare(["echo hi"], RunOptions(inputs=["x.txt"]))
+    assert job.tf_dict["x.txt"] == ["bytes", None, sha(b"x\n")]

@@ -88,8 +88,8 @@ def test_example_b_dict_and_tf(data):
 
 def test_example_b_buffers_hold_inputs_code_and_identity(data):
     job = prepare([EXAMPLE_B])
-    assert job.buffers[A_CS] == os.path.join("data", "a.txt")
-    assert job.buffers[B_CS] == os.path.join("data", "b.txt")
+    assert job.buffers[A_CS] == os.path.abspath("data/a.txt")
+    assert job.buffers[B_CS] == os.path.abspath("data/b.txt")
     assert sha(job.buffers[job.tf_dict["code"][2]]) == job.tf_dict["code"][2]
     assert job.buffers[job.tf_checksum] == job.identity_buffer
     assert sha(job.identity_buffer) == job.tf_checksum.hex()
