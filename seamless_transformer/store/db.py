@@ -62,6 +62,7 @@ class ResultDB:
         self._lock = threading.RLock()
         self._conn = None
         self._pid = None
+        self._conn_readonly = False
         self._abandoned = []  # connections inherited over fork: never used, never closed
 
     def __repr__(self):
@@ -69,20 +70,37 @@ class ResultDB:
 
     # ------------------------------------------------------------ connection
 
+    def _guard(self):
+        """The lock of this process (a lock inherited over fork may be held by a lost thread)."""
+        if self._pid is not None and self._pid != os.getpid():
+            self._lock = threading.RLock()
+            if self._conn is not None:
+                self._abandoned.append(self._conn)
+            self._conn, self._pid = None, None
+        return self._lock
+
     def _connect(self, write: bool):
         """The process's connection, or None for a read when the file does not exist yet."""
-        if self._conn is not None and self._pid != os.getpid():
-            self._abandoned.append(self._conn)
-            self._conn = None
         if write and self.readonly:
             raise PermissionError(f"{self.path}: result database is read-only")
         if self._conn is not None:
+            if write and self._conn_readonly:
+                raise PermissionError(f"{self.path}: result database is not writable")
             return self._conn
         if not os.path.exists(self.path):
             if not write:
                 return None
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self._conn = self._open_readonly() if self.readonly else self._open_writable()
+        self._conn_readonly = self.readonly
+        if self.readonly:
+            self._conn = self._open_readonly()
+        else:
+            try:
+                self._conn = self._open_writable()
+            except sqlite3.OperationalError as exc:
+                if write or _is_busy(exc):
+                    raise PermissionError(f"{self.path}: result database is not writable ({exc})") from None
+                self._conn, self._conn_readonly = self._open_readonly(), True  # reads still work
         self._pid = os.getpid()
         return self._conn
 
@@ -110,7 +128,7 @@ class ResultDB:
         raise PermissionError(f"{self.path}: cannot open result database for reading")
 
     def _read(self, sql, params):
-        with self._lock:
+        with self._guard():
             conn = self._connect(write=False)
             if conn is None:
                 return []
@@ -123,7 +141,7 @@ class ResultDB:
 
     def _write(self, func):
         """Run func(conn) inside one BEGIN IMMEDIATE transaction, retrying while busy."""
-        with self._lock:
+        with self._guard():
             conn = self._connect(write=True)
 
             def attempt():
@@ -145,7 +163,7 @@ class ResultDB:
                 raise
 
     def close(self) -> None:
-        with self._lock:
+        with self._guard():
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
@@ -197,9 +215,8 @@ def _retry(func):
 
 def _init_schema(conn) -> None:
     conn.execute("PRAGMA busy_timeout=30000")
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        raise sqlite3.OperationalError("database is locked (could not switch to WAL)")
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        conn.execute("PRAGMA journal_mode=WAL")  # needs a moment without other connections
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     exists = conn.execute(

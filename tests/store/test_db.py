@@ -215,3 +215,24 @@ def test_a_forked_child_reopens_and_writes(db):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert db.get_transformation(OTHER) == RES
+
+
+def test_an_unwritable_database_is_still_read_and_writes_raise(db, tmp_path):
+    """Root ignores permissions, so the database is made unwritable by blocking its -wal/-shm files."""
+    db.put_transformation(TF, RES)
+    db.close()
+    (tmp_path / "seamless.db-wal").mkdir()
+    (tmp_path / "seamless.db-shm").mkdir()
+    reopened = ResultDB(tmp_path / "seamless.db")
+    assert reopened.get_transformation(TF) == RES
+    with pytest.raises(PermissionError, match="not writable"):
+        reopened.put_transformation(OTHER, RES)
+
+
+def test_writing_to_an_unwritable_database_raises_one_clear_error(db, tmp_path):
+    db.put_transformation(TF, RES)
+    db.close()
+    (tmp_path / "seamless.db-wal").mkdir()
+    (tmp_path / "seamless.db-shm").mkdir()
+    with pytest.raises(PermissionError, match=r"seamless\.db: result database is not writable \("):
+        ResultDB(tmp_path / "seamless.db").put_transformation(OTHER, RES)
