@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .session import ShellSession, shell_env
+from shell_session import ShellSession, shell_env
 
 REPO = Path(__file__).resolve().parents[2]
 BIND_SCRIPT = REPO / "bin" / "seamless-mode-bind.sh"
@@ -55,7 +55,7 @@ def make_session(tmp_path, seamless_run_dir, argv_file, work):
     def make(shell, keymap="emacs", extra_env=None):
         home = tmp_path / "home"
         home.mkdir(exist_ok=True)
-        env = shell_env(home, [seamless_run_dir, os.path.dirname(sys.executable)])
+        env = shell_env(home, [seamless_run_dir, BIND_SCRIPT.parent, os.path.dirname(sys.executable)])
         env["SEAMLESS_STUB_ARGV"] = str(argv_file)
         env.update(extra_env or {})
         session = ShellSession(shell, env, work)
