@@ -14,12 +14,14 @@ import pytest
 from seamless_transformer.checksum import Checksum
 from seamless_transformer.errors import UsageError
 from seamless_transformer.store import pathsum, statcache
+from seamless_transformer.store.storage import get_storage
 from seamless_transformer.store.pathsum import (
     directory_index,
     file_checksum,
     read_checksum_sidecar,
     read_index_sidecar,
     sidecar_base,
+    upload_path,
     write_checksum_sidecar,
     write_index_sidecar,
 )
@@ -449,3 +451,51 @@ def test_invalid_index_sidecar_is_a_usage_error(tmp_path):
     _write(tmp_path / "d.INDEX", b'{"a.txt": "not a checksum"}\n')
     with pytest.raises(UsageError, match="does not contain a valid index"):
         read_index_sidecar(tmp_path / "d.INDEX")
+
+
+# --- upload -----------------------------------------------------------------------------------
+
+
+def _stored_file(cs):
+    root = os.path.join(os.environ["HOME"], ".cache", "seamless", "__TOPLEVEL__")
+    return os.path.join(root, str(cs)[:2], str(cs))
+
+
+def test_upload_file_stores_its_bytes(tmp_path):
+    cs = upload_path(_write(tmp_path / "x.txt", b"hello\n"), get_storage())
+    assert cs == HELLO
+    with open(_stored_file(cs), "rb") as f:
+        assert f.read() == b"hello\n"
+
+
+@pytest.mark.parametrize("name, compress", [("x.txt.gz", gzip.compress), ("x.txt.zst", _zstd)])
+def test_upload_compressed_file_stores_the_decompressed_bytes(tmp_path, name, compress):
+    cs = upload_path(_write(tmp_path / name, compress(b"hello\n")), get_storage())
+    assert cs == HELLO
+    with open(_stored_file(cs), "rb") as f:
+        assert f.read() == b"hello\n"
+
+
+def test_upload_large_file_round_trips(tmp_path):
+    data = os.urandom(3 << 20)
+    cs = upload_path(_write(tmp_path / "big", data), get_storage())
+    assert get_storage().get_buffer(cs) == data
+
+
+def test_upload_directory_stores_leaves_and_index(tmp_path):
+    _golden_dir(tmp_path / "d")
+    _write(tmp_path / "d" / "c.txt.gz", gzip.compress(b"hello\n"))
+    cs = upload_path(tmp_path / "d", get_storage())
+    index = directory_index(tmp_path / "d")
+    assert cs == index.checksum
+    with open(_stored_file(cs), "rb") as f:
+        assert f.read() == index.buffer
+    for key, leaf in index.entries.items():
+        with open(_stored_file(leaf), "rb") as f:
+            assert hashlib.sha256(f.read()).hexdigest() == leaf.hex(), key
+
+
+def test_upload_golden_directory_returns_its_checksum(tmp_path):
+    assert upload_path(_golden_dir(tmp_path / "d"), get_storage()) == GOLDEN_DIR
+    with open(_stored_file(GOLDEN_DIR), "rb") as f:
+        assert f.read() == GOLDEN_INDEX
