@@ -6,6 +6,7 @@
 Positions are offsets into the parsed text, so words can be rewritten right to left.
 """
 
+import re
 from dataclasses import dataclass
 
 from ..errors import UsageError
@@ -52,14 +53,54 @@ def parse_commands(text: str) -> list:
     try:
         nodes = bashlex.parse(text)
     except Exception as exc:  # bashlex raises ParsingError, NotImplementedError, ...
-        reason = str(exc).strip() or type(exc).__name__
-        raise UsageError(f"cannot parse command: {reason}") from None
+        masked = mask_unsupported(text)
+        try:
+            if masked == text:
+                raise
+            nodes = bashlex.parse(masked)
+        except Exception:
+            reason = str(exc).strip() or type(exc).__name__
+            raise UsageError(f"cannot parse command: {reason}") from None
     commands = []
     for node in nodes:
         _flatten(node, commands)
     if not commands:
         raise UsageError("no command given")
     return commands
+
+
+_TIME_KEYWORD = re.compile(r"(^|[;&|(\n])(\s*)time(?=\s)")
+_DOUBLE_BRACKET = re.compile(r"(^|[;&|(\s])\[\[\s.*?\s\]\](?=$|[;&|)\s])", re.S)
+
+
+def _arithmetic_end(text: str, start: int) -> int:
+    """End offset of the `$((...))` that starts at `start` (-1 if unbalanced)."""
+    depth = 0
+    for pos in range(start + 1, len(text)):
+        if text[pos] == "(":
+            depth += 1
+        elif text[pos] == ")":
+            depth -= 1
+            if depth == 0:
+                return pos + 1
+    return -1
+
+
+def mask_unsupported(text: str) -> str:
+    """Hide what bashlex cannot parse behind same-length stand-ins, so positions stay valid.
+
+    `$((...))` becomes a parameter expansion `$___`, `[[ ... ]]` becomes `true`, and the
+    `time` keyword becomes spaces. None of these are analysed by argtyping anyway.
+    """
+    start = text.find("$((")
+    while start >= 0:
+        end = _arithmetic_end(text, start)
+        if end < 0:
+            break
+        text = text[:start] + "$" + "_" * (end - start - 1) + text[end:]
+        start = text.find("$((", end)
+    text = _DOUBLE_BRACKET.sub(lambda m: m.group(1) + "true".ljust(len(m.group(0)) - len(m.group(1))), text)
+    return _TIME_KEYWORD.sub(lambda m: m.group(1) + m.group(2) + "    ", text)
 
 
 def _flatten(node, out: list) -> None:

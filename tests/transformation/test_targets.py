@@ -120,3 +120,13 @@ def test_redirect_target_with_an_expansion_is_an_error():
 def test_unsafe_target_names_are_shell_quoted():
     job = prepare(["echo x > 'my out.txt'"])
     assert job.code == "mkdir -p RESULT/\necho x > 'my out.txt'\nmv 'my out.txt' RESULT/\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["echo $((1 + (2 * 3))) > o.txt", "[[ -n x ]] && echo y > o.txt", "time echo y > o.txt"],
+)
+def test_constructs_bashlex_cannot_parse_are_masked_not_refused(command):
+    job = prepare([command])
+    assert targets_of(job) == [("o.txt", "o.txt")]
+    assert job.code == f"mkdir -p RESULT/\n{command}\nmv o.txt RESULT/\n"
