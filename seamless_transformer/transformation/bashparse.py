@@ -43,7 +43,8 @@ class Redirect:
 
 def _word(node) -> Word:
     parts = getattr(node, "parts", None) or []
-    return Word(node.word, node.pos[0], node.pos[1], expands=bool(parts))
+    expands = any(part.kind != "tilde" for part in parts)  # `~` is expanded by argtyping itself
+    return Word(node.word, node.pos[0], node.pos[1], expands=expands)
 
 
 def parse_commands(text: str) -> list:

@@ -347,3 +347,10 @@ def test_input_option_accepts_a_sidecar_only_path():
     Path("x.txt.CHECKSUM").write_text(sha(b"x\n") + "\n")
     job = prepare(["echo hi"], RunOptions(inputs=["x.txt"]))
     assert job.tf_dict["x.txt"] == ["bytes", None, sha(b"x\n")]
+
+
+def test_tilde_word_is_expanded_to_the_home_file():
+    Path(os.environ["HOME"], "h.txt").write_text("h\n")
+    job = prepare(["cat ~/h.txt"], RunOptions(mapping="strip"))
+    assert job.tf_dict["h.txt"] == ["bytes", None, sha(b"h\n")]
+    assert job.code == "(\ncat h.txt\n) > RESULT\n"
