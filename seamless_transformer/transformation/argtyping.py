@@ -173,14 +173,11 @@ class ArgTyper:
         except (UsageError, ValueError):
             raise UsageError(f"{label}: {base}.CHECKSUM does not contain a valid checksum") from None
         index_path = self.local(base + ".INDEX")
-        full = self.local(value)
-        if os.path.isfile(index_path):
-            index = read_index_sidecar(index_path, checksum_path)
-            if os.path.isdir(full):
-                return self._verified(self._existing_input(value), checksum, label, base)
-            return self._register(value, "directory", checksum, index=index, local=False)
-        if os.path.isfile(full):
+        index = read_index_sidecar(index_path, checksum_path) if os.path.isfile(index_path) else None
+        if os.path.exists(self.local(value)):
             return self._verified(self._existing_input(value), checksum, label, base)
+        if index is not None:
+            return self._register(value, "directory", checksum, index=index, local=False)
         return self._register(value, "file", checksum, local=False)
 
     @staticmethod

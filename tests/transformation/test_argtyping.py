@@ -354,3 +354,17 @@ def test_tilde_word_is_expanded_to_the_home_file():
     job = prepare(["cat ~/h.txt"], RunOptions(mapping="strip"))
     assert job.tf_dict["h.txt"] == ["bytes", None, sha(b"h\n")]
     assert job.code == "(\ncat h.txt\n) > RESULT\n"
+
+
+def test_directory_differing_from_its_sidecar_is_an_error(data):
+    Path("data.CHECKSUM").write_text(sha(b"other") + "\n")
+    with pytest.raises(UsageError) as exc:
+        prepare(["ls", "data"])
+    assert str(exc.value) == "argument #2 'data' differs from data.CHECKSUM; delete one of them"
+
+
+def test_index_sidecar_not_matching_its_checksum_is_an_error():
+    Path("outdir.INDEX").write_bytes(b"{}\n")
+    Path("outdir.CHECKSUM").write_text(sha(b"other") + "\n")
+    with pytest.raises(UsageError, match="outdir.INDEX does not match"):
+        prepare(["ls", "outdir"])
