@@ -1,6 +1,8 @@
 """Settings resolution: storage locations (SPEC §3.1), config files (§3.5), config API (§8)."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -264,3 +266,11 @@ def test_init_uses_the_given_workdir_for_config_files(tmp_path):
     write(tmp_path / "w" / "seamless.yaml", "- project: there\n")
     s = config.init(str(tmp_path / "w"))
     assert (s.project, s.workdir) == ("there", str(tmp_path / "w"))
+
+
+def test_importing_reads_no_config_file(isolated_env):
+    write(isolated_env / "seamless.yaml", "- frobnicate\n")
+    code = "import seamless_transformer.config, seamless_transformer.store.storage"
+    assert subprocess.run([sys.executable, "-c", code], cwd=isolated_env).returncode == 0
+    with pytest.raises(ConfigError):
+        config.get_settings()
