@@ -77,7 +77,9 @@ class Job:
         self.cancel_event.set()
         if _backend is not None and hasattr(_backend, "cancel"):
             _backend.cancel(self)
-        self._finish(exception=CanceledError("Transformation was canceled"))
+        exc = CanceledError("Transformation was canceled")
+        exc.tf = self.tf.hex()
+        self._finish(exception=exc)
         return True
 
     def _finish(self, result=None, exception=None):
@@ -149,12 +151,15 @@ def compute(tf_dict, tf, **kwargs) -> Checksum:
 
 
 def _run_job(job: Job):
+    from .running import registered
+
     try:
-        if _backend is not None and not job.tf_dict.get("__meta__", {}).get("local"):
-            outcome = _backend(job)
-        else:
-            outcome = execute.execute(job.tf_dict, job.tf, cancel=job.cancel_event,
-                                      direct_print=job.direct_print, fingertip=job.fingertip)
+        with registered(job.tf, job.cancel):  # reachable by seamless-cancel (SPEC §6.5)
+            if _backend is not None and not job.tf_dict.get("__meta__", {}).get("local"):
+                outcome = _backend(job)
+            else:
+                outcome = execute.execute(job.tf_dict, job.tf, cancel=job.cancel_event,
+                                          direct_print=job.direct_print, fingertip=job.fingertip)
         if job.cancel_event.is_set():
             raise CanceledError("Transformation was canceled")
         result = _store(job, outcome)

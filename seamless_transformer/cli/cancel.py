@@ -1,0 +1,55 @@
+"""seamless-cancel CHECKSUM_OR_FILE: cancel a transformation wherever this host runs it (SPEC §6.5).
+
+Prints one line per process that was asked: `process <pid>: canceled` (stdout).
+Exit 0 if anything was canceled, 4 if nothing was running.
+"""
+
+import sys
+
+import click
+
+from ..errors import NothingRunningError, SeamlessError
+from ._click import no_op, parse
+from ._common import run_main
+from ._options import common_options, start, tf_argument
+
+PROG = "seamless-cancel"
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Cancel the transformation CHECKSUM_OR_FILE (a 64-hex checksum or an X.CHECKSUM file) "
+    "in every process of this host that is running it. Exit 0 if anything was canceled, "
+    "4 if nothing was running.",
+)
+@common_options
+@click.argument("checksum_or_file")
+def command(**params):
+    no_op(**params)
+
+
+def body(argv) -> int:
+    params = parse(command, argv, PROG)
+    if params is None:
+        return 0
+    start(PROG, params)
+    tf = tf_argument(params["checksum_or_file"])
+    from ..transformation.running import CANCEL_WAIT_SECONDS, cancel_running
+
+    outcomes = cancel_running(tf)
+    if not outcomes:
+        raise NothingRunningError(f"nothing running for transformation {tf.hex()}")
+    stopped = 0
+    for pid, done in outcomes:
+        if done:
+            print(f"process {pid}: canceled")
+            stopped += 1
+        else:
+            print(f"process {pid}: did not stop within {CANCEL_WAIT_SECONDS:g} s", file=sys.stderr)
+    if not stopped:
+        raise SeamlessError(f"transformation {tf.hex()} was not canceled")
+    return 0
+
+
+def main(argv=None):
+    sys.exit(run_main(PROG, body, argv))

@@ -1,0 +1,274 @@
+"""Which transformations this host is running, so that `seamless-cancel` can reach them (SPEC §6.5).
+
+    ${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/seamless-<uid>/running/
+        <tf>/                      one directory per running transformation checksum
+            <host>-<pid>           one entry per process running it: "<pid> <process start time>\\n"
+            CANCEL                 written by seamless-cancel: the entry names to cancel, one a line
+                                   (an empty CANCEL cancels every entry)
+
+A process registers a transformation with `registered(tf, on_cancel)` (a context manager).
+One poller thread per process checks every POLL_SECONDS whether a CANCEL file names one of its
+entries; if so it removes the entry and calls `on_cancel()`. Entries are removed when the
+context exits and, for anything left behind, at interpreter exit.
+
+`cancel_running(tf)` is the other side: it drops the entries of dead processes, writes CANCEL
+for the live ones, waits (≤ 5 s) until their entries are gone and removes CANCEL again.
+"""
+
+import atexit
+import logging
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ..checksum import Checksum
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+CANCEL_WAIT_SECONDS = 5.0
+CANCEL_FILE = "CANCEL"
+
+_lock = threading.Lock()
+_registered: dict = {}  # tf hex -> {"count": int, "callbacks": [callable]}
+_poller = {"thread": None, "pid": None}
+_atexit_installed = False
+
+
+def registry_root() -> str:
+    """The directory holding one subdirectory per running transformation."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
+    return os.path.join(base, f"seamless-{os.getuid()}", "running")
+
+
+def entry_name(pid=None) -> str:
+    return f"{socket.gethostname()}-{os.getpid() if pid is None else pid}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        import psutil
+
+        return repr(psutil.Process(pid).create_time())
+    except Exception:  # noqa: BLE001 - the start time only guards against pid reuse
+        return "?"
+
+
+def _tf_dir(tf) -> str:
+    return os.path.join(registry_root(), Checksum(tf).hex())
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _rmdir(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------- the running process's side
+
+
+def _write_entry(tf_hex: str) -> None:
+    directory = os.path.join(registry_root(), tf_hex)
+    os.makedirs(os.path.dirname(directory), mode=0o700, exist_ok=True)
+    os.makedirs(directory, exist_ok=True)
+    pid = os.getpid()
+    path = os.path.join(directory, entry_name())
+    with open(path, "w", encoding="ascii") as f:
+        f.write(f"{pid} {_start_time(pid)}\n")
+
+
+def _remove_entry(tf_hex: str) -> None:
+    directory = os.path.join(registry_root(), tf_hex)
+    _unlink(os.path.join(directory, entry_name()))
+    _rmdir(directory)
+
+
+def _cancel_requested(tf_hex: str) -> bool:
+    path = os.path.join(registry_root(), tf_hex, CANCEL_FILE)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            names = f.read().split()
+    except OSError:
+        return False
+    return not names or entry_name() in names
+
+
+def _poll_once() -> None:
+    with _lock:
+        watched = list(_registered)
+    for tf_hex in watched:
+        if not _cancel_requested(tf_hex):
+            continue
+        with _lock:
+            registration = _registered.pop(tf_hex, None)
+        if registration is None:
+            continue
+        _remove_entry(tf_hex)
+        for callback in registration["callbacks"]:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - one failing callback must not stop the poller
+                logger.debug("cancel callback failed", exc_info=True)
+
+
+def _poll_loop() -> None:
+    while True:
+        time.sleep(POLL_SECONDS)
+        with _lock:
+            if not _registered or _poller["pid"] != os.getpid():
+                _poller["thread"] = None
+                return
+        _poll_once()
+
+
+def _ensure_poller() -> None:
+    """Start the poller thread of this process (under _lock)."""
+    thread = _poller["thread"]
+    if thread is not None and thread.is_alive() and _poller["pid"] == os.getpid():
+        return
+    thread = threading.Thread(target=_poll_loop, name="seamless-cancel-poller", daemon=True)
+    _poller.update(thread=thread, pid=os.getpid())
+    thread.start()
+
+
+def _cleanup_at_exit() -> None:
+    with _lock:
+        leftover = list(_registered)
+        _registered.clear()
+    for tf_hex in leftover:
+        _remove_entry(tf_hex)
+
+
+@contextmanager
+def registered(tf, on_cancel):
+    """Announce that this process runs `tf`; `on_cancel()` is called if seamless-cancel asks."""
+    global _atexit_installed
+    tf_hex = Checksum(tf).hex()
+    with _lock:
+        registration = _registered.setdefault(tf_hex, {"count": 0, "callbacks": []})
+        registration["count"] += 1
+        registration["callbacks"].append(on_cancel)
+        first = registration["count"] == 1
+        if not _atexit_installed:
+            atexit.register(_cleanup_at_exit)
+            _atexit_installed = True
+    try:
+        if first:
+            _write_entry(tf_hex)
+    except OSError as exc:  # an unwritable runtime dir only costs cancelability
+        logger.debug("cannot register %s for seamless-cancel: %s", tf_hex, exc)
+    with _lock:
+        _ensure_poller()
+    try:
+        yield
+    finally:
+        _unregister(tf_hex, on_cancel, registration)
+
+
+def _unregister(tf_hex: str, on_cancel, registration: dict) -> None:
+    with _lock:
+        if _registered.get(tf_hex) is not registration:
+            return  # already canceled (and removed) by the poller
+        registration["count"] -= 1
+        if on_cancel in registration["callbacks"]:
+            registration["callbacks"].remove(on_cancel)
+        if registration["count"] > 0:
+            return
+        del _registered[tf_hex]
+    _remove_entry(tf_hex)
+
+
+def _reset() -> None:
+    with _lock:
+        _registered.clear()
+
+
+# ---------------------------------------------------------------- the seamless-cancel side
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str  # "<host>-<pid>"
+    host: str
+    pid: int
+    path: str
+
+
+def _parse_entry(directory: str, name: str) -> Entry | None:
+    host, sep, pid = name.rpartition("-")
+    if not sep or not pid.isdigit():
+        return None
+    return Entry(name, host, int(pid), os.path.join(directory, name))
+
+
+def _is_alive(entry: Entry) -> bool:
+    if entry.host != socket.gethostname():
+        return True  # cannot check another host's processes: assume alive
+    try:
+        with open(entry.path, encoding="ascii", errors="replace") as f:
+            recorded = f.read().split()
+    except OSError:
+        return False
+    try:
+        os.kill(entry.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    started = recorded[1] if len(recorded) > 1 else "?"
+    return started == "?" or _start_time(entry.pid) in ("?", started)
+
+
+def live_entries(tf) -> list:
+    """The processes registered as running `tf`; entries of dead processes are removed."""
+    directory = _tf_dir(tf)
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    live = []
+    for name in names:
+        entry = _parse_entry(directory, name)
+        if entry is None:
+            continue
+        if _is_alive(entry):
+            live.append(entry)
+        else:
+            _unlink(entry.path)
+    if not live:
+        _unlink(os.path.join(directory, CANCEL_FILE))
+        _rmdir(directory)
+    return live
+
+
+def cancel_running(tf, timeout: float = CANCEL_WAIT_SECONDS) -> list:
+    """Ask every live process running `tf` to cancel it; wait ≤ timeout for them.
+
+    Returns [(pid, stopped: bool)] in entry order (empty if nothing was running).
+    """
+    entries = live_entries(tf)
+    if not entries:
+        return []
+    directory = _tf_dir(tf)
+    from .._util import atomic_write
+
+    atomic_write(os.path.join(directory, CANCEL_FILE), "".join(e.name + "\n" for e in entries).encode())
+    deadline = time.monotonic() + timeout
+    pending = list(entries)
+    while pending and time.monotonic() < deadline:
+        time.sleep(0.05)
+        pending = [e for e in pending if os.path.exists(e.path) and _is_alive(e)]
+    _unlink(os.path.join(directory, CANCEL_FILE))
+    _rmdir(directory)
+    return [(e.pid, e not in pending) for e in entries]
