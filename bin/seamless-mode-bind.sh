@@ -168,7 +168,7 @@ seamless-mode-toggle() {
 # the default: it behaves as before, but `bind -p` then lists it as "\C-u\000".)
 seamless-mode-unbind() {
   local km
-  [[ ${__seamless_mode_on-} == 1 ]] && seamless-mode-off 2>/dev/null
+  [[ ${__seamless_mode_on-} == 1 ]] && seamless-mode-off
   [[ ${__seamless_mode_bound-} == 1 ]] || return 0
   for km in "${__seamless_mode_keymaps[@]}"; do
     builtin bind -m "$km" -r "$__seamless_mode_seq_rewrite"
@@ -352,6 +352,7 @@ seamless-mode-unbind() {
   [[ ${__seamless_mode_on-} == 1 ]] && seamless-mode-off
   if [[ -n ${__seamless_mode_hotkey-} ]]; then
     seamless-mode--replay $__seamless_mode_saved_hotkey
+    zle -D seamless-mode-toggle
   fi
   typeset -g __seamless_mode_hotkey=
   return 0

@@ -1,11 +1,13 @@
 #!/bin/sh
-# Regenerate bin/seamless-mode-bind.sh from shell/seamless-mode.bash and shell/seamless-mode.zsh.
+# Regenerate bin/seamless-mode-bind.sh (or the file given as $1) from shell/seamless-mode.bash
+# and shell/seamless-mode.zsh.
 # One sourced file for both shells (pip installs only bin/, so the code must live in it).
 # bash, zsh and sh all execute a sourced file one command at a time, so each shell returns
 # before it reaches a part it could not parse; zsh does parse the bash block (it is plain syntax).
 set -eu
+out=${1:-"$(dirname "$0")/../bin/seamless-mode-bind.sh"}
+case $out in /*) ;; *) out=$PWD/$out ;; esac
 cd "$(dirname "$0")/.."
-out=bin/seamless-mode-bind.sh
 {
   cat <<'HEADER'
 # seamless-mode-bind.sh: seamless mode for interactive bash (>= 4.3) and zsh (>= 5.0).

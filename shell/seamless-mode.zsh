@@ -156,6 +156,7 @@ seamless-mode-unbind() {
   [[ ${__seamless_mode_on-} == 1 ]] && seamless-mode-off
   if [[ -n ${__seamless_mode_hotkey-} ]]; then
     seamless-mode--replay $__seamless_mode_saved_hotkey
+    zle -D seamless-mode-toggle
   fi
   typeset -g __seamless_mode_hotkey=
   return 0
