@@ -104,7 +104,7 @@ class Transformation:
         return engine.lookup(built[1], need_value=False)
 
     # -- execution ----------------------------------------------------------------------
-    def start(self) -> "Transformation":
+    def start(self, _inline=False) -> "Transformation":
         """Start computing in the background (dependencies too). Returns self."""
         with self._lock:
             if self._future is not None:
@@ -117,20 +117,22 @@ class Transformation:
                     value.start()
             threading.Thread(target=self._drive, daemon=True).start()
         else:
-            self._drive()
+            self._drive(inline=_inline)
         return self
 
-    def _drive(self):
+    def _drive(self, inline=False):
         try:
             tf = self.construct()
             job = engine.submit(self._tf_dict, tf, scratch=self._scratch,
-                                direct_print=self._direct_print, fingertip=self._fingertip)
+                                direct_print=self._direct_print, fingertip=self._fingertip,
+                                inline=inline)
         except BaseException as exc:  # noqa: BLE001 - reported through the future
             self._fail(exc)
             return
         with self._lock:
             self._job = job
         job.future.add_done_callback(self._job_done)
+        engine.run_inline(job)
 
     def _job_done(self, fut):
         exc = fut.exception()
@@ -151,7 +153,7 @@ class Transformation:
     def compute(self) -> Checksum:
         """The result checksum (blocking)."""
         _no_running_loop("compute")
-        self.start()
+        self.start(_inline=True)
         try:
             return self._future.result()
         except TransformationError:

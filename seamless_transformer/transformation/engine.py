@@ -64,6 +64,7 @@ class Job:
         self.future: Future = Future()
         self.cancel_event = threading.Event()
         self.cached = False
+        self.unstarted = False
         self.logs = None
         self.result_buffer = None
         self.execution_mode = "process"
@@ -124,8 +125,13 @@ def is_cached(tf) -> bool:
 
 
 def submit(tf_dict, tf, *, scratch=False, need_value=True, strict=False, direct_print=False,
-           fingertip=False) -> Job:
-    """Start computing `tf` (or attach to it, or answer from the cache). Never blocks on execution."""
+           fingertip=False, inline=False) -> Job:
+    """Start computing `tf` (or attach to it, or answer from the cache).
+
+    The execution runs in a thread of its own. With `inline`, a new job is returned unstarted
+    (`job.unstarted`): the caller, who would only block waiting for it anyway, keeps a handle
+    on it and then runs it in its own thread with `run_inline(job)`.
+    """
     tf = Checksum(tf)
     result = lookup(tf, need_value=need_value and not scratch)
     if result is not None:
@@ -140,9 +146,19 @@ def submit(tf_dict, tf, *, scratch=False, need_value=True, strict=False, direct_
                 )
             return running
         _running[tf.hex()] = job
+    if inline:
+        job.unstarted = True
+        return job
     thread = threading.Thread(target=_run_job, args=(job,), name=f"seamless-{tf.hex()[:8]}", daemon=True)
     thread.start()
     return job
+
+
+def run_inline(job: Job) -> None:
+    """Execute a job returned unstarted by `submit(..., inline=True)` in the calling thread."""
+    if job.unstarted:
+        job.unstarted = False
+        _run_job(job)
 
 
 def compute(tf_dict, tf, **kwargs) -> Checksum:
