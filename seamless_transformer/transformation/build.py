@@ -88,9 +88,16 @@ def python_code_text(func) -> str:
     """
     if not isinstance(func, types.FunctionType):
         raise TypeError(f"a plain Python function is required, not {type(func).__name__}")
-    if func.__name__ == "<lambda>":
-        return _lambda_text(func)
-    source = textwrap.dedent(inspect.getsource(func))
+    try:
+        if func.__name__ == "<lambda>":
+            return _lambda_text(func)
+        source = textwrap.dedent(inspect.getsource(func))
+    except OSError:
+        raise ValueError(
+            f"cannot read the source code of function '{func.__name__}' "
+            "(functions typed at an interactive prompt or built with exec have none); "
+            "define it in a file, or pass its code as a string"
+        ) from None
     return _strip_decorators(source)
 
 

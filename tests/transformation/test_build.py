@@ -354,3 +354,10 @@ def test_dunder_classes_are_disjoint():
     assert not (LOAD_BEARING_DUNDERS & ORTHOGONAL_DUNDERS)
     assert not (LOAD_BEARING_DUNDERS & DERIVED_DUNDERS)
     assert not (ORTHOGONAL_DUNDERS & DERIVED_DUNDERS)
+
+
+def test_function_without_source_code_is_refused_with_a_clear_error():
+    namespace = {}
+    exec("def f(x):\n    return x\n", namespace)
+    with pytest.raises(ValueError, match="cannot read the source code of function 'f'"):
+        python_code_text(namespace["f"])
