@@ -24,29 +24,43 @@ __seamless_mode_keymaps=(emacs vi-insert vi-command)
 __seamless_mode_seq_rewrite='\C-x\C-_SM1\a'
 __seamless_mode_seq_accept='\C-x\C-_SM2\a'
 
-# Print the user's bindings of one key in one keymap as replayable "TYPE<tab>LINE" records:
-# TYPE is "-" (function or macro: replay with `bind LINE`) or "-x" (replay with `bind -x LINE`).
-seamless-mode--saved-lines() {
-  local km=$1 key=$2 line
-  while IFS= read -r line; do
-    [[ $line == "\"$key\": "* ]] && printf -- '-\t%s\n' "$line"
-  done < <(builtin bind -m "$km" -p; builtin bind -m "$km" -s)
-  while IFS= read -r line; do
-    [[ $line == "\"$key\": "* ]] && printf -- '-x\t%s\n' "$line"
-  done < <(builtin bind -m "$km" -X)
-  return 0
-}
-
-# Record KEY's current bindings in every keymap into the array named by $2.
+# Record the current bindings of KEYs in every keymap into the array named by $1, as replayable
+# "KEYMAP<tab>TYPE<tab>LINE" records: TYPE "-r" (unbind KEY first), "-" (function or macro:
+# `bind LINE`) or "-x" (`bind -x LINE`). One subshell and one grep for all keymaps, as this runs
+# while sourcing and on every mode-on.
 seamless-mode--save() {
-  local key=$1 km rec
-  local -n __seamless_mode_into=$2
-  for km in "${__seamless_mode_keymaps[@]}"; do
-    while IFS= read -r rec; do
-      __seamless_mode_into+=("$km"$'\t'"$rec")
-    done < <(seamless-mode--saved-lines "$km" "$key")
-    __seamless_mode_into+=("$km"$'\t'"-r"$'\t'"$key")
+  local -n __seamless_mode_into=$1
+  shift
+  local km key line type=- dump
+  local -a patterns=(-e '@')
+  for key in "$@"; do
+    patterns+=(-e "\"$key\": ")
   done
+  dump=$(
+    for km in "${__seamless_mode_keymaps[@]}"; do
+      builtin printf '@%s\n' "$km"
+      builtin bind -m "$km" -p
+      builtin bind -m "$km" -s
+      builtin printf '@-x\n'
+      builtin bind -m "$km" -X
+    done | command grep -F "${patterns[@]}"
+  ) || true
+  for km in "${__seamless_mode_keymaps[@]}"; do
+    for key in "$@"; do
+      __seamless_mode_into+=("$km"$'\t'"-r"$'\t'"$key")
+    done
+  done
+  while IFS= read -r line; do
+    case $line in
+      @-x) type=-x ;;
+      @*) km=${line#@} type=- ;;
+      *)
+        for key in "$@"; do
+          [[ $line == "\"$key\": "* ]] && __seamless_mode_into+=("$km"$'\t'"$type"$'\t'"$line")
+        done
+        ;;
+    esac
+  done <<<"$dump"
 }
 
 # Undo our binding of each saved key, then replay exactly what was saved.
@@ -73,17 +87,27 @@ seamless-mode--bind-x() {
   builtin bind -m "$1" -x "\"$2\": $3"
 }
 
+# How to run the rewriter: asked once from the installed command (--fast-argv: the same module
+# without the console-script wrapper and `site`, which dominate its start-up), then reused.
+seamless-mode--rewriter() {
+  [[ -n ${__seamless_mode_rewriter[0]-} && -f ${__seamless_mode_rewriter[3]-} ]] && return 0
+  __seamless_mode_rewriter=()
+  mapfile -t __seamless_mode_rewriter < <(command seamless-mode-rewrite --fast-argv 2>/dev/null)
+  ((${#__seamless_mode_rewriter[@]} == 4)) || __seamless_mode_rewriter=(seamless-mode-rewrite)
+}
+
 seamless-mode--rewrite() {
   local line=$1 names name
   local -a args=()
+  seamless-mode--rewriter
   [[ -n ${SEAMLESS_MODE_OPTS-} ]] && args+=(--opts "$SEAMLESS_MODE_OPTS")
   if [[ $line == *'$'* ]]; then
-    names=$(command seamless-mode-rewrite --list-vars -- "$line") || return 1
+    names=$(command "${__seamless_mode_rewriter[@]}" --list-vars -- "$line") || return 1
     while IFS= read -r name; do
       [[ -n $name && -n ${!name+set} ]] && args+=(--set "$name=${!name}")
     done <<<"$names"
   fi
-  command seamless-mode-rewrite ${args[@]+"${args[@]}"} -- "$line"
+  command "${__seamless_mode_rewriter[@]}" ${args[@]+"${args[@]}"} -- "$line"
 }
 
 # First step of Enter (bound with bind -x): replace the line by `seamless-mode-exec` when the
@@ -92,6 +116,7 @@ seamless-mode--prepare() {
   builtin export -n READLINE_LINE READLINE_POINT 2>/dev/null
   local line=$READLINE_LINE out
   __seamless_mode_R=
+  seamless-mode--rewriter
   out=$(seamless-mode--rewrite "$line") || return 0
   [[ -n $out ]] || return 0
   __seamless_mode_L=$line
@@ -130,8 +155,7 @@ seamless-mode--enable() {
   local km key macro
   if [[ ${__seamless_mode_on-} != 1 ]]; then
     __seamless_mode_saved_enter=()
-    seamless-mode--save '\C-m' __seamless_mode_saved_enter
-    seamless-mode--save '\C-j' __seamless_mode_saved_enter
+    seamless-mode--save __seamless_mode_saved_enter '\C-m' '\C-j'
     macro="\"$__seamless_mode_seq_rewrite$__seamless_mode_seq_accept\""
     for km in "${__seamless_mode_keymaps[@]}"; do
       for key in '\C-m' '\C-j'; do
@@ -183,7 +207,7 @@ seamless-mode--bind() {
   local km hotkey=${SEAMLESS_MODE_HOTKEY-'\C-uu'}
   [[ ${__seamless_mode_bound-} == 1 ]] && return 0
   __seamless_mode_saved_hotkey=()
-  [[ -n $hotkey ]] && seamless-mode--save "$hotkey" __seamless_mode_saved_hotkey
+  [[ -n $hotkey ]] && seamless-mode--save __seamless_mode_saved_hotkey "$hotkey"
   for km in "${__seamless_mode_keymaps[@]}"; do
     seamless-mode--bind-x "$km" "$__seamless_mode_seq_rewrite" seamless-mode--prepare
     builtin bind -m "$km" "\"$__seamless_mode_seq_accept\": accept-line"
@@ -228,18 +252,28 @@ seamless-mode--replay() {
   done
 }
 
+# How to run the rewriter: asked once from the installed command (--fast-argv: the same module
+# without the console-script wrapper and `site`, which dominate its start-up), then reused.
+seamless-mode--rewriter() {
+  emulate -L zsh
+  [[ -n ${__seamless_mode_rewriter[1]-} && -f ${__seamless_mode_rewriter[4]-} ]] && return 0
+  typeset -ga __seamless_mode_rewriter=(${(f)"$(command seamless-mode-rewrite --fast-argv 2>/dev/null)"})
+  (( $#__seamless_mode_rewriter == 4 )) || __seamless_mode_rewriter=(seamless-mode-rewrite)
+}
+
 seamless-mode--rewrite() {
   emulate -L zsh
   local line=$1 name
   local -a args names
+  seamless-mode--rewriter
   [[ -n ${SEAMLESS_MODE_OPTS-} ]] && args+=(--opts "$SEAMLESS_MODE_OPTS")
   if [[ $line == *'$'* ]]; then
-    names=(${(f)"$(command seamless-mode-rewrite --list-vars -- "$line")"}) || return 1
+    names=(${(f)"$(command $__seamless_mode_rewriter --list-vars -- "$line")"}) || return 1
     for name in $names; do
       (( ${(P)+name} )) && args+=(--set "$name=${(P)name}")
     done
   fi
-  command seamless-mode-rewrite $args -- "$line"
+  command $__seamless_mode_rewriter $args -- "$line"
 }
 
 # Wrapper of accept-line while the mode is on: replace the line by `seamless-mode-exec` when the
@@ -248,6 +282,7 @@ seamless-mode--accept-line() {
   emulate -L zsh
   local out
   typeset -g __seamless_mode_R=
+  seamless-mode--rewriter
   if out=$(seamless-mode--rewrite "$BUFFER") && [[ -n $out ]]; then
     typeset -g __seamless_mode_L=$BUFFER __seamless_mode_R=$out
     BUFFER=seamless-mode-exec

@@ -32,18 +32,28 @@ seamless-mode--replay() {
   done
 }
 
+# How to run the rewriter: asked once from the installed command (--fast-argv: the same module
+# without the console-script wrapper and `site`, which dominate its start-up), then reused.
+seamless-mode--rewriter() {
+  emulate -L zsh
+  [[ -n ${__seamless_mode_rewriter[1]-} && -f ${__seamless_mode_rewriter[4]-} ]] && return 0
+  typeset -ga __seamless_mode_rewriter=(${(f)"$(command seamless-mode-rewrite --fast-argv 2>/dev/null)"})
+  (( $#__seamless_mode_rewriter == 4 )) || __seamless_mode_rewriter=(seamless-mode-rewrite)
+}
+
 seamless-mode--rewrite() {
   emulate -L zsh
   local line=$1 name
   local -a args names
+  seamless-mode--rewriter
   [[ -n ${SEAMLESS_MODE_OPTS-} ]] && args+=(--opts "$SEAMLESS_MODE_OPTS")
   if [[ $line == *'$'* ]]; then
-    names=(${(f)"$(command seamless-mode-rewrite --list-vars -- "$line")"}) || return 1
+    names=(${(f)"$(command $__seamless_mode_rewriter --list-vars -- "$line")"}) || return 1
     for name in $names; do
       (( ${(P)+name} )) && args+=(--set "$name=${(P)name}")
     done
   fi
-  command seamless-mode-rewrite $args -- "$line"
+  command $__seamless_mode_rewriter $args -- "$line"
 }
 
 # Wrapper of accept-line while the mode is on: replace the line by `seamless-mode-exec` when the
@@ -52,6 +62,7 @@ seamless-mode--accept-line() {
   emulate -L zsh
   local out
   typeset -g __seamless_mode_R=
+  seamless-mode--rewriter
   if out=$(seamless-mode--rewrite "$BUFFER") && [[ -n $out ]]; then
     typeset -g __seamless_mode_L=$BUFFER __seamless_mode_R=$out
     BUFFER=seamless-mode-exec

@@ -209,3 +209,15 @@ expect_argv() {
     assert_failure 2
     assert_stderr_contains "seamless-mode-rewrite: error: --set needs NAME=VALUE"
 }
+
+@test "--fast-argv gives a command that rewrites exactly like seamless-mode-rewrite" {
+    run seamless-mode-rewrite --fast-argv
+    assert_success
+    local -a fast
+    mapfile -t fast <<<"$output"
+    [ "${#fast[@]}" -eq 4 ] || flunk "expected 4 lines"
+    [ "${fast[2]}" = -S ] || flunk "expected the interpreter to run without site"
+    run "${fast[@]}" --opts -v --set 'F=a b.txt' -- 'cat "$F" x.txt.CHECKSUM'
+    assert_success
+    assert_output "seamless-run -v -c 'cat \"a b.txt\" x.txt'"
+}

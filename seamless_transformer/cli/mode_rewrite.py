@@ -293,7 +293,10 @@ def referenced_names(scan):
 
 
 # -- command line ----------------------------------------------------------------------
-USAGE = "usage: seamless-mode-rewrite [--opts STR] [--set NAME=VALUE]... [--list-vars] -- LINE"
+USAGE = (
+    "usage: seamless-mode-rewrite [--opts STR] [--set NAME=VALUE]... [--list-vars] -- LINE\n"
+    "       seamless-mode-rewrite --fast-argv"
+)
 
 
 def parse_args(argv):
@@ -327,6 +330,9 @@ def parse_args(argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--fast-argv"]:
+        sys.stdout.write("\n".join([sys.executable, "-E", "-S", os.path.abspath(__file__)]) + "\n")
+        return 0
     try:
         opts, values, list_vars, line = parse_args(argv)
     except ValueError as exc:

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Seamless mode costs: sourcing seamless-mode-bind.sh in interactive bash and zsh (target <= 20 ms),
+# and one seamless-mode-rewrite call (the work done on every Enter) next to `python3 -S -c pass`
+# (target <= 2x). Medians of N runs (N=${N:-20}). Not part of the test run.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bind_script=$here/bin/seamless-mode-bind.sh
+n=${N:-20}
+rewrite=$(python3 -c 'import shutil, sysconfig, os; p = os.path.join(sysconfig.get_path("scripts"), "seamless-mode-rewrite"); print(p if os.path.exists(p) else shutil.which("seamless-mode-rewrite"))')
+python=$(python3 -c 'import sys; print(sys.executable)')
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+# Milliseconds spent in `source` inside a fresh interactive shell with a terminal.
+source_ms() {
+    local shell=$1 code
+    case $shell in
+        bash) code="s=\$EPOCHREALTIME; source '$bind_script'; e=\$EPOCHREALTIME; echo \"\$s \$e\"" ;;
+        zsh) code="zmodload zsh/datetime; s=\$EPOCHREALTIME; source '$bind_script'; e=\$EPOCHREALTIME; echo \"\$s \$e\"" ;;
+    esac
+    printf '%s\n' "$code" > "$tmp/src.$shell"
+    local flags="--norc --noprofile"
+    [ "$shell" = zsh ] && flags="-f"
+    for _ in $(seq "$n"); do
+        script -qec "$shell $flags -i -c 'source $tmp/src.$shell'" /dev/null < /dev/null | tr -d '\r' \
+            | awk '{printf "%.2f\n", ($2 - $1) * 1000}'
+    done | median
+}
+
+# Milliseconds per run of a command, wall clock.
+run_ms() {
+    for _ in $(seq "$n"); do
+        local s e
+        s=$EPOCHREALTIME
+        "$@" > /dev/null || true
+        e=$EPOCHREALTIME
+        awk -v s="$s" -v e="$e" 'BEGIN {printf "%.2f\n", (e - s) * 1000}'
+    done | median
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf '%-58s %8s\n' "measure (median of $n)" "ms"
+printf '%-58s %8s\n' "source seamless-mode-bind.sh, bash $BASH_VERSION" "$(source_ms bash)"
+printf '%-58s %8s\n' "source seamless-mode-bind.sh, zsh $(zsh -fc 'echo $ZSH_VERSION')" "$(source_ms zsh)"
+mapfile -t fast < <("$rewrite" --fast-argv)
+base=$(run_ms "$python" -S -c pass)
+once=$(run_ms "$rewrite" -- 'sort a.txt')
+per_enter=$(run_ms "${fast[@]}" -- 'sort a.txt')
+printf '%-58s %8s\n' "python3 -S -c pass" "$base"
+printf '%-58s %8s\n' "seamless-mode-rewrite (console script, asked once per shell)" "$once"
+printf '%-58s %8s\n' "rewrite on Enter (--fast-argv) -- 'sort a.txt'" "$per_enter"
+printf '%-58s %8s\n' "rewrite on Enter (--fast-argv) --list-vars -- 'cat \$F'" "$(run_ms "${fast[@]}" --list-vars -- 'cat $F')"
+awk -v a="$per_enter" -v b="$base" 'BEGIN {printf "%-58s %8.2f\n", "rewrite on Enter / python3 -S -c pass", a / b}'
