@@ -1,0 +1,342 @@
+"""What uploads and downloads share: confirmations, progress bars, verified atomic placement.
+
+    confirm_upload / confirm_download   thresholds SEAMLESS_MAX_{UPLOAD,DOWNLOAD}_{FILES,SIZE} (SPEC §4.8)
+    progress(total, nbytes)             a tqdm bar on a TTY stderr, else a silent counter (SPEC §6.6)
+    fetch(cs, source)                   the bytes of a buffer, sha256-verified
+    place_file(path, cs, source, ...)   write one file (X.tmp-<rand> + rename) under an existing-file policy
+    place_directory(path, entries, ...) build X.tmp-<rand>/ and rename it in, or update an existing
+                                        directory file by file; unlisted files are an error unless remove
+    parallel_map(func, items)           TRANSFER_THREADS at a time (per directory)
+
+Policies for an existing file (SPEC §6.2): "repair" (default) keeps a matching file untouched and
+replaces a differing one atomically; "skip" never touches an existing file; "verify" fails with
+exit 2 on a mismatch. Sidecars are written by the callers, after the content.
+"""
+
+import os
+import re
+import secrets
+import shutil
+import sys
+
+from ..checksum import TRIVIAL_CHECKSUMS, Checksum, checksum_of
+from ..errors import ChecksumMismatchError, UsageError
+
+TRANSFER_THREADS = 20
+POLICIES = ("repair", "skip", "verify")
+_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+          "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*([kKmMgGtT]i?)?[bB]?\s*$")
+DEFAULTS = {
+    "SEAMLESS_MAX_UPLOAD_FILES": 400,
+    "SEAMLESS_MAX_UPLOAD_SIZE": "100 MB",
+    "SEAMLESS_MAX_DOWNLOAD_FILES": 2000,
+    "SEAMLESS_MAX_DOWNLOAD_SIZE": "500 MB",
+}
+
+
+# ---------------------------------------------------------------- sizes and confirmations
+
+
+def parse_size(text) -> int:
+    """'100 MB' -> 100_000_000 (decimal units; KiB/MiB/... are binary; a bare number is bytes)."""
+    match = _SIZE.match(str(text))
+    if not match:
+        raise UsageError(f"invalid size '{text}'")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[(unit or "").lower()])
+
+
+def format_size(nbytes: int) -> str:
+    """A size in decimal units: '532 B', '1.5 kB', '120.0 MB'."""
+    if nbytes < 1000:
+        return f"{nbytes} B"
+    value = float(nbytes)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 1000 or unit == "TB":
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def _threshold(name: str, kind) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        raw = DEFAULTS[name]
+    try:
+        return int(raw) if kind is int else parse_size(raw)
+    except (ValueError, UsageError):
+        raise UsageError(f"{name}: invalid value '{raw}'") from None
+
+
+def _ask(question: str, default: bool) -> bool:
+    """Ask on stderr (stdin must be a TTY; otherwise the default answer is used)."""
+    if not sys.stdin or not sys.stdin.isatty():
+        return default
+    hint = "[Y/n]" if default else "[y/N]"
+    sys.stderr.write(f"{question} {hint} ")
+    sys.stderr.flush()
+    reply = sys.stdin.readline().strip().lower()
+    if not reply:
+        return default
+    return reply in ("y", "yes")
+
+
+def _confirm(direction: str, nfiles: int, nbytes: int, answer, default: bool, prog: str) -> None:
+    files_limit = _threshold(f"SEAMLESS_MAX_{direction.upper()}_FILES", int)
+    size_limit = _threshold(f"SEAMLESS_MAX_{direction.upper()}_SIZE", str)
+    if nfiles <= files_limit and nbytes <= size_limit:
+        return
+    what = f"{direction} of {nfiles} files ({format_size(nbytes)})"
+    if answer is None:
+        answer = _ask(f"{prog}: {direction} {nfiles} files ({format_size(nbytes)})?", default)
+    if not answer:
+        raise UsageError(f"{what} not confirmed; use -y")
+
+
+def confirm_upload(nfiles: int, nbytes: int, answer=None, prog="seamless-upload") -> None:
+    """Raise UsageError unless an upload above the thresholds is confirmed (default: no)."""
+    _confirm("upload", nfiles, nbytes, answer, False, prog)
+
+
+def confirm_download(nfiles: int, nbytes: int, answer=None, prog="seamless-download") -> None:
+    """Raise UsageError if a download above the thresholds is declined (default: yes)."""
+    _confirm("download", nfiles, nbytes, answer, True, prog)
+
+
+# ---------------------------------------------------------------- progress
+
+
+class _Silent:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def progress(total: int, nbytes: int = 0, desc: str | None = None):
+    """A progress bar over `total` items, shown only on a TTY stderr for > 1 item or > 1 MB."""
+    if not (total > 1 or nbytes > 10**6) or not sys.stderr.isatty():
+        return _Silent()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _Silent()
+    return tqdm(total=total, desc=desc, unit="file", file=sys.stderr, leave=False)
+
+
+def parallel_map(func, items, bar=None) -> list:
+    """[func(item)] computed TRANSFER_THREADS at a time; the first exception is re-raised."""
+    items = list(items)
+    if len(items) < 2:
+        results = [func(item) for item in items]
+        for _ in results:
+            (bar or _Silent()).update()
+        return results
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(item):
+        result = func(item)
+        if bar is not None:
+            bar.update()
+        return result
+
+    with ThreadPoolExecutor(max_workers=min(TRANSFER_THREADS, len(items))) as pool:
+        return list(pool.map(work, items))
+
+
+# ---------------------------------------------------------------- fetching buffers
+
+
+def fetch(cs, storage) -> bytes:
+    """The buffer `cs` from storage, verified (CacheMissError 'buffer <cs> not available')."""
+    cs = Checksum(cs)
+    if cs.hex() in TRIVIAL_CHECKSUMS:
+        return TRIVIAL_CHECKSUMS[cs.hex()]
+    data = storage.get_buffer(cs)
+    if checksum_of(data) != cs:
+        raise ChecksumMismatchError(f"checksum mismatch for buffer {cs.hex()}")
+    return data
+
+
+def buffer_size(cs, storage) -> int:
+    """The size of a stored buffer, as far as it is cheaply known (0 when unknown)."""
+    if Checksum(cs).hex() in TRIVIAL_CHECKSUMS:
+        return len(TRIVIAL_CHECKSUMS[Checksum(cs).hex()])
+    path = storage.buffer_path(cs)
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
+
+
+# ---------------------------------------------------------------- placing files
+
+
+def tmp_sibling(path: str) -> str:
+    """X.tmp-<rand>: a temp name in the same directory as X (so rename is atomic)."""
+    return f"{path.rstrip('/')}.tmp-{secrets.token_hex(4)}"
+
+
+def _compress(data: bytes, compression: str | None) -> bytes:
+    if compression == "gz":
+        import gzip
+
+        return gzip.compress(data, mtime=0)
+    if compression == "zst":
+        try:
+            import zstandard
+        except ImportError:
+            raise UsageError("--compression zst needs the zstandard package (pip install zstandard)") from None
+        return zstandard.ZstdCompressor().compress(data)
+    return data
+
+
+def write_atomic(path: str, data: bytes, compression=None) -> None:
+    """Write `data` (compressed if asked) to X.tmp-<rand>, then rename it to `path`."""
+    tmp = tmp_sibling(path)
+    try:
+        with open(tmp, "xb") as f:
+            f.write(_compress(data, compression))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: str) -> None:
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _matches(path: str, cs: Checksum) -> bool:
+    from ..store.pathsum import file_checksum
+
+    try:
+        return os.path.isfile(path) and file_checksum(path) == cs
+    except UsageError:
+        return False
+
+
+def _materialize(path: str, cs: Checksum, storage, link: str, compression) -> None:
+    """Put the content of `cs` at `path` (atomically): copy, or hard/symbolic link to the store."""
+    source = storage.buffer_path(cs) if link in ("hardlink", "symlink") and not compression else None
+    if source is not None:
+        tmp = tmp_sibling(path)
+        try:
+            if link == "hardlink":
+                os.link(source, tmp)
+            else:
+                os.symlink(os.path.abspath(source), tmp)
+            if not _matches(tmp, cs):
+                raise ChecksumMismatchError(f"checksum mismatch for buffer {cs.hex()}")
+            os.replace(tmp, path)
+            return
+        except OSError:
+            _remove(tmp)  # another file system: fall back to a copy
+        except BaseException:
+            _remove(tmp)
+            raise
+    write_atomic(path, fetch(cs, storage), compression)
+
+
+def place_file(path: str, cs, storage, *, policy="repair", link="copy", compression=None) -> bool:
+    """Download buffer `cs` to `path` under `policy`; True if the file was (re)written."""
+    cs = Checksum(cs)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        if policy == "skip" or _matches(path, cs):
+            return False
+        if policy == "verify":
+            raise UsageError(f"'{path}' differs from its checksum {cs.hex()}")
+    elif os.path.isdir(path):
+        raise UsageError(f"'{path}' is a directory; cannot download a file there")
+    _materialize(path, cs, storage, link, compression)
+    return True
+
+
+def _local_files(top: str) -> dict:
+    """{key: relpath} of the files under `top` (key: relpath without .gz/.zst)."""
+    from ..store.pathsum import sidecar_base
+
+    found = {}
+    for dirpath, _dirs, files in os.walk(top):
+        for name in files:
+            rel = os.path.relpath(os.path.join(dirpath, name), top).replace(os.sep, "/")
+            found[sidecar_base(rel)] = rel
+    return found
+
+
+def _prune_empty_dirs(top: str) -> None:
+    for dirpath, _dirs, _files in os.walk(top, topdown=False):
+        if dirpath != top:
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
+def place_directory(path: str, entries: dict, storage, *, policy="repair", link="copy",
+                    compression=None, remove_unlisted=False, bar=None) -> None:
+    """Download {relpath: cs} into directory `path` (SPEC §4.8 / §6.2)."""
+    suffix = "." + compression if compression else ""
+
+    def fill(root, each_policy):
+        def one(item):
+            rel, cs = item
+            target = os.path.join(root, rel + suffix)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            return place_file(target, cs, storage, policy=each_policy, link=link, compression=compression)
+
+        parallel_map(one, sorted(entries.items()), bar)
+
+    if not os.path.isdir(path):
+        if os.path.lexists(path):
+            raise UsageError(f"'{path}' exists and is not a directory")
+        tmp = tmp_sibling(path)
+        os.mkdir(tmp)
+        try:
+            fill(tmp, "repair")
+            os.rename(tmp, path)
+        except BaseException:
+            _remove(tmp)
+            raise
+        return
+    unlisted = sorted(rel for key, rel in _local_files(path).items() if key not in entries)
+    if unlisted and not remove_unlisted:
+        raise UsageError(
+            f"'{path}' holds {len(unlisted)} file(s) that are not in its index"
+            f" (first: '{unlisted[0]}'); use --dest-rm to remove them"
+        )
+    fill(path, policy)
+    for rel in unlisted:
+        _remove(os.path.join(path, rel))
+    _prune_empty_dirs(path)
+
+
+def swap_in_directory(path: str, entries: dict, storage, *, bar=None) -> None:
+    """Replace `path` by a fresh directory built as X.tmp-<rand>/ (old contents removed)."""
+    tmp = tmp_sibling(path)
+    os.mkdir(tmp)
+    try:
+        place_directory(os.path.join(tmp, "d"), entries, storage, bar=bar)
+        old = tmp_sibling(path) if os.path.lexists(path) else None
+        if old is not None:
+            os.rename(path, old)
+        os.rename(os.path.join(tmp, "d"), path)
+        if old is not None:
+            _remove(old)
+    finally:
+        _remove(tmp)

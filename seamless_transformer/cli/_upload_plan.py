@@ -1,0 +1,248 @@
+"""The work of seamless-upload: checksum the targets, find the missing buffers, send them, write sidecars.
+
+    plan_uploads(targets, params) -> Plan     checksums + which buffers the sink lacks
+    run_uploads(plan, params)                 buffers (20 at a time), then index buffers, then sidecars
+
+A sink is where buffers go: the active storage, or a --destination buffer directory
+(prefix layout if DIR/.HASHSERVER_PREFIX exists, otherwise flat). In a destination, files are
+copied, hard-linked or symlinked; a compressed source is stored as it is, as <cs>.gz|.zst plus
+<cs>.BUFFERLENGTH (the decimal uncompressed length).
+"""
+
+import os
+import secrets
+from dataclasses import dataclass, field
+
+from ..checksum import Checksum
+from ..errors import ChecksumMismatchError, SeamlessError, UsageError
+from ..store.pathsum import COMPRESSED_SUFFIXES
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class Target:
+    path: str
+    checksum: Checksum
+    index: object = None  # DirIndex for a directory
+
+
+@dataclass
+class Plan:
+    sink: object
+    targets: list = field(default_factory=list)
+    items: list = field(default_factory=list)  # [(cs, source path)] the sink lacks
+    nbytes: int = 0
+
+
+class StorageSink:
+    """The active storage (SPEC §3.1)."""
+
+    def __init__(self):
+        from ..store.storage import get_storage
+
+        self.storage = get_storage()
+
+    def present(self, cs) -> bool:
+        return self.storage.has_buffer(cs)
+
+    def put_buffer(self, data: bytes, cs) -> None:
+        self.storage.put_buffer(data, cs)
+
+    def put_file(self, path: str, cs) -> None:
+        if not path.endswith(COMPRESSED_SUFFIXES):
+            self.storage.put_file(path, cs)
+            return
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(prefix="seamless-upload-") as tmp:
+            for chunk in _canonical_chunks(path):
+                tmp.write(chunk)
+            tmp.flush()
+            self.storage.put_file(tmp.name, cs)
+
+
+class DestinationSink:
+    """A buffer directory given with --destination; `policy` decides about buffers already there."""
+
+    def __init__(self, directory: str, link: str | None, policy: str | None):
+        from ..store.files import MARKER, BufferDir
+
+        self.directory = directory
+        self.prefix = os.path.exists(os.path.join(directory, MARKER))
+        self.link = link or "copy"
+        self.policy = policy or "skip"
+        self.reader = BufferDir(directory, writable=False)
+
+    def _target(self, cs: Checksum) -> str:
+        if self.prefix:
+            return os.path.join(self.directory, cs.hex()[:2], cs.hex())
+        return os.path.join(self.directory, cs.hex())
+
+    def present(self, cs) -> bool:
+        cs = Checksum(cs)
+        if not self.reader.has(cs):
+            return False
+        if self.policy == "skip":
+            return True
+        if self.reader.get(cs) is not None:
+            return True
+        if self.policy == "verify":
+            raise UsageError(f"{self._target(cs)}: buffer in the destination does not match its checksum")
+        return False  # repair: rewrite it
+
+    def _publish(self, tmp: str, target: str, *, chmod=True) -> None:
+        """Move a finished temp file into place (a hard link keeps the source's mode)."""
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if chmod:
+            os.chmod(tmp, 0o444)
+        os.replace(tmp, target)
+
+    def put_buffer(self, data: bytes, cs) -> None:
+        target = self._target(Checksum(cs))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = f"{target}-{secrets.token_hex(8)}"
+        try:
+            with open(tmp, "xb") as f:
+                f.write(data)
+            self._publish(tmp, target)
+        finally:
+            _unlink(tmp)
+
+    def put_file(self, path: str, cs) -> None:
+        cs = Checksum(cs)
+        target = self._target(cs)
+        suffix = next((s for s in COMPRESSED_SUFFIXES if path.endswith(s)), "")
+        if suffix:
+            length = sum(len(chunk) for chunk in _canonical_chunks(path))
+            target += suffix
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = f"{target}-{secrets.token_hex(8)}"
+        try:
+            copied = self._link_or_copy(path, tmp, cs if not suffix else None)
+            self._publish(tmp, target, chmod=copied)
+        finally:
+            _unlink(tmp)
+        if suffix:
+            self.put_length(cs, length)
+
+    def put_length(self, cs: Checksum, length: int) -> None:
+        target = self._target(cs) + ".BUFFERLENGTH"
+        tmp = f"{target}-{secrets.token_hex(8)}"
+        try:
+            with open(tmp, "x", encoding="ascii") as f:
+                f.write(f"{length}\n")
+            os.replace(tmp, target)
+        finally:
+            _unlink(tmp)
+
+    def _link_or_copy(self, path: str, tmp: str, cs) -> bool:
+        """Link or copy `path` to `tmp`; True if it was copied."""
+        if self.link == "symlink":
+            os.symlink(os.path.abspath(path), tmp)
+            return False
+        if self.link == "hardlink":
+            try:
+                os.link(path, tmp)
+                return False
+            except OSError:
+                pass  # another file system: copy
+        import hashlib
+
+        hasher = hashlib.sha256()
+        with open(path, "rb") as src, open(tmp, "xb") as out:
+            while chunk := src.read(_CHUNK):
+                hasher.update(chunk)
+                out.write(chunk)
+        if cs is not None and hasher.hexdigest() != cs.hex():
+            raise ChecksumMismatchError(f"'{path}' changed while it was uploaded")
+        return True
+
+
+def _canonical_chunks(path: str):
+    """The decompressed bytes of a .gz / .zst file, in chunks."""
+    if path.endswith(".gz"):
+        import gzip
+
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                yield chunk
+        return
+    try:
+        import zstandard
+    except ImportError:
+        raise UsageError(f"cannot read '{path}': the zstandard package is required for .zst files") from None
+    with open(path, "rb") as raw:
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        while chunk := reader.read(_CHUNK):
+            yield chunk
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _incremental_hit(path: str, sink) -> Checksum | None:
+    """--incremental: the sidecar's checksum if it is newer than the file and the buffer is there."""
+    from ..store.pathsum import read_checksum_sidecar, sidecar_base
+
+    sidecar = sidecar_base(path) + ".CHECKSUM"
+    try:
+        if os.stat(sidecar).st_mtime_ns < os.stat(path).st_mtime_ns:
+            return None
+        cs = read_checksum_sidecar(sidecar)
+    except (OSError, UsageError):
+        return None
+    return cs if sink.present(cs) else None
+
+
+def plan_uploads(paths, params) -> Plan:
+    """Checksum every target and list the buffers the sink does not hold yet."""
+    from ..store.pathsum import directory_index, file_checksum
+
+    sink = DestinationSink(params["destination"], params["link"], params["policy"]) \
+        if params["destination"] else StorageSink()
+    plan = Plan(sink)
+    wanted = {}
+    for path in paths:
+        if os.path.isdir(path):
+            index = directory_index(path)
+            plan.targets.append(Target(path, index.checksum, index))
+            for key, cs in index.entries.items():
+                wanted.setdefault(cs, index.sources[key])
+            continue
+        cs = _incremental_hit(path, sink) if params["incremental"] else None
+        if cs is not None:
+            plan.targets.append(Target(path, cs))
+            continue
+        cs = file_checksum(path)
+        plan.targets.append(Target(path, cs))
+        wanted.setdefault(cs, path)
+    for cs, source in sorted(wanted.items(), key=lambda item: item[0].hex()):
+        if not sink.present(cs):
+            plan.items.append((cs, source))
+            plan.nbytes += os.path.getsize(source)
+    return plan
+
+
+def run_uploads(plan: Plan, params) -> None:
+    """Send the missing buffers, then the index buffers, then write every sidecar."""
+    from ..store.pathsum import write_checksum_sidecar, write_index_sidecar
+    from ._transfer import parallel_map, progress
+
+    sink = plan.sink
+    with progress(len(plan.items), plan.nbytes, "upload") as bar:
+        parallel_map(lambda item: sink.put_file(item[1], item[0]), plan.items, bar)
+    for cs, source in plan.items:
+        if not sink.present(cs):
+            raise SeamlessError(f"upload of '{source}' could not be verified")
+    for target in plan.targets:
+        if target.index is not None:
+            if not sink.present(target.checksum):
+                sink.put_buffer(target.index.buffer, target.checksum)
+            write_index_sidecar(target.path, target.index.buffer)
+        else:
+            write_checksum_sidecar(target.path, target.checksum)

@@ -1,0 +1,246 @@
+"""seamless-download [opts] ARG…: materialize files and directories from their checksums (SPEC §6.2).
+
+An ARG is X or X.CHECKSUM (a file), X.INDEX or an X with an X.INDEX sibling (a directory), or a
+bare 64-hex (output name = the hex unless -o; with --directory it names an index).
+Files are written as X.tmp-<rand> and renamed; a new directory is built as X.tmp-<rand>/ and
+renamed; an existing one is updated file by file under the --dest-* policy. Sidecars follow
+the content. Every buffer is checksum-verified; a missing one is `buffer <cs> not available` (exit 3).
+"""
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+
+import click
+
+from ..checksum import Checksum, is_hex_checksum
+from ..errors import UsageError
+from ._click import no_op, parse
+from ._common import run_main, usage_error
+from ._options import answer, common_options, confirm_options, start
+
+PROG = "seamless-download"
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Download files and directories from their checksums. ARG is X or X.CHECKSUM (a file), "
+    "X.INDEX or X with an X.INDEX sibling (a directory), or a bare checksum. Options may be "
+    "given anywhere.",
+)
+@common_options
+@click.option("-o", "--output", "outputs", multiple=True, metavar="PATH",
+              help="Output path of the ARG at the same position (repeatable).")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Write a single file to stdout.")
+@click.option("--directory", is_flag=True, help="A bare checksum names a directory index.")
+@click.option("--index", "index_only", is_flag=True, help="Write the index and per-file .CHECKSUM files only.")
+@click.option("--destination", metavar="DIR", help="Read buffers from buffer directory DIR first.")
+@click.option("--copy", "link", flag_value="copy", help="Copy buffers (default).")
+@click.option("--hardlink", "link", flag_value="hardlink", help="Hard-link files to stored buffers when possible.")
+@click.option("--symlink", "link", flag_value="symlink", help="Symlink files to stored buffers when possible.")
+@click.option("--dest-repair", "policy", flag_value="repair",
+              help="Keep matching files, replace differing ones (default).")
+@click.option("--dest-skip", "policy", flag_value="skip", help="Never touch existing files.")
+@click.option("--dest-verify", "policy", flag_value="verify", help="Fail (exit 2) if an existing file differs.")
+@click.option("--dest-rm", is_flag=True, help="Remove files of a target directory that its index does not list.")
+@click.option("--incremental", is_flag=True,
+              help="Trust an existing file whose X.CHECKSUM already names the checksum and is not older.")
+@click.option("--compression", type=click.Choice(["zst", "gz"]), help="Write files compressed.")
+@confirm_options
+@click.argument("args", nargs=-1, required=True)
+def command(**params):
+    no_op(**params)
+
+
+@dataclass
+class Item:
+    output: str  # local path (directory or file, without compression suffix)
+    kind: str  # "file" | "directory"
+    checksum: Checksum
+    index: bytes | None = None  # directory: the index buffer, once known
+    compression: str | None = None
+
+
+def _from_sidecars(arg: str, output, params) -> Item:
+    from ..store.pathsum import read_checksum_sidecar, read_index_sidecar, sidecar_base
+
+    if arg.endswith(".CHECKSUM"):
+        base = arg[: -len(".CHECKSUM")]
+    elif arg.endswith(".INDEX"):
+        base = arg[: -len(".INDEX")]
+    else:
+        base = sidecar_base(arg)
+    compression = params["compression"] or next((s[1:] for s in (".gz", ".zst") if arg.endswith(s)), None)
+    if os.path.isfile(base + ".INDEX"):
+        index = read_index_sidecar(base + ".INDEX")
+        return Item(output or base, "directory", Checksum.of(index), index)
+    if arg.endswith(".INDEX"):
+        raise usage_error(f"'{arg}' does not exist")
+    if os.path.isfile(base + ".CHECKSUM"):
+        return Item(output or base, "file", read_checksum_sidecar(base + ".CHECKSUM"), compression=compression)
+    raise usage_error(f"'{arg}' has no {os.path.basename(base)}.CHECKSUM or .INDEX sidecar")
+
+
+def resolve(args, params) -> list:
+    outputs = list(params["outputs"])
+    if len(outputs) > len(args):
+        raise usage_error("more -o/--output paths than arguments")
+    items = []
+    for position, arg in enumerate(args):
+        output = outputs[position] if position < len(outputs) else None
+        output = output.rstrip("/") or output if output else None
+        arg = arg.rstrip("/") or arg
+        if is_hex_checksum(arg) and not os.path.exists(arg + ".CHECKSUM"):
+            kind = "directory" if params["directory"] else "file"
+            items.append(Item(output or arg, kind, Checksum(arg), compression=params["compression"]))
+        else:
+            items.append(_from_sidecars(arg, output, params))
+    return items
+
+
+class Sources:
+    """Where buffers come from: a --destination buffer directory first, then the storage."""
+
+    def __init__(self, destination):
+        from ..store.storage import get_storage
+
+        self.storage = get_storage()
+        self.extra = None
+        if destination:
+            from ..store.files import BufferDir
+
+            self.extra = BufferDir(destination, writable=False)
+
+    def get_buffer(self, cs) -> bytes:
+        if self.extra is not None:
+            data = self.extra.get(cs)
+            if data is not None:
+                return data
+        return self.storage.get_buffer(cs)
+
+    def buffer_path(self, cs):
+        path = self.extra.file_path(cs) if self.extra is not None else None
+        return path or self.storage.buffer_path(cs)
+
+
+def _index_entries(item: Item, sources) -> dict:
+    from ._transfer import fetch
+
+    if item.index is None:
+        item.index = fetch(item.checksum, sources)
+    try:
+        index = json.loads(item.index)
+    except ValueError:
+        index = None
+    if not isinstance(index, dict) or not all(is_hex_checksum(v) for v in index.values()):
+        raise UsageError(f"buffer {item.checksum.hex()} is not a directory index")
+    return {rel: Checksum(cs) for rel, cs in index.items()}
+
+
+def _write_if_changed(path: str, data: bytes) -> None:
+    from .._util import atomic_write
+
+    try:
+        with open(path, "rb") as f:
+            if f.read() == data:
+                return
+    except OSError:
+        pass
+    atomic_write(path, data)
+
+
+def _file_path(item: Item) -> str:
+    suffix = "." + item.compression if item.compression else ""
+    return item.output if item.output.endswith(suffix) else item.output + suffix
+
+
+def _trusted(item: Item) -> bool:
+    """--incremental: X.CHECKSUM names this checksum and is not older than X."""
+    from ..store.pathsum import read_checksum_sidecar, sidecar_base
+
+    path, sidecar = _file_path(item), sidecar_base(item.output) + ".CHECKSUM"
+    try:
+        newer = os.stat(sidecar).st_mtime_ns >= os.stat(path).st_mtime_ns
+        return newer and read_checksum_sidecar(sidecar) == item.checksum
+    except (OSError, UsageError):
+        return False
+
+
+def _download(item: Item, entries, sources, params, bar) -> None:
+    from ..store.pathsum import sidecar_base
+    from ._transfer import place_directory, place_file
+
+    policy = params["policy"] or "repair"
+    link = params["link"] or "copy"
+    if item.kind == "file":
+        if not (params["incremental"] and _trusted(item)):
+            place_file(_file_path(item), item.checksum, sources, policy=policy, link=link,
+                       compression=item.compression)
+            bar.update()
+        _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
+        return
+    place_directory(item.output, entries, sources, policy=policy, link=link,
+                    compression=params["compression"], remove_unlisted=params["dest_rm"], bar=bar)
+    _write_index(item)
+
+
+def _write_index(item: Item) -> None:
+    from ..store.pathsum import sidecar_base
+
+    base = sidecar_base(item.output)
+    _write_if_changed(base + ".INDEX", item.index)
+    _write_if_changed(base + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
+
+
+def _index_only(item: Item, entries) -> None:
+    from ..store.pathsum import sidecar_base
+
+    if item.kind == "file":
+        _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
+        return
+    for rel, cs in sorted(entries.items()):
+        path = os.path.join(item.output, rel + ".CHECKSUM")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _write_if_changed(path, (cs.hex() + "\n").encode())
+    _write_index(item)
+
+
+def _to_stdout(items, sources) -> int:
+    from ._transfer import fetch
+
+    if len(items) != 1 or items[0].kind != "file":
+        raise usage_error("--stdout needs exactly one file argument")
+    data = fetch(items[0].checksum, sources)
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def body(argv) -> int:
+    params = parse(command, argv, PROG)
+    if params is None:
+        return 0
+    start(PROG, params)
+    items = resolve(params["args"], params)
+    sources = Sources(params["destination"])
+    if params["to_stdout"]:
+        return _to_stdout(items, sources)
+    entries = {id(item): _index_entries(item, sources) if item.kind == "directory" else None for item in items}
+    if params["index_only"]:
+        for item in items:
+            _index_only(item, entries[id(item)])
+        return 0
+    from ._transfer import buffer_size, confirm_download, progress
+
+    checksums = [cs for item in items for cs in (entries[id(item)] or {None: item.checksum}).values()]
+    nbytes = sum(buffer_size(cs, sources) for cs in checksums)
+    confirm_download(len(checksums), nbytes, answer(params), PROG)
+    with progress(len(checksums), nbytes, "download") as bar:
+        for item in items:
+            _download(item, entries[id(item)], sources, params, bar)
+    return 0
+
+
+def main(argv=None):
+    sys.exit(run_main(PROG, body, argv))

@@ -1,0 +1,152 @@
+"""seamless-run-transformation CHECKSUM_OR_FILE: run a stored transformation by its checksum (SPEC §6.3).
+
+The identity buffer is resolved (plain), `__output__` defaults to ["result","mixed",null], and
+the execution-only entries of a dunder file (--dunder, else dunder.json next to a .CHECKSUM
+argument: `__meta__`, `__env__`, `META__*`) are merged in. The GIVEN checksum is the tf: it
+is never recomputed. Prints the result checksum. Exit 1 if it fails, 3 if the dict or an
+input is unavailable.
+"""
+
+import json
+import os
+import sys
+
+import click
+
+from ..checksum import Checksum
+from ..errors import CacheMissError, CanceledError, TransformationError, UsageError
+from ._click import no_op, parse
+from ._common import run_main
+from ._options import common_options, start, tf_argument
+
+PROG = "seamless-run-transformation"
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Run the stored transformation CHECKSUM_OR_FILE (a 64-hex checksum or an X.CHECKSUM file) "
+    "and print its result checksum.",
+)
+@common_options
+@click.option("--direct-print", is_flag=True, help="Forward the transformation's output live.")
+@click.option("--scratch", is_flag=True, help="Do not store the result buffer.")
+@click.option("--fingertip", is_flag=True, help="Recompute missing input buffers from their producers.")
+@click.option("--strict", is_flag=True, help="Refuse to attach to a run with different execution dunders.")
+@click.option("--output", metavar="FILE", help="Write the result checksum to FILE instead of stdout.")
+@click.option("--dunder", metavar="FILE", help="Execution dunders (__meta__, __env__, META__*) as JSON.")
+@click.argument("checksum_or_file")
+def command(**params):
+    no_op(**params)
+
+
+def load_transformation(tf: Checksum) -> dict:
+    """The transformation dict stored under `tf` (CacheMissError if absent or not a dict)."""
+    from ..celltypes import deserialize
+    from ..store.storage import get_storage
+
+    missing = CacheMissError(f"transformation {tf.hex()} not available")
+    try:
+        buffer = get_storage().get_buffer(tf)
+    except CacheMissError:
+        raise missing from None
+    try:
+        tf_dict = deserialize(buffer, "plain")
+    except ValueError:
+        raise missing from None
+    if not isinstance(tf_dict, dict):
+        raise missing
+    tf_dict.setdefault("__output__", ["result", "mixed", None])
+    return tf_dict
+
+
+def _dunder_file(arg: str, explicit):
+    if explicit:
+        return explicit
+    if arg.endswith(".CHECKSUM"):
+        candidate = os.path.join(os.path.dirname(arg), "dunder.json")
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def merge_dunders(tf_dict: dict, path) -> None:
+    """Add the execution-only entries of dunder file `path` to the dict."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            dunder = json.load(f)
+    except OSError as exc:
+        raise UsageError(f"cannot read '{path}': {exc.strerror or exc}") from None
+    except ValueError:
+        raise UsageError(f"'{path}' is not valid JSON") from None
+    if not isinstance(dunder, dict):
+        raise UsageError(f"'{path}' is not a JSON object")
+    for key, value in dunder.items():
+        if key in ("__meta__", "__env__") or key.startswith("META__"):
+            tf_dict[key] = value
+
+
+def _wait(job, tf: Checksum):
+    """The job's result; an interrupt cancels the job and waits for its processes to go."""
+    try:
+        return job.result()
+    except CanceledError:
+        raise CanceledError(f"transformation {tf.hex()} was canceled") from None
+    except BaseException:
+        if job.cancel():
+            _join_job_thread(tf)
+        raise
+
+
+def _join_job_thread(tf: Checksum, timeout: float = 5.0) -> None:
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == f"seamless-{tf.hex()[:8]}":
+            thread.join(timeout)
+
+
+def _report_failure(exc: TransformationError) -> None:
+    """A multi-line failure (a Python traceback) is shown as it is, then one error line."""
+    text = str(exc)
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        raise TransformationError(lines[-1]) from None
+    raise exc
+
+
+def body(argv) -> int:
+    params = parse(command, argv, PROG)
+    if params is None:
+        return 0
+    start(PROG, params)
+    arg = params["checksum_or_file"]
+    tf = tf_argument(arg)
+    tf_dict = load_transformation(tf)
+    dunder = _dunder_file(arg, params["dunder"])
+    if dunder:
+        merge_dunders(tf_dict, dunder)
+    if params["direct_print"]:
+        tf_dict["__meta__"] = {**tf_dict.get("__meta__", {}), "__direct_print__": True}
+    from ..transformation import engine
+
+    job = engine.submit(tf_dict, tf, scratch=params["scratch"], strict=params["strict"],
+                        direct_print=params["direct_print"], fingertip=params["fingertip"])
+    try:
+        result = _wait(job, tf)
+    except CanceledError:
+        raise
+    except TransformationError as exc:
+        _report_failure(exc)
+    line = result.hex() + "\n"
+    if params["output"]:
+        from .._util import atomic_write
+
+        atomic_write(params["output"], line.encode("ascii"))
+    else:
+        sys.stdout.write(line)
+    return 0
+
+
+def main(argv=None):
+    sys.exit(run_main(PROG, body, argv))
