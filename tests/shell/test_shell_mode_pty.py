@@ -178,3 +178,38 @@ def test_conda_activate_d_script_enables_the_mode(make_session, shell, tmp_path,
     session = make_session(shell)
     assert lines_after_echo(session.run(f"source {activate}")) == ""
     _check_mode_works(session, argv_file)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_enter_works_in_a_shell_with_nounset_and_pipefail(make_session, shell, argv_file):
+    session = make_session(shell)
+    session.run("set -u -o pipefail")
+    mode_on(session)
+    output = session.run("F=a.txt; sort $F $NOT_SET_ANYWHERE")
+    assert "unbound" not in output and "parameter not set" not in output
+    assert read_argv(argv_file) == [b"-c", b"F=a.txt; sort $F $NOT_SET_ANYWHERE"]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_set_variables_are_substituted_quoted(make_session, shell, argv_file, work):
+    session = make_session(shell)
+    (work / "my file.txt").write_text("b\na\n")
+    mode_on(session)
+    session.run("F='my file.txt'")
+    assert "a\nb\n" in session.run('sort "$F"')
+    assert read_argv(argv_file) == [b"-c", b'sort "my file.txt"']
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_echo_setting_shows_the_rewritten_command(make_session, shell):
+    session = make_session(shell, extra_env={"SEAMLESS_MODE_ECHO": "1"})
+    mode_on(session)
+    assert "seamless-run -c 'sort a.txt'\n" in session.run("sort a.txt")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_declined_lines_run_unchanged(make_session, shell, argv_file):
+    session = make_session(shell)
+    mode_on(session)
+    assert "\nhello\n" in session.run("echo hello")
+    assert not argv_file.exists()
