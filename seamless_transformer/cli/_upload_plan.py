@@ -79,13 +79,23 @@ class DestinationSink:
             return os.path.join(self.directory, cs.hex()[:2], cs.hex())
         return os.path.join(self.directory, cs.hex())
 
+    def _valid(self, cs: Checksum) -> bool:
+        from ..store.pathsum import file_checksum
+
+        target = self._target(cs)
+        for path in (target, target + ".zst", target + ".gz"):
+            try:
+                if os.path.exists(path) and file_checksum(path) == cs:
+                    return True
+            except UsageError:
+                pass
+        return False
+
     def present(self, cs) -> bool:
         cs = Checksum(cs)
         if not self.reader.has(cs):
             return False
-        if self.policy == "skip":
-            return True
-        if self.reader.get(cs) is not None:
+        if self.policy == "skip" or self._valid(cs):
             return True
         if self.policy == "verify":
             raise UsageError(f"{self._target(cs)}: buffer in the destination does not match its checksum")

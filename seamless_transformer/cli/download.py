@@ -76,10 +76,10 @@ def _from_sidecars(arg: str, output, params) -> Item:
         index = read_index_sidecar(base + ".INDEX")
         return Item(output or base, "directory", Checksum.of(index), index)
     if arg.endswith(".INDEX"):
-        raise usage_error(f"'{arg}' does not exist")
+        raise UsageError(f"'{arg}' does not exist")
     if os.path.isfile(base + ".CHECKSUM"):
         return Item(output or base, "file", read_checksum_sidecar(base + ".CHECKSUM"), compression=compression)
-    raise usage_error(f"'{arg}' has no {os.path.basename(base)}.CHECKSUM or .INDEX sidecar")
+    raise UsageError(f"'{arg}' has no {os.path.basename(base)}.CHECKSUM or .INDEX sidecar")
 
 
 def resolve(args, params) -> list:

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from ..errors import SeamlessError
+from ..errors import SeamlessError, UsageError
 from ._click import no_op, parse
 from ._common import run_main, usage_error
 from ._options import answer, common_options, confirm_options, start
@@ -88,7 +88,7 @@ def _targets(paths) -> list:
         if path.endswith(".CHECKSUM"):
             continue
         if not os.path.lexists(path):
-            raise usage_error(f"upload target '{path}' does not exist")
+            raise UsageError(f"upload target '{path}' does not exist")
         targets.append(path)
     return targets
 
