@@ -3,9 +3,17 @@
 * `parse_commands(text)`: the top-level commands (the parts between `;`, `&&`, `||`, newlines).
 * `analysed_words(command)`: the words argtyping looks at, for the primary command and its pipeline.
 * `output_redirects(command)`: the stdout redirects of the last command (or of a top-level compound).
+* `analyse(text)`: all of the above as plain data, memoized on disk (see below).
 Positions are offsets into the parsed text, so words can be rewritten right to left.
+
+The memo: what seamless-run needs from a parse is a pure function of the command string, and
+importing and running bashlex costs more than everything else on a cache hit. `analyse(text)`
+keeps the result as JSON in ${XDG_CACHE_HOME:-~/.cache}/seamless/cmdparse/<sha256(text)>.json
+(atomic writes; a missing, unreadable or corrupt entry is simply parsed again). Bump
+ANALYSIS_VERSION whenever the analysis below changes what it returns.
 """
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -194,3 +202,91 @@ def has_unquoted_glob(source: str) -> bool:
         elif char in "*?[":
             return True
     return False
+
+
+# ---------------------------------------------------------------- memoized analysis
+
+ANALYSIS_VERSION = 1
+
+
+@dataclass
+class Analysis:
+    """What seamless-run reads from a command string: analysed words per top-level command,
+    and the output redirects of the last one."""
+
+    commands: list  # [[AnalysedWord, ...] per top-level command]
+    redirects: list  # [Redirect] of the last command
+
+
+def _analysis_from_parse(text: str) -> Analysis:
+    commands = parse_commands(text)
+    return Analysis([analysed_words(command) for command in commands], output_redirects(commands[-1]))
+
+
+def _word_data(word: Word) -> list:
+    return [word.value, word.start, word.end, word.expands]
+
+
+def _to_json(text: str, analysis: Analysis) -> dict:
+    return {
+        "version": ANALYSIS_VERSION,
+        "text": text,
+        "commands": [[[_word_data(aw.word), aw.index, aw.role] for aw in words] for words in analysis.commands],
+        "redirects": [[r.kind, r.fd, _word_data(r.target)] for r in analysis.redirects],
+    }
+
+
+def _from_json(data: dict) -> Analysis:
+    commands = [[AnalysedWord(Word(*word), index, role) for word, index, role in words] for words in data["commands"]]
+    redirects = [Redirect(kind, fd, Word(*word)) for kind, fd, word in data["redirects"]]
+    return Analysis(commands, redirects)
+
+
+def memo_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "seamless", "cmdparse")
+
+
+def _memo_path(text: str) -> str:
+    import hashlib
+
+    return os.path.join(memo_dir(), hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() + ".json")
+
+
+def _memo_read(path: str, text: str) -> Analysis | None:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        if data.get("version") != ANALYSIS_VERSION or data.get("text") != text:
+            return None
+        return _from_json(data)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _memo_write(path: str, text: str, analysis: Analysis) -> None:
+    import json
+
+    from .._util import atomic_write
+
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        payload = json.dumps(_to_json(text, analysis), ensure_ascii=True)
+        atomic_write(path, payload.encode("ascii"))
+    except (OSError, ValueError):
+        pass  # the memo is only a shortcut
+
+
+def analyse(text: str, *, memo: bool = True) -> Analysis:
+    """The analysis of `text` (memoized). Unparseable text raises UsageError and is not memoized."""
+    path = _memo_path(text) if memo else None
+    if path is not None:
+        found = _memo_read(path, text)
+        if found is not None:
+            return found
+    analysis = _analysis_from_parse(text)
+    if path is not None:
+        _memo_write(path, text, analysis)
+    return analysis

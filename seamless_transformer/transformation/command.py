@@ -20,7 +20,7 @@ from ..checksum import Checksum
 from ..errors import UsageError
 from .argtyping import ArgTyper, InputPin
 from .bashcode import apply_rewrites, build_command_string, generate_code
-from .bashparse import analysed_words, output_redirects, parse_commands
+from .bashparse import analyse
 from .build import code_text_checksum, identity_buffer, tf_checksum
 from .pinnames import PinNamer
 from .targets import parse_captures, redirect_targets
@@ -144,15 +144,16 @@ def _assignments(items, flag: str) -> dict:
 
 def _analyse_command(text: str, options: RunOptions, typer: ArgTyper, explicit: list, cwd: str):
     """Argtyping of the primary command + redirect targets of the last one -> (command, targets)."""
-    commands = parse_commands(text)
+    analysis = analyse(text)
+    commands = analysis.commands
     if not 1 <= options.primary <= len(commands):
         raise UsageError(f"--primary {options.primary}: the command has only {len(commands)} command(s)")
     rewrites = []
-    for analysed in analysed_words(commands[options.primary - 1]):
+    for analysed in commands[options.primary - 1]:
         replacement = typer.type_word(analysed, text)
         if replacement is not None:
             rewrites.append((analysed.word.start, analysed.word.end, replacement))
-    targets, target_rewrites = redirect_targets(output_redirects(commands[-1]), explicit, cwd, text)
+    targets, target_rewrites = redirect_targets(analysis.redirects, explicit, cwd, text)
     return apply_rewrites(text, rewrites + target_rewrites), targets
 
 

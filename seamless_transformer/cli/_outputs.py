@@ -1,0 +1,191 @@
+"""What seamless-run leaves in the current directory: futures while it runs, results after (SPEC §4.6, §4.8).
+
+    Futures(prepared)             context manager: <local>.FUTURE = "<tf>.<target>\\n" for every target while
+                                  the job runs, touched every 30 s, removed on every exit path
+    write_stdout(buffer)          stdout mode: the result bytes, verbatim
+    write_targets(prepared, result_buffer, storage, ...)
+                                  targets mode: X + X.CHECKSUM (file), X/ + X.INDEX + X.CHECKSUM
+                                  (directory); atomic replacement; sidecars after the content
+    missing_leaves(...)           leaves of a cached result that are no longer available
+
+All local paths are relative to the current directory (also with -w).
+"""
+
+import json
+import logging
+import os
+import sys
+import threading
+
+from ..checksum import Checksum
+
+logger = logging.getLogger("seamless_transformer.cli.run")
+
+FUTURE_TOUCH_SECONDS = 30.0
+
+
+class Futures:
+    """The .FUTURE files of a running job (SPEC §4.6)."""
+
+    def __init__(self, prepared, cwd: str, interval: float = FUTURE_TOUCH_SECONDS):
+        tf = prepared.tf_checksum.hex()
+        self.files = [(os.path.join(cwd, t.local + ".FUTURE"), f"{tf}.{t.workspace}\n") for t in prepared.targets]
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = None
+        self._written: list = []
+
+    def __enter__(self):
+        from .._util import atomic_write
+
+        try:
+            for path, content in self.files:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                atomic_write(path, content.encode())
+                self._written.append(path)
+        except BaseException:
+            self._remove()
+            raise
+        if self._written:
+            self._thread = threading.Thread(target=self._touch_loop, name="seamless-futures", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._remove()
+        return False
+
+    def _touch_loop(self):
+        while not self._stop.wait(self.interval):
+            for path in self._written:
+                try:
+                    os.utime(path)
+                except OSError:
+                    pass
+
+    def _remove(self):
+        for path in self._written:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        self._written = []
+
+
+def write_stdout(buffer: bytes) -> None:
+    out = sys.stdout.buffer
+    out.write(buffer)
+    out.flush()
+
+
+# ---------------------------------------------------------------- targets
+
+
+def _plan(prepared, deep: dict) -> list:
+    """[(target, "file", cs) | (target, "directory", {rel: cs}) | (target, None, None)]."""
+    plan = []
+    for target in prepared.targets:
+        key = target.workspace
+        if key in deep:
+            plan.append((target, "file", Checksum(deep[key])))
+            continue
+        prefix = key + "/"
+        entries = {k[len(prefix):]: Checksum(v) for k, v in deep.items() if k.startswith(prefix)}
+        plan.append((target, "directory", entries) if entries else (target, None, None))
+    return plan
+
+
+def parse_deep(result_buffer: bytes) -> dict:
+    return json.loads(result_buffer)
+
+
+def missing_leaves(prepared, deep: dict, storage) -> bool:
+    """True if a leaf that would be downloaded is not available (the cached result cannot be used)."""
+    for _target, kind, what in _plan(prepared, deep):
+        checksums = [what] if kind == "file" else list((what or {}).values())
+        if any(not storage.has_buffer(cs) for cs in checksums):
+            return True
+    return False
+
+
+def _sizes(plan, storage) -> tuple:
+    from ._transfer import buffer_size
+
+    nfiles = nbytes = 0
+    for _target, kind, what in plan:
+        checksums = [what] if kind == "file" else list((what or {}).values())
+        nfiles += len(checksums)
+        nbytes += sum(buffer_size(cs, storage) for cs in checksums)
+    return nfiles, nbytes
+
+
+def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download: bool, answer=None) -> None:
+    """Write every target and its sidecars (SPEC §4.8). No result key -> warning."""
+    from ..celltypes import serialize
+
+    plan = _plan(prepared, parse_deep(result_buffer))
+    if download:
+        from ._transfer import confirm_download
+
+        nfiles, nbytes = _sizes(plan, storage)
+        confirm_download(nfiles, nbytes, answer, prog="seamless-run")
+    for target, kind, what in plan:
+        local = os.path.join(cwd, target.local)
+        if kind is None:
+            logger.warning("no result for '%s'", target.local)
+            continue
+        parent = os.path.dirname(local)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        if kind == "file":
+            _write_file(local, what, storage, download)
+        else:
+            index = serialize({rel: cs.hex() for rel, cs in what.items()}, "plain")
+            storage.put_buffer(index)  # the directory can be downloaded and used as input later
+            _write_directory(local, what, index, storage, download)
+
+
+def _discard(path: str) -> None:
+    """Remove whatever is at `path` (a stale output that no longer matches its sidecar)."""
+    import shutil
+
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def _write_file(local: str, cs: Checksum, storage, download: bool) -> None:
+    from ..store.pathsum import write_checksum_sidecar
+    from ._transfer import fetch, write_atomic
+
+    if download:
+        if os.path.isdir(local) and not os.path.islink(local):
+            _discard(local)
+        write_atomic(local, fetch(cs, storage))
+    elif os.path.lexists(local):
+        _discard(local)
+    _unlink_quiet(local + ".INDEX")
+    write_checksum_sidecar(local, cs)
+
+
+def _write_directory(local: str, entries: dict, index: bytes, storage, download: bool) -> None:
+    from ..store.pathsum import write_index_sidecar
+    from ._transfer import progress, swap_in_directory
+
+    if download:
+        if os.path.lexists(local) and not os.path.isdir(local):
+            _discard(local)
+        with progress(len(entries), desc=os.path.basename(local)) as bar:
+            swap_in_directory(local, entries, storage, bar=bar)
+    elif os.path.lexists(local):
+        _discard(local)
+    write_index_sidecar(local, index)
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

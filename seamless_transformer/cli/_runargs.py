@@ -1,0 +1,216 @@
+"""The argv of seamless-run: one declarative option table that parses and also writes --help.
+
+Why not click, like the other commands: seamless-run is the command a user types over and over,
+and a cache hit has to answer in a few tens of milliseconds (SPEC: <= 3x `python3 -S -c pass`).
+Importing click alone costs about as much as the whole hit path, so this one command parses its
+argv with the small table below. Its grammar is also simpler than click's: every option comes
+before the first command word (SPEC §4.1), so parsing stops at the first word that is not an
+option, or after `--`, and everything from there on is the command, options lookalikes included.
+
+    parse(argv) -> RunArgs       UsageError (exit 2, one line) on any bad option or combination
+    help_text() -> str
+"""
+
+from dataclasses import dataclass, field
+
+from ._common import usage_error
+
+PROG = "seamless-run"
+
+
+@dataclass(frozen=True)
+class Opt:
+    names: tuple  # every spelling, e.g. ("-cp", "--capture")
+    dest: str
+    kind: str  # "flag" | "count" | "value" | "append"
+    metavar: str = ""
+    help: str = ""
+    group: str = "Options"
+
+
+OPTIONS = (
+    # output and verbosity
+    Opt(("-v", "--verbose"), "verbose", "count", help="More messages: -v info (cache hit/miss, tf checksum), -vv debug, -vvv tracebacks."),
+    Opt(("-q", "--quiet"), "quiet", "flag", help="Errors only."),
+    Opt(("--debug",), "debug", "flag", help="Show tracebacks of internal errors."),
+    Opt(("--project",), "project", "value", "P[:SUB]", "Project (and subproject) whose storage is used."),
+    Opt(("--stage",), "stage", "value", "S[:SUB]", "Stage (and substage) of the project."),
+    # the command and its inputs
+    Opt(("-c",), "single", "flag", help="The command is exactly one argument, used verbatim.", group="Command and inputs"),
+    Opt(("-g1",), "g1", "flag", help="Disable rule 1: words with an extension need not be existing files.", group="Command and inputs"),
+    Opt(("-g2",), "g2", "flag", help="Disable rule 2: words without an extension may be existing files.", group="Command and inputs"),
+    Opt(("-w",), "workdir", "value", "DIR", "Name input pins relative to DIR instead of the current directory.", "Command and inputs"),
+    Opt(("-W",), "root_slash", "flag", help="Name input pins by their full path (relative to /).", group="Command and inputs"),
+    Opt(("-ms",), "mapping_strip", "flag", help="Pin names are the basenames of the inputs.", group="Command and inputs"),
+    Opt(("-mx",), "mapping_extension", "flag", help="Input files become file1, file2, ... (extensions kept).", group="Command and inputs"),
+    Opt(("-i", "--input"), "inputs", "append", "PATH", "Extra input file or directory (repeatable).", "Command and inputs"),
+    Opt(("-I", "--input-file"), "input_files", "append", "FILE", "File listing input paths, one per line (repeatable).", "Command and inputs"),
+    Opt(("--var",), "vars", "append", "NAME=VALUE", "Variable $NAME for the command; part of the identity.", "Command and inputs"),
+    Opt(("--metavar",), "metavars", "append", "NAME=VALUE", "Variable $NAME that is not part of the identity.", "Command and inputs"),
+    Opt(("--metafile",), "metafiles", "append", "FILE", "Input file that is not part of the identity.", "Command and inputs"),
+    Opt(("--prologue",), "prologues", "append", "CMD", "Run CMD before the command (repeatable; identity).", "Command and inputs"),
+    Opt(("--primary",), "primary", "value", "N", "Argtyping looks at the N-th command (default 1).", "Command and inputs"),
+    # results
+    Opt(("-cp", "--capture"), "captures", "append", "X", "Capture workspace path X (A:B: A into local B; :B: stdout into B).", "Results"),
+    Opt(("-nd", "--no-download"), "no_download", "flag", help="Write the .CHECKSUM/.INDEX sidecars only.", group="Results"),
+    Opt(("--scratch",), "scratch", "flag", help="Do not store the result; write sidecars only.", group="Results"),
+    Opt(("-y", "--yes"), "yes", "flag", help="Answer yes to every confirmation.", group="Results"),
+    Opt(("-n", "--no"), "no", "flag", help="Answer no to every confirmation.", group="Results"),
+    # execution
+    Opt(("--conda", "--conda-env", "--conda-environment"), "conda", "value", "NAME", "Run in conda environment NAME.", "Execution"),
+    Opt(("--docker", "--docker-image"), "docker", "value", "IMG", "Run inside docker image IMG.", "Execution"),
+    Opt(("--ncores",), "ncores", "value", "N", "The job uses N cores ($SEAMLESS_NCORES).", "Execution"),
+    Opt(("--fingertip",), "fingertip", "flag", help="Recompute missing input buffers from known transformations.", group="Execution"),
+    Opt(("--direct-print",), "direct_print", "flag", help="Mark the job as printing directly (output is always streamed).", group="Execution"),
+    Opt(("--local",), "local", "flag", help="Execute in this process.", group="Execution"),
+    Opt(("--node",), "node", "value", "NODE", "Run on Dask worker NODE (Dask only).", "Execution"),
+    # preparation modes
+    Opt(("--dry", "--dry-run"), "dry", "flag", help="Prepare only: print the transformation checksum.", group="Preparation"),
+    Opt(("-j", "--write-job"), "job_dir", "value", "DIR", "With --dry: write the job files into the new directory DIR.", "Preparation"),
+    Opt(("--upload",), "upload", "flag", help="With --dry: also store the inputs and the job buffers.", group="Preparation"),
+    Opt(("--write-remote-job",), "remote_job_dir", "value", "DIR", "With --dry: write a runnable job (pins + transform.sh) into DIR.", "Preparation"),
+    Opt(("--undo",), "undo", "flag", help="Declare the cached result irreproducible and forget it.", group="Preparation"),
+    Opt(("-h", "--help"), "help", "flag", help="Show this message and exit."),
+)
+
+_BY_NAME = {name: opt for opt in OPTIONS for name in opt.names}
+
+
+@dataclass
+class RunArgs:
+    command: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)
+
+    def __getattr__(self, name):
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+
+def _defaults() -> dict:
+    values = {}
+    for opt in OPTIONS:
+        values[opt.dest] = {"flag": False, "count": 0, "value": None, "append": []}[opt.kind]
+        if opt.kind == "append":
+            values[opt.dest] = []
+    return values
+
+
+def _count(word: str) -> int:
+    """-v, -vv, -vvv -> 1, 2, 3 (0 if the word is not a repeated -v)."""
+    if len(word) > 1 and word[0] == "-" and set(word[1:]) == {"v"}:
+        return len(word) - 1
+    return 0
+
+
+def parse(argv) -> RunArgs:
+    """Options up to the first non-option word (or `--`); the rest is the command."""
+    argv = list(argv)
+    values = _defaults()
+    pos = 0
+    while pos < len(argv):
+        word = argv[pos]
+        if word == "--":
+            pos += 1
+            break
+        if not word.startswith("-") or word == "-":
+            break
+        pos += 1
+        if _count(word) and word not in _BY_NAME:
+            values["verbose"] += _count(word)
+            continue
+        name, eq, attached = word.partition("=") if word.startswith("--") else (word, "", "")
+        opt = _BY_NAME.get(name)
+        if opt is None:
+            raise usage_error(f"no such option: {word}")
+        if opt.kind in ("flag", "count"):
+            if eq:
+                raise usage_error(f"option {name} does not take a value")
+            values[opt.dest] = values[opt.dest] + 1 if opt.kind == "count" else True
+            continue
+        if eq:
+            value = attached
+        elif pos < len(argv):
+            value, pos = argv[pos], pos + 1
+        else:
+            raise usage_error(f"option {name} requires an argument")
+        if opt.kind == "append":
+            values[opt.dest].append(value)
+        else:
+            values[opt.dest] = value
+    args = RunArgs(argv[pos:], values)
+    if not values["help"]:
+        _check(args)
+    return args
+
+
+def _positive_int(value, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise usage_error(f"option {name} needs a positive integer, got '{value}'")
+    return number
+
+
+def _check(args: RunArgs) -> None:
+    """The mutual rules of SPEC §4.2 (exit 2)."""
+    v = args.values
+    if v["yes"] and v["no"]:
+        raise usage_error("-y and -n cannot be combined")
+    if v["mapping_strip"] and v["mapping_extension"]:
+        raise usage_error("-ms and -mx cannot be combined")
+    if v["workdir"] is not None and v["root_slash"]:
+        raise usage_error("-w and -W cannot be combined")
+    for dest, flag in (("job_dir", "-j"), ("upload", "--upload"), ("remote_job_dir", "--write-remote-job")):
+        if v[dest] and not v["dry"]:
+            raise usage_error(f"{flag} requires --dry")
+    if v["undo"] and v["dry"]:
+        raise usage_error("--undo cannot be combined with --dry")
+    if v["primary"] is not None:
+        v["primary"] = _positive_int(v["primary"], "--primary")
+    if v["ncores"] is not None:
+        v["ncores"] = _positive_int(v["ncores"], "--ncores")
+    if v["single"] and len(args.command) != 1:
+        raise usage_error(f"-c requires exactly one command argument, got {len(args.command)}")
+    if not args.command:
+        raise usage_error("no command given")
+
+
+_INTRO = """\
+Usage: seamless-run [OPTIONS] [--] COMMAND...
+
+  Run a bash command as a cached, checksum-addressed transformation.
+
+  All options come before the command: everything from the first word that
+  is not an option (or everything after --) is the command, including words
+  that look like options. So `seamless-run cat a.txt --input b.txt` passes
+  `--input b.txt` to cat. A single COMMAND argument is used verbatim
+  (seamless-run 'sort a.txt | uniq'); several words are joined, with words
+  that need it shell-quoted.
+
+  Words of the command that name existing files or directories become inputs.
+  Output redirects of the last command and -cp captures become result files,
+  each written with an X.CHECKSUM sidecar (directories: X.INDEX too).
+  Without any, the command's stdout is the result and is printed.
+"""
+
+
+def help_text() -> str:
+    lines = [_INTRO]
+    groups: dict = {}
+    for opt in OPTIONS:
+        groups.setdefault(opt.group, []).append(opt)
+    for group, opts in groups.items():
+        lines.append(f"{group}:")
+        for opt in opts:
+            spelling = ", ".join(opt.names) + (f" {opt.metavar}" if opt.metavar else "")
+            if len(spelling) > 30:
+                lines.append(f"  {spelling}")
+                lines.append(f"  {'':30}  {opt.help}")
+            else:
+                lines.append(f"  {spelling:30}  {opt.help}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,258 @@
+"""seamless-run [OPTIONS] [--] COMMAND...: a bash command as a cached transformation (SPEC §4).
+
+    argv ─► _runargs.parse ─► command.prepare (argtyping, pins, targets, code, tf checksum)
+         ─► --dry / -j / --upload / --write-remote-job / --undo: print the tf and stop
+         ─► lookup (result DB + result buffer) ──hit──► stdout bytes, or targets + sidecars
+         ─► miss: store inputs ─► .FUTURE files ─► engine Job run in this thread ─► outputs
+
+The hit path is the one users pay for on every repeat, so it imports neither click nor bashlex
+(the parse is memoized by bashparse.analyse) nor the execution layer (engine, run_bash,
+workspace): those are imported only on a miss. Input files are hashed through the stat memo.
+
+Signals: SIGINT exits 130 and SIGTERM 143. Either one, arriving while the job runs, makes
+run_bash kill the job's process group and remove its workspace before we exit; the .FUTURE
+files are removed on every exit path.
+"""
+
+import logging
+import os
+import signal
+import sys
+
+from ._common import Terminated, run_main, setup_logging, usage_error
+from ._runargs import PROG, help_text, parse
+
+logger = logging.getLogger("seamless_transformer.cli.run")
+
+
+def main(argv=None):
+    sys.exit(run_main(PROG, body, argv))
+
+
+def body(argv) -> int:
+    args = parse(argv)
+    if args.help:
+        sys.stdout.write(help_text())
+        return 0
+    verbose = max(args.verbose, 2) if args.debug else args.verbose
+    setup_logging(PROG, verbose, args.quiet)
+    if args.node is not None:
+        raise usage_error(f"--node {args.node}: choosing a node needs Dask execution, which is not available")
+    for directory, flag in ((args.job_dir, "-j"), (args.remote_job_dir, "--write-remote-job")):
+        if directory is not None and os.path.lexists(directory):
+            raise usage_error(f"{flag} {directory}: the directory already exists")
+    from .. import config
+
+    project, _, subproject = (args.project or "").partition(":")
+    stage, _, substage = (args.stage or "").partition(":")
+    config.init(project=project or None, subproject=subproject or None, stage=stage or None,
+                substage=substage or None, prog=PROG)
+    from ..transformation.command import prepare
+
+    cwd = os.getcwd()
+    prepared = prepare(args.command, _run_options(args, config.get_settings()), cwd)
+    logger.info("transformation %s", prepared.tf_checksum.hex())
+    if args.dry:
+        return _dry(args, prepared, cwd)
+    if args.undo:
+        return _undo(prepared)
+    return _run(args, prepared, cwd)
+
+
+def _answer(args):
+    return True if args.yes else False if args.no else None
+
+
+def _run_options(args, settings):
+    from ..transformation.command import RunOptions
+
+    meta = {}
+    if settings.queue:
+        meta["queue"] = settings.queue
+    if args.local:
+        meta["local"] = True
+    mapping = "strip" if args.mapping_strip else "extension" if args.mapping_extension else "literal"
+    return RunOptions(
+        single=args.single, g1=args.g1, g2=args.g2,
+        workdir=os.path.expanduser(args.workdir) if args.workdir is not None else None,
+        root_slash=args.root_slash, mapping=mapping, captures=list(args.captures),
+        inputs=list(args.inputs), input_files=list(args.input_files), vars=list(args.vars),
+        metavars=list(args.metavars), metafiles=list(args.metafiles), prologues=list(args.prologues),
+        primary=args.primary or 1, conda=args.conda, docker=args.docker, ncores=args.ncores,
+        direct_print=args.direct_print, scratch=args.scratch, no_download=args.no_download, meta=meta,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- preparation modes
+
+
+def _dry(args, prepared, cwd) -> int:
+    from ..transformation.command import write_job_dir
+
+    upload = args.upload or args.remote_job_dir is not None
+    if upload:
+        from ..store.storage import get_storage
+
+        store_buffers(prepared.buffers, get_storage(), _answer(args))
+    if args.job_dir is not None:
+        write_job_dir(prepared, os.path.join(cwd, args.job_dir), upload=upload)
+    if args.remote_job_dir is not None:
+        from ._remote_job import write_remote_job
+
+        write_remote_job(prepared, os.path.join(cwd, args.remote_job_dir))
+    print(prepared.tf_checksum.hex())
+    return 0
+
+
+def _undo(prepared) -> int:
+    from ..errors import CacheMissError
+    from ..store.storage import get_storage
+
+    storage = get_storage()
+    tf = prepared.tf_checksum
+    result = storage.get_result(tf)
+    if result is None:
+        raise CacheMissError("no cached result to undo")
+    storage.declare_irreproducible(tf, result)
+    logger.info("declared %s -> %s irreproducible", tf.hex(), result.hex())
+    print(tf.hex())
+    return 0
+
+
+def store_buffers(buffers: dict, storage, answer=None) -> None:
+    """Store the job's buffers: bytes as they are, files by path (compressed ones decompressed)."""
+    from ..store.pathsum import _put_file
+
+    files = [(cs, path) for cs, path in buffers.items() if isinstance(path, str) and not storage.has_buffer(cs)]
+    if files:
+        from ._transfer import confirm_upload
+
+        nbytes = 0
+        for _cs, path in files:
+            try:
+                nbytes += os.path.getsize(path)
+            except OSError:
+                pass
+        confirm_upload(len(files), nbytes, answer, prog=PROG)
+        logger.info("uploading %d file(s)", len(files))
+    for cs, value in buffers.items():
+        if isinstance(value, str):
+            _put_file(value, cs, storage)
+        elif not storage.has_buffer(cs):
+            storage.put_buffer(value, cs)
+
+
+# ---------------------------------------------------------------- lookup, execution, outputs
+
+
+def _run(args, prepared, cwd) -> int:
+    from ..store.storage import get_storage
+
+    storage = get_storage()
+    download = not (args.no_download or args.scratch)
+    buffer = _cached_result(prepared, storage, download)
+    tf = prepared.tf_checksum.hex()
+    if buffer is not None:
+        logger.info("cache hit %s", tf)
+        _write_outputs(prepared, buffer, storage, cwd, download, _answer(args))
+        return 0
+    logger.info("cache miss %s", tf)
+    if args.docker:
+        import shutil
+
+        if shutil.which("docker") is None:
+            raise usage_error(f"--docker {args.docker}: docker is not available")
+    store_buffers(prepared.buffers, storage, _answer(args))
+    from ._outputs import Futures
+
+    with Futures(prepared, cwd):
+        buffer = _execute(args, prepared)
+        _write_outputs(prepared, buffer, storage, cwd, download, _answer(args))
+    return 0
+
+
+def _cached_result(prepared, storage, download: bool):
+    """The cached result buffer, or None when the job must run (no result, or a buffer is gone)."""
+    from ..errors import CacheMissError
+
+    result = storage.get_result(prepared.tf_checksum)
+    if result is None:
+        return None
+    try:
+        buffer = storage.get_buffer(result)
+    except CacheMissError:
+        logger.info("result %s is no longer available; recomputing", result.hex())
+        return None
+    if prepared.mode == "targets" and download:
+        from ._outputs import missing_leaves, parse_deep
+
+        if missing_leaves(prepared, parse_deep(buffer), storage):
+            logger.info("a file of result %s is no longer available; recomputing", result.hex())
+            return None
+    return buffer
+
+
+def _write_outputs(prepared, buffer: bytes, storage, cwd, download, answer) -> None:
+    from ._outputs import write_stdout, write_targets
+
+    if prepared.mode == "stdout":
+        write_stdout(buffer)
+    else:
+        write_targets(prepared, buffer, storage, cwd=cwd, download=download, answer=answer)
+
+
+class _Signals:
+    """SIGINT/SIGTERM while the job runs: interrupt the job once, remember which signal it was."""
+
+    def __init__(self):
+        self.caught = None
+        self.previous = {}
+
+    def __enter__(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        return False
+
+    def _handle(self, signum, frame):
+        if self.caught is not None:
+            return  # the job is already being stopped
+        self.caught = KeyboardInterrupt if signum == signal.SIGINT else Terminated
+        raise self.caught()
+
+    def reraise(self):
+        if self.caught is not None:
+            raise self.caught()
+
+
+def _execute(args, prepared) -> bytes:
+    """Run the job in this thread (the engine records it); return the result buffer."""
+    from ..errors import CanceledError, TransformationError
+    from ..transformation import engine
+
+    tf = prepared.tf_checksum
+    job = engine.Job(prepared.tf_dict, tf, scratch=args.scratch, direct_print=args.direct_print,
+                     fingertip=args.fingertip)
+    job.unstarted = True
+    with _Signals() as signals:
+        try:
+            engine.run_inline(job)
+        except (KeyboardInterrupt, Terminated):
+            signals.reraise()
+            raise
+        signals.reraise()
+    try:
+        result = job.result()
+    except CanceledError:
+        raise TransformationError(f"transformation {tf.hex()} was canceled") from None
+    except TransformationError as exc:
+        raise TransformationError(f"{exc} (transformation {tf.hex()[:12]})") from None
+    if job.result_buffer is not None:
+        return job.result_buffer
+    from ..store.storage import get_storage
+
+    return get_storage().get_buffer(result)
