@@ -1,0 +1,117 @@
+"""The cancel registry of running transformations (SPEC 6.5)."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from seamless_transformer.checksum import Checksum
+from seamless_transformer.errors import CanceledError
+from seamless_transformer.transformation import running
+
+TF = Checksum("5" * 64)
+
+
+@pytest.fixture(autouse=True)
+def private_runtime_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    running._reset()
+    yield
+    running._reset()
+
+
+def entry_path(tf=TF, pid=None):
+    return os.path.join(running.registry_root(), tf.hex(), running.entry_name(pid))
+
+
+def test_registry_root_prefers_xdg_runtime_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg"))
+    assert running.registry_root() == str(tmp_path / "xdg" / f"seamless-{os.getuid()}" / "running")
+
+
+def test_registry_root_falls_back_to_tmpdir(tmp_path):
+    assert running.registry_root() == str(tmp_path / "tmp" / f"seamless-{os.getuid()}" / "running")
+
+
+def test_registered_writes_a_host_pid_entry_and_removes_it_on_exit():
+    with running.registered(TF, lambda: None):
+        assert os.path.basename(entry_path()) == f"{socket.gethostname()}-{os.getpid()}"
+        with open(entry_path()) as f:
+            assert f.read().split()[0] == str(os.getpid())
+    assert not os.path.exists(os.path.dirname(entry_path()))
+
+
+def test_a_cancel_file_naming_this_process_calls_the_callback():
+    called = threading.Event()
+    with running.registered(TF, called.set):
+        with open(os.path.join(os.path.dirname(entry_path()), running.CANCEL_FILE), "w") as f:
+            f.write(running.entry_name() + "\n")
+        assert called.wait(5)
+        assert not os.path.exists(entry_path())
+
+
+def test_a_cancel_file_naming_another_process_is_ignored():
+    called = threading.Event()
+    with running.registered(TF, called.set):
+        with open(os.path.join(os.path.dirname(entry_path()), running.CANCEL_FILE), "w") as f:
+            f.write("otherhost-1\n")
+        assert not called.wait(3 * running.POLL_SECONDS)
+        assert os.path.exists(entry_path())
+
+
+def test_cancel_running_reports_the_process_that_stopped():
+    called = threading.Event()
+    with running.registered(TF, called.set):
+        outcomes = running.cancel_running(TF)
+    assert outcomes == [(os.getpid(), True)]
+    assert called.is_set()
+    assert not os.path.exists(os.path.dirname(entry_path()))
+
+
+def test_cancel_running_with_nothing_registered_is_empty():
+    assert running.cancel_running(TF) == []
+
+
+def test_the_entry_of_a_dead_process_is_removed():
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(proc.stdout)
+    path = entry_path(pid=dead)
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        f.write(f"{dead} 0\n")
+    assert running.live_entries(TF) == []
+    assert not os.path.exists(os.path.dirname(path))
+
+
+def test_an_exiting_process_removes_its_entries():
+    code = (
+        "from seamless_transformer.transformation import running\n"
+        "ctx = running.registered('" + TF.hex() + "', lambda: None)\n"
+        "ctx.__enter__()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
+    assert not os.path.exists(os.path.join(running.registry_root(), TF.hex()))
+
+
+def test_an_engine_job_canceled_through_the_registry_raises_canceled_error_with_its_tf():
+    from seamless_transformer.api.transformer import delayed
+    from seamless_transformer.store.storage import get_storage
+    from seamless_transformer.transformation import engine
+
+    transformation = delayed("sleep 60; echo x > RESULT", "bash")(a=2)
+    tf = transformation.construct()
+    job = engine.submit(transformation._tf_dict, tf)
+    for _ in range(100):
+        if running.live_entries(tf):
+            break
+        threading.Event().wait(0.05)
+    assert running.cancel_running(tf) == [(os.getpid(), True)]
+    with pytest.raises(CanceledError) as info:
+        job.result(timeout=5)
+    assert str(info.value) == "Transformation was canceled"
+    assert info.value.tf == tf.hex()
+    assert get_storage().get_result(tf) is None
