@@ -2,7 +2,7 @@
 
 `start_hashserver(directory)` and `start_database(db_file)` start a server on a free port, wait
 (bounded) until its /healthcheck answers, and return its base URL. Every server started by a
-test is terminated when the test ends, whatever happens.
+test is terminated when the test ends, whatever happens. `seamless_run(*args)` runs our CLI as a subprocess.
 """
 
 import os
@@ -20,7 +20,7 @@ STOP_TIMEOUT = 10.0
 START_ATTEMPTS = 3
 
 
-def _executable(name: str) -> str:
+def executable(name: str) -> str:
     """The console script installed next to this interpreter (falls back to PATH)."""
     candidate = os.path.join(sysconfig.get_path("scripts"), name)
     if os.access(candidate, os.X_OK):
@@ -108,7 +108,7 @@ def servers(tmp_path):
 @pytest.fixture
 def start_hashserver(servers):
     def start(directory, *, writable=True):
-        argv = [_executable("hashserver"), os.fspath(directory)]
+        argv = [executable("hashserver"), os.fspath(directory)]
         return servers.start(argv + (["--writable"] if writable else []))
 
     return start
@@ -119,9 +119,19 @@ def start_database(servers):
     # Always --writable: seamless-database 2.1.0 crashes at startup in read-only mode
     # (it passes uri=True to peewee's Database.connect(), which takes no such argument).
     def start(db_file):
-        return servers.start([_executable("seamless-database"), os.fspath(db_file), "--writable"])
+        return servers.start([executable("seamless-database"), os.fspath(db_file), "--writable"])
 
     return start
+
+
+@pytest.fixture
+def seamless_run():
+    """Run our `seamless-run` CLI in the test's cwd and environment; returns the CompletedProcess."""
+    def run(*args):
+        return subprocess.run([executable("seamless-run"), *args], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=60)
+
+    return run
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ what they write, we read.
 import hashlib
 import json
 import sqlite3
+import subprocess
 
 from upstream_http import http
 from seamless_transformer import Checksum, delayed
@@ -220,3 +221,36 @@ def test_a_database_file_created_by_the_server_works_as_our_seamless_db(cache_ro
     other = _sha(b"other tf\n")
     get_storage().put_result(other, HELLO_CS)
     assert _db_get(url, "transformation", other) == (200, HELLO_CS.encode())
+
+
+# ---------------------------------------------------------------- seamless-run
+
+ECHO_HELLO_TF = "706b247db5f69ec5dc5b452a1a9164089faed42eaab3d461b8dfdf3217a36550"
+
+
+def test_hashserver_serves_the_stdout_buffer_of_seamless_run(cache_root, start_hashserver, seamless_run):
+    done = seamless_run("echo hello")
+    assert (done.returncode, done.stdout) == (0, HELLO), done.stderr
+    url = start_hashserver(cache_root)
+    assert http("GET", f"{url}/{HELLO_CS}") == (200, HELLO)
+
+
+def test_database_server_answers_the_result_of_seamless_run(cache_root, start_database, seamless_run):
+    done = seamless_run("echo hello")
+    assert done.returncode == 0, done.stderr
+    url = start_database(cache_root / "seamless.db")
+    assert _db_get(url, "transformation", ECHO_HELLO_TF) == (200, HELLO_CS.encode())
+
+
+def test_seamless_run_prints_a_result_written_by_the_servers_without_executing(
+    cache_root, start_database, start_hashserver, seamless_run
+):
+    # The servers claim that `echo hello` printed "from the servers": we must print that.
+    buffer = b"from the servers\n"
+    db_url = start_database(cache_root / "seamless.db")
+    hs_url = start_hashserver(cache_root)
+    assert http("PUT", f"{hs_url}/{_sha(buffer)}", data=buffer)[0] == 200
+    put = {"type": "transformation", "checksum": ECHO_HELLO_TF, "value": _sha(buffer)}
+    assert http("PUT", db_url, json_body=put)[0] == 200
+    done = seamless_run("echo hello")
+    assert (done.returncode, done.stdout) == (0, buffer), done.stderr
