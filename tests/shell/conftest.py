@@ -2,18 +2,14 @@
 
 import os
 import sys
-from pathlib import Path
 
 import pytest
 
-from shell_session import ShellSession, shell_env
-
-REPO = Path(__file__).resolve().parents[2]
-BIND_SCRIPT = REPO / "bin" / "seamless-mode-bind.sh"
+from shell_session import BIND_SCRIPT, ShellSession, shell_env
 
 STUB = """#!/bin/bash
 # Stub seamless-run: record argv (NUL-separated), then run the command string itself.
-printf '%s\\0' "$@" > "$SEAMLESS_STUB_ARGV"
+printf '%s\\0' "$@" > "$STUB_ARGV_FILE"
 exec bash -c "${@: -1}"
 """
 
@@ -56,7 +52,7 @@ def make_session(tmp_path, seamless_run_dir, argv_file, work):
         home = tmp_path / "home"
         home.mkdir(exist_ok=True)
         env = shell_env(home, [seamless_run_dir, BIND_SCRIPT.parent, os.path.dirname(sys.executable)])
-        env["SEAMLESS_STUB_ARGV"] = str(argv_file)
+        env["STUB_ARGV_FILE"] = str(argv_file)
         env.update(extra_env or {})
         session = ShellSession(shell, env, work)
         sessions.append(session)
@@ -67,7 +63,3 @@ def make_session(tmp_path, seamless_run_dir, argv_file, work):
     yield make
     for session in sessions:
         session.close()
-
-
-def read_argv(path):
-    return path.read_bytes().split(b"\0")[:-1]

@@ -8,9 +8,11 @@ satisfy a new expectation. Every failure shows the tail of the screen.
 import io
 import os
 import re
+from pathlib import Path
 
 import pexpect
 
+BIND_SCRIPT = Path(__file__).resolve().parents[2] / "bin" / "seamless-mode-bind.sh"
 PROMPT_RE = re.compile(r"\[P(\d+)\]")
 TIMEOUT = 20
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r")
@@ -86,3 +88,8 @@ def shell_env(home, path_dirs):
         "SHELL_SESSIONS_DISABLE": "1",
     }
     return env
+
+
+def read_argv(path):
+    """The argv that the stub seamless-run recorded (NUL-separated)."""
+    return path.read_bytes().split(b"\0")[:-1]

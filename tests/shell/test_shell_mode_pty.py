@@ -4,7 +4,7 @@ import time
 
 import psutil
 import pytest
-from conftest import BIND_SCRIPT, read_argv
+from shell_session import BIND_SCRIPT, read_argv
 
 SHELLS = ["bash", "zsh"]
 KEYMAPS = ["emacs", "vi"]
