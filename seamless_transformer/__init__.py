@@ -10,6 +10,10 @@ __all__ = sorted([
     "Transformation",
     "TransformationError",
     "Transformer",
+    "WorkerCrashedError",  # worker pool (pool/)
+    "has_spawned",
+    "shutdown_workers",
+    "spawn",
     "config",
     "delayed",
     "direct",
@@ -28,6 +32,11 @@ _WHERE = {
     "direct": "api.transformer",
     "parallel": "api.parallel",
     "parallel_async": "api.parallel",
+    # the worker pool (SPEC §8.5)
+    "WorkerCrashedError": "errors",
+    "spawn": "pool",
+    "has_spawned": "pool",
+    "shutdown_workers": "pool",
 }
 
 

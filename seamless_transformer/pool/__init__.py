@@ -1,0 +1,116 @@
+"""The spawn-based worker pool (SPEC §8.5): `spawn`, `has_spawned`, `shutdown_workers`.
+
+Once spawned, the pool is the engine's backend: every non-local transformation of this
+process runs in a worker. Nothing is imported or started until `spawn` is called.
+"""
+
+import atexit
+import os
+import threading
+import warnings
+
+SPAWN_TIMEOUT = 60.0
+
+_lock = threading.Lock()
+_pool = None
+_atexit_installed = False
+
+
+class _Backend:
+    """The engine backend that runs jobs in the pool (blocking: called from the job's thread)."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def __call__(self, job):
+        from concurrent.futures import Future
+
+        future = Future()
+
+        def done(outcome, error):
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(outcome)
+
+        task = self.pool.make_task(job.tf_dict, job.tf, done, scratch=job.scratch,
+                                   fingertip=job.fingertip, direct_print=job.direct_print, job=job)
+        self.pool.submit(task)
+        return future.result()
+
+    def cancel(self, job):
+        self.pool.cancel_job(job)
+
+
+def _in_main_process() -> bool:
+    import multiprocessing
+
+    # a spawned child re-imports the main module before its process object knows its parent,
+    # but it already carries its own name then
+    return (multiprocessing.parent_process() is None
+            and multiprocessing.current_process().name == "MainProcess")
+
+
+def spawn(n=None) -> None:
+    """Start n worker processes (default os.cpu_count()); return when all are ready."""
+    global _pool, _atexit_installed
+    if not _in_main_process():
+        warnings.warn("spawn() has no effect outside the main process", RuntimeWarning, stacklevel=2)
+        return
+    if n is None:
+        n = os.cpu_count() or 1
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError("the number of workers must be a positive integer")
+    from ..transformation import engine
+    from .manager import Pool
+
+    with _lock:
+        if _pool is not None:
+            raise RuntimeError("Workers have already been spawned")
+        pool = Pool(n)
+        try:
+            pool.start(SPAWN_TIMEOUT)
+        except BaseException:
+            pool.close(wait=False)
+            raise
+        _pool = pool
+        engine.set_backend(_Backend(pool))
+        if not _atexit_installed:
+            atexit.register(shutdown_workers, wait=False)
+            _atexit_installed = True
+
+
+def ensure_spawned(n=None) -> None:
+    """Spawn the pool unless it runs already (config `execution: spawn`); silent in workers."""
+    if _pool is None and _in_main_process():
+        try:
+            spawn(n)
+        except RuntimeError:
+            if _pool is None:
+                raise
+
+
+def has_spawned() -> bool:
+    return _pool is not None
+
+
+def shutdown_workers(wait=True) -> None:
+    """Stop the workers (after their current work if `wait`); later transformations run in-process."""
+    global _pool
+    from ..transformation import engine
+
+    with _lock:
+        pool, _pool = _pool, None
+        if pool is None:
+            return
+        if isinstance(engine._backend, _Backend) and engine._backend.pool is pool:
+            engine.set_backend(None)
+    pool.close(wait=wait)
+
+
+def get_pool():
+    """The running pool (or None): for benchmarks and tests."""
+    return _pool
+
+
+__all__ = ["spawn", "has_spawned", "shutdown_workers", "ensure_spawned"]

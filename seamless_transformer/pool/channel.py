@@ -1,0 +1,131 @@
+"""The message channel between the parent and one worker: a multiprocessing Pipe.
+
+Every message is a pickled dict {"kind", "op", "id", "payload"}; kind is "request",
+"response" or "event". A response carries the id of its request. Buffers of at least
+SEAMLESS_SHM_THRESHOLD bytes inside a payload are replaced by shm.ShmRef (see shm.py).
+
+    parent                                              worker
+      |                                                   |  (starts, imports the execution layer)
+      | <------------- event    ready    {pid}  --------- |
+      | -- request  run      id {tf_dict, tf, scratch,    |
+      |                         fingertip, direct_print,  |
+      |                         settings?, inputs?} ----> |  one thread per transformation
+      | <----------- request  alloc    id' {size} ------- |  (a result buffer >= threshold)
+      | -- response alloc    id' {ref} -----------------> |  the worker fills the segment
+      | <----------- request  delegate id" {tf_dict, tf,  |  a nested transformation
+      |                         scratch, fingertip, ...}  |
+      | -- response delegate id" {status: cached | done | |  cached/done: {outcome}
+      |                         error | refused, ...} --> |  refused: the worker runs it itself
+      | <----------- event    release  {names} ---------- |  parent segments copied out: unlink
+      | <----------- response run     id {outcome} |     |
+      |                                  {error, etype, logs}
+      | -- request  ping     id ----------------------->  |
+      | <----------- response ping     id --------------- |  (within 1 s, or the worker is hung)
+      | -- request  echo     id {data} ---------------->  |  (transport benchmark)
+      | <----------- response echo     id {data} -------- |
+      | -- event    stop ------------------------------>  |  the worker exits
+      v                                                   v
+
+Sends never block the caller: a sender thread per channel writes to the pipe, so a peer that
+is slow to read can never stall the thread that reads the other direction.
+"""
+
+import queue
+import threading
+
+_STOP = object()
+
+
+class ChannelClosed(Exception):
+    pass
+
+
+def message(kind: str, op: str, id=None, payload=None) -> dict:
+    return {"kind": kind, "op": op, "id": id, "payload": payload if payload is not None else {}}
+
+
+class Channel:
+    """One end of a pipe, with an asynchronous sender."""
+
+    def __init__(self, conn, name="channel"):
+        self.conn = conn
+        self.closed = False
+        self._queue = queue.SimpleQueue()
+        self._sender = threading.Thread(target=self._send_loop, name=f"{name}-send", daemon=True)
+        self._sender.start()
+
+    def send(self, kind: str, op: str, id=None, payload=None) -> None:
+        if self.closed:
+            raise ChannelClosed("channel is closed")
+        self._queue.put(message(kind, op, id, payload))
+
+    def _send_loop(self):
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            try:
+                self.conn.send(item)
+            except (OSError, ValueError, EOFError):
+                self.closed = True
+                return
+            except Exception as exc:  # noqa: BLE001 - an unpicklable payload: tell the peer
+                if item["kind"] == "response":
+                    err = {"error": f"{type(exc).__name__}: {exc}", "etype": "TransformationError"}
+                    self._queue.put(message("response", item["op"], item["id"], err))
+
+    def recv(self) -> dict:
+        """The next message (blocking). Raises ChannelClosed when the peer is gone."""
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError) as exc:
+            self.closed = True
+            raise ChannelClosed(str(exc) or "peer closed the pipe") from None
+
+    def close(self, flush_timeout=1.0) -> None:
+        """Stop the sender (after it wrote what was queued) and close the pipe."""
+        self._queue.put(_STOP)
+        self._sender.join(flush_timeout)
+        self.closed = True
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------- outcomes and errors on the wire
+
+
+def outcome_to_wire(outcome) -> dict:
+    """An execute.Outcome as a plain dict (its buffers can then be moved through shm)."""
+    from dataclasses import fields
+
+    return {f.name: getattr(outcome, f.name) for f in fields(outcome)}
+
+
+def outcome_from_wire(data: dict):
+    from ..transformation.execute import Outcome
+
+    return Outcome(**data)
+
+
+def error_to_wire(exc: BaseException) -> dict:
+    """What the parent needs to raise the same error the in-process engine would raise."""
+    from ..errors import SeamlessError
+
+    if isinstance(exc, SeamlessError):
+        etype, text = type(exc).__name__, str(exc)
+    else:
+        etype, text = "TransformationError", f"{type(exc).__name__}: {exc}"
+    return {"error": text, "etype": etype, "logs": getattr(exc, "logs", None)}
+
+
+def error_from_wire(data: dict) -> BaseException:
+    from .. import errors
+
+    cls = getattr(errors, data.get("etype") or "", None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.SeamlessError)):
+        cls = errors.TransformationError
+    exc = cls(data["error"])
+    exc.logs = data.get("logs")
+    return exc

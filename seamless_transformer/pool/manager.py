@@ -1,0 +1,464 @@
+"""The parent side of the worker pool: spawn, dispatch, crash recovery, delegation, cancel.
+
+One I/O thread per pool waits on every worker's pipe and process sentinel (and a wake-up pipe)
+and handles all messages; the pool state is guarded by one lock. Tasks wait in a FIFO until
+some worker has enough free slots (SEAMLESS_WORKER_TRANSFORMATION_THROTTLE, default 3;
+`ncores` k takes k slots) and then go to the least-loaded one (load, then index).
+
+Crashes (sentinel, pipe EOF, or a ping unanswered for PING_TIMEOUT): the worker is killed if
+needed, its segments unlinked and it is respawned in place. A task that was alone on the
+worker is at fault: its attempt is counted. Tasks that shared the worker are suspects: they
+are re-dispatched uncounted, each alone on a worker, so that a crash then is theirs. After
+SEAMLESS_WORKER_MAX_RETRIES retries (default 2) a task fails with WorkerCrashedError.
+"""
+
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import deque
+
+from . import shm
+from .channel import Channel, ChannelClosed, error_from_wire, outcome_from_wire, outcome_to_wire
+from .worker import settings_snapshot, worker_main
+
+logger = logging.getLogger(__name__)
+
+PING_INTERVAL = 0.5
+PING_TIMEOUT = 1.0
+TERMINATE_GRACE = 2.0
+MAX_STARTUP_FAILURES = 3
+
+
+def _env_int(name, default, minimum):
+    try:
+        return max(minimum, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+class Task:
+    """One transformation to run in some worker."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, payload: dict, slots: int, on_done, *, job=None, origin=None):
+        self.id = next(self._ids)
+        self.payload = payload  # tf_dict, tf, scratch, fingertip, direct_print[, inputs]
+        self.slots = slots
+        self.on_done = on_done  # on_done(outcome, error)
+        self.job = job
+        self.origin = origin  # (worker, its generation, request id) of a delegated task
+        self.attempts = 0  # crashes counted against this task
+        self.solo = False
+        self.worker = None
+        self.done = False
+
+
+class WorkerHandle:
+    def __init__(self, index: int):
+        self.index = index
+        self.name = f"seamless-worker-{index}"
+        self.process = self.channel = None
+        self.ready = self.dead = False
+        self.pid = None
+        self.load = 0
+        self.tasks = {}  # task id -> Task
+        self.sent_settings = None
+        self.ping_sent = None
+        self.kill_reason = None  # set when we terminate it on purpose (cancel, shutdown)
+        self.startup_failures = 0
+        self.generation = 0  # bumped by every (re)launch
+
+
+class Pool:
+    def __init__(self, n: int):
+        import multiprocessing
+
+        self.ctx = multiprocessing.get_context("spawn")
+        self.throttle = _env_int("SEAMLESS_WORKER_TRANSFORMATION_THROTTLE", 3, 1)
+        self.max_retries = _env_int("SEAMLESS_WORKER_MAX_RETRIES", 2, 0)
+        self.limit = shm.threshold()
+        self.segments = shm.SegmentTable()
+        self.workers = [WorkerHandle(i + 1) for i in range(n)]
+        self.pending = deque()
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.closing = False
+        self._echo = {}
+        self._wake_r, self._wake_w = self.ctx.Pipe(duplex=False)
+        self._io = threading.Thread(target=self._io_loop, name="seamless-pool-io", daemon=True)
+
+    # -- life cycle ---------------------------------------------------------------------
+    def start(self, timeout: float) -> None:
+        from ..config import get_settings
+
+        settings = get_settings()
+        for worker in self.workers:
+            self._launch(worker, settings)
+        self._io.start()
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while not all(w.ready for w in self.workers):
+                left = deadline - time.monotonic()
+                if any(w.startup_failures for w in self.workers):
+                    raise RuntimeError("a worker exited during start-up")
+                if left <= 0:
+                    raise RuntimeError(f"Workers did not announce themselves ready within {timeout:g} s")
+                self.changed.wait(min(left, 0.1))
+
+    def _launch(self, worker: WorkerHandle, settings) -> None:
+        parent_conn, child_conn = self.ctx.Pipe()
+        process = self.ctx.Process(target=worker_main, name=worker.name, daemon=True,
+                                   args=(child_conn, worker.name, settings_snapshot(settings)))
+        process.start()
+        child_conn.close()
+        worker.process, worker.channel = process, Channel(parent_conn, worker.name)
+        worker.ready = worker.dead = False
+        worker.sent_settings, worker.ping_sent, worker.kill_reason = settings, None, None
+        worker.load, worker.tasks = 0, {}
+        worker.generation += 1
+        self._wake()
+
+    def _wake(self):
+        try:
+            self._wake_w.send_bytes(b"x")
+        except OSError:
+            pass
+
+    def close(self, wait=True) -> None:
+        with self.lock:
+            while wait and (self.pending or any(w.tasks for w in self.workers if not w.dead)):
+                self.changed.wait(0.1)
+            self.closing = True
+            dropped = list(self.pending)
+            self.pending.clear()
+            for worker in self.workers:
+                dropped += list(worker.tasks.values())
+                worker.tasks.clear()
+                worker.kill_reason = "shutdown"
+        for task in dropped:
+            self._finish(task, error=_shutdown_error())
+        for worker in self.workers:
+            if worker.channel is not None and not worker.channel.closed:
+                worker.channel.send("event", "stop")
+        for worker in self.workers:
+            if worker.process is None:
+                continue
+            worker.process.join(TERMINATE_GRACE if wait else 0.2)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(TERMINATE_GRACE)
+            worker.channel.close(0.2)
+        self._wake()
+        self._io.join(TERMINATE_GRACE)
+        self.segments.unlink_all()
+
+    # -- submission ---------------------------------------------------------------------
+    def make_task(self, tf_dict, tf, on_done, *, scratch=False, fingertip=False,
+                  direct_print=False, job=None, origin=None) -> Task:
+        from ..store.storage import get_storage
+
+        payload = {"tf_dict": tf_dict, "tf": str(tf), "scratch": scratch,
+                   "fingertip": fingertip, "direct_print": direct_print}
+        storage = get_storage()
+        if not storage.persistent:  # memory-only storage: the worker cannot read our inputs
+            from .worker import _pin_buffers
+
+            payload["inputs"] = _pin_buffers(tf_dict, storage)
+        ncores = (tf_dict.get("__meta__") or {}).get("ncores") or 1
+        slots = min(max(int(ncores), 1), self.throttle)
+        return Task(payload, slots, on_done, job=job, origin=origin)
+
+    def submit(self, task: Task) -> None:
+        with self.lock:
+            if self.closing:
+                raise RuntimeError("the worker pool is shut down")
+            self.pending.append(task)
+            self._dispatch_pending()
+
+    def _need(self, task) -> int:
+        return self.throttle if task.solo else task.slots
+
+    def _choose(self, need: int, exclude=None):
+        best = None
+        for worker in self.workers:
+            if not worker.ready or worker.dead or worker is exclude:
+                continue
+            if self.throttle - worker.load >= need and (best is None or worker.load < best.load):
+                best = worker
+        return best
+
+    def _dispatch_pending(self) -> None:
+        for task in list(self.pending):
+            worker = self._choose(self._need(task))
+            if worker is not None:
+                self.pending.remove(task)
+                self._dispatch(task, worker)
+
+    def _dispatch(self, task: Task, worker: WorkerHandle) -> None:
+        from ..config import get_settings
+
+        task.worker = worker
+        worker.tasks[task.id] = task
+        worker.load += self._need(task)
+        payload = dict(task.payload)
+        settings = get_settings()
+        if settings is not worker.sent_settings:
+            payload["settings"] = settings_snapshot(settings)
+            worker.sent_settings = settings
+        payload = shm.encode(payload, lambda d: self.segments.create(len(d), worker.name, d), self.limit)
+        worker.channel.send("request", "run", task.id, payload)
+
+    def _finish(self, task: Task, outcome=None, error=None) -> None:
+        if task.done:
+            return
+        task.done = True
+        try:
+            task.on_done(outcome, error)
+        except Exception:  # noqa: BLE001 - a broken callback must not stop the I/O thread
+            logger.exception("worker pool callback failed")
+
+    # -- the I/O thread -----------------------------------------------------------------
+    def _io_loop(self) -> None:
+        from multiprocessing.connection import wait
+
+        while True:
+            with self.lock:
+                if self.closing:
+                    return
+                live = [w for w in self.workers if not w.dead and w.process is not None]
+                objects = {self._wake_r: None}
+                for worker in live:
+                    objects[worker.channel.conn] = worker
+                    objects[worker.process.sentinel] = worker
+            for obj in wait(list(objects), timeout=PING_INTERVAL / 2):
+                if obj is self._wake_r:
+                    while self._wake_r.poll():
+                        self._wake_r.recv_bytes()
+                    continue
+                worker = objects[obj]
+                if obj is worker.process.sentinel:
+                    self._drain(worker)
+                    self._on_death(worker, self._exit_text(worker))
+                else:
+                    self._drain(worker, once=True)
+            self._check_pings()
+
+    def _drain(self, worker: WorkerHandle, once=False) -> None:
+        conn = worker.channel.conn
+        try:
+            while not worker.dead and conn.poll():
+                self._handle(worker, worker.channel.recv())
+                if once:
+                    return
+        except (ChannelClosed, OSError, EOFError):
+            if not worker.dead:
+                worker.process.join(0.5)
+                self._on_death(worker, self._exit_text(worker))
+
+    def _exit_text(self, worker) -> str:
+        code = worker.process.exitcode
+        if code is None:
+            return "its pipe closed"
+        return f"signal {-code}" if code < 0 else f"exit code {code}"
+
+    def _check_pings(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            for worker in self.workers:
+                if worker.dead or not worker.ready:
+                    continue
+                if worker.ping_sent is None:
+                    worker.ping_sent = now
+                    worker.channel.send("request", "ping", 0)
+                elif now - worker.ping_sent > PING_TIMEOUT:
+                    self._on_death(worker, f"no answer to a ping for {PING_TIMEOUT:g} s")
+
+    def _handle(self, worker: WorkerHandle, msg: dict) -> None:
+        kind, op, rid, payload = msg["kind"], msg["op"], msg["id"], msg["payload"]
+        with self.lock:
+            worker.ping_sent = None  # any message shows that it is alive
+            if op == "ready":
+                worker.ready, worker.pid, worker.startup_failures = True, payload["pid"], 0
+                self._dispatch_pending()
+                self.changed.notify_all()
+            elif op == "alloc":
+                ref = self.segments.create(payload["size"], worker.name)
+                worker.channel.send("response", "alloc", rid, {"ref": ref})
+            elif op == "release":
+                for name in payload["names"]:
+                    self.segments.unlink(name)
+            elif op == "run" and kind == "response":
+                task = worker.tasks.pop(rid, None)
+                if task is not None:
+                    worker.load -= self._need(task)
+                    self._dispatch_pending()
+                    self.changed.notify_all()
+        if op == "run" and kind == "response":
+            self._on_result(task, payload)
+        elif op == "delegate":
+            self._on_delegate(worker, rid, payload)
+        elif op == "echo" and kind == "response":
+            self._echo.pop(rid).set_result(shm.decode(payload, self.segments.take)["data"])
+
+    def _on_result(self, task, payload) -> None:
+        payload = shm.decode(payload, self.segments.take)
+        if task is None:
+            return  # canceled meanwhile
+        if "outcome" in payload:
+            outcome = outcome_from_wire(payload["outcome"])
+            outcome.retry_count = task.attempts
+            self._finish(task, outcome=outcome)
+        else:
+            self._finish(task, error=error_from_wire(payload))
+
+    # -- crashes ------------------------------------------------------------------------
+    def _on_death(self, worker: WorkerHandle, why: str) -> None:
+        from ..errors import WorkerCrashedError
+
+        with self.lock:
+            if worker.dead:
+                return
+            worker.dead = True
+            if worker.process.is_alive():
+                worker.process.kill()
+            worker.process.join(TERMINATE_GRACE)
+            if worker.process.exitcode is not None and why == "its pipe closed":
+                why = self._exit_text(worker)
+            worker.channel.close(0)
+            self.segments.unlink_owned_by(worker.name)
+            tasks, worker.tasks, worker.load = list(worker.tasks.values()), {}, 0
+            failed = []
+            if worker.kill_reason is None and len(tasks) == 1:
+                tasks[0].attempts += 1  # alone on the worker: this task is at fault
+            for task in tasks:
+                task.solo = task.solo or worker.kill_reason is None
+                if task.attempts > self.max_retries:
+                    failed.append(task)
+                else:
+                    self.pending.appendleft(task)
+            if self.closing:
+                return
+            if not worker.ready:
+                worker.startup_failures += 1
+            if worker.startup_failures < MAX_STARTUP_FAILURES:
+                self._launch(worker, worker.sent_settings)
+            else:
+                logger.error("%s failed to start %d times; not respawned", worker.name,
+                             worker.startup_failures)
+            self._dispatch_pending()
+        logger.warning("%s died (%s); respawned", worker.name, why)
+        for task in failed:
+            self._finish(task, error=WorkerCrashedError(
+                f"worker died ({why}) while running this transformation ({task.attempts} attempts)"))
+
+    # -- cancel -------------------------------------------------------------------------
+    def cancel_job(self, job) -> None:
+        from ..errors import CanceledError
+
+        with self.lock:
+            tasks = [t for t in self.pending if t.job is job]
+            for task in tasks:
+                self.pending.remove(task)
+            for worker in self.workers:
+                mine = [t for t in worker.tasks.values() if t.job is job]
+                if mine and not worker.dead:
+                    for task in mine:
+                        del worker.tasks[task.id]
+                        worker.load -= self._need(task)
+                    tasks += mine
+                    worker.kill_reason = "cancel"
+                    threading.Thread(target=_terminate, args=(worker.process,), daemon=True).start()
+        for task in tasks:
+            self._finish(task, error=CanceledError("Transformation was canceled"))
+
+    # -- delegation of nested transformations --------------------------------------------
+    def _on_delegate(self, origin: WorkerHandle, rid, payload) -> None:
+        asker = (origin, origin.generation, rid)
+        payload = shm.decode(payload, self.segments.take)
+        _store_buffers(payload.pop("inputs", None))
+        answer = self._cached_answer(payload)
+        if answer is None:
+            with self.lock:
+                task = self.make_task(payload["tf_dict"], payload["tf"],
+                                      lambda o, e: self._answer_delegate(asker, o, e),
+                                      scratch=payload["scratch"], fingertip=payload["fingertip"],
+                                      direct_print=payload["direct_print"], origin=asker)
+                worker = self._choose(task.slots)  # any worker with a free slot, the asker included
+                if worker is not None:
+                    self._dispatch(task, worker)
+                    return
+            answer = {"status": "refused"}
+        self._reply(asker, answer)
+
+    def _cached_answer(self, payload):
+        from ..store.storage import get_storage
+        from ..transformation import engine
+        from ..transformation.execute import Outcome
+
+        result = engine.lookup(payload["tf"], need_value=True)
+        if result is None:
+            return None
+        buffer = get_storage().get_buffer(result)
+        outcome = Outcome(buffer, execution_mode="spawn")
+        return {"status": "cached", "outcome": outcome_to_wire(outcome)}
+
+    def _answer_delegate(self, asker, outcome, error) -> None:
+        if error is not None:
+            from .channel import error_to_wire
+
+            answer = {"status": "error", **error_to_wire(error)}
+        else:
+            answer = {"status": "done", "outcome": outcome_to_wire(outcome)}
+        self._reply(asker, answer)
+
+    def _reply(self, asker, answer) -> None:
+        origin, generation, rid = asker
+        with self.lock:
+            if origin.dead or origin.generation != generation or origin.channel.closed:
+                return  # the asker died meanwhile
+            answer = shm.encode(answer, lambda d: self.segments.create(len(d), origin.name, d),
+                                self.limit)
+            origin.channel.send("response", "delegate", rid, answer)
+
+    # -- transport benchmark ---------------------------------------------------------------
+    def echo(self, data: bytes, timeout=60) -> bytes:
+        from concurrent.futures import Future
+
+        with self.lock:
+            worker = self._choose(1)
+            if worker is None:
+                raise RuntimeError("no idle worker")
+            future, rid = Future(), next(Task._ids)
+            self._echo[rid] = future
+            payload = shm.encode({"data": data}, lambda d: self.segments.create(len(d), worker.name, d),
+                                 self.limit)
+            worker.channel.send("request", "echo", rid, payload)
+        return future.result(timeout)
+
+
+def _terminate(process) -> None:
+    """SIGTERM, then SIGKILL after a grace period."""
+    process.terminate()
+    process.join(TERMINATE_GRACE)
+    if process.is_alive():
+        process.kill()
+
+
+def _shutdown_error():
+    from ..errors import CanceledError
+
+    return CanceledError("the worker pool was shut down")
+
+
+def _store_buffers(buffers) -> None:
+    if not buffers:
+        return
+    from ..checksum import Checksum
+    from ..store.storage import get_storage
+
+    storage = get_storage()
+    for cs, buf in buffers.items():
+        storage.put_buffer(buf, Checksum(cs))

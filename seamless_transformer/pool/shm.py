@@ -1,0 +1,154 @@
+"""Shared-memory transport of large buffers between the parent and its workers.
+
+Ownership rule: **the parent creates, and the parent unlinks, every segment**. A worker only
+maps a segment by name (without telling the resource tracker, which it shares with the parent
+under the spawn start method), so every REGISTER the tracker sees has exactly one matching
+UNREGISTER and it never reports a leak.
+
+    parent -> worker   parent creates + fills a segment, sends ShmRef; the worker copies it out,
+                       then sends a "release" event; the parent unlinks
+    worker -> parent   the worker asks the parent to "alloc" a segment, fills it, sends ShmRef;
+                       the parent copies it out and unlinks at once
+    worker crash       the parent unlinks every segment it had created for that worker
+
+Buffers below the threshold (SEAMLESS_SHM_THRESHOLD, default 64 KiB) travel inline in the
+pickled message.
+"""
+
+import mmap
+import os
+import threading
+from dataclasses import dataclass
+
+DEFAULT_THRESHOLD = 64 * 1024
+
+
+def threshold() -> int:
+    """Buffers of at least this many bytes go through shared memory."""
+    value = os.environ.get("SEAMLESS_SHM_THRESHOLD")
+    try:
+        return max(1, int(value)) if value else DEFAULT_THRESHOLD
+    except ValueError:
+        return DEFAULT_THRESHOLD
+
+
+@dataclass(frozen=True)
+class ShmRef:
+    """Stands in a message for a buffer that lives in a shared-memory segment."""
+
+    name: str
+    size: int
+
+
+class SegmentTable:
+    """The parent's segments, each owned by the worker it was made for (parent side only)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._segments = {}  # name -> (SharedMemory, owner)
+
+    def create(self, size: int, owner: str, data=None) -> ShmRef:
+        from multiprocessing.shared_memory import SharedMemory
+
+        segment = SharedMemory(create=True, size=max(size, 1))
+        try:
+            if data is not None:
+                segment.buf[:size] = data
+        finally:
+            segment.close()  # the mapping; the name stays until unlink
+        with self._lock:
+            self._segments[segment.name] = (segment, owner)
+        return ShmRef(segment.name, size)
+
+    def take(self, ref: ShmRef) -> bytes:
+        """Copy a segment's content out and unlink it."""
+        data = read_segment(ref)
+        self.unlink(ref.name)
+        return data
+
+    def unlink(self, name: str) -> None:
+        with self._lock:
+            entry = self._segments.pop(name, None)
+        if entry is not None:
+            try:
+                entry[0].unlink()
+            except FileNotFoundError:
+                pass
+
+    def unlink_owned_by(self, owner: str) -> None:
+        with self._lock:
+            names = [n for n, (_seg, o) in self._segments.items() if o == owner]
+        for name in names:
+            self.unlink(name)
+
+    def unlink_all(self) -> None:
+        with self._lock:
+            names = list(self._segments)
+        for name in names:
+            self.unlink(name)
+
+    def names(self) -> list:
+        with self._lock:
+            return sorted(self._segments)
+
+
+def _open_mapping(name: str, size: int) -> mmap.mmap:
+    """Map an existing segment without registering it with the resource tracker."""
+    from _posixshmem import shm_open  # the module multiprocessing.shared_memory is built on
+
+    fd = shm_open("/" + name.lstrip("/"), os.O_RDWR, mode=0o600)
+    try:
+        return mmap.mmap(fd, max(size, 1))
+    finally:
+        os.close(fd)
+
+
+def read_segment(ref: ShmRef) -> bytes:
+    mapping = _open_mapping(ref.name, ref.size)
+    try:
+        return mapping[: ref.size]
+    finally:
+        mapping.close()
+
+
+def write_segment(ref: ShmRef, data) -> None:
+    mapping = _open_mapping(ref.name, ref.size)
+    try:
+        mapping[: ref.size] = data
+    finally:
+        mapping.close()
+
+
+# ---------------------------------------------------------------- payload walking
+
+
+def encode(value, make_ref, limit: int):
+    """`value` with every bytes-like object of >= limit bytes replaced by make_ref(data)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return make_ref(value) if len(value) >= limit else value
+    if isinstance(value, dict):
+        return {k: encode(v, make_ref, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [encode(v, make_ref, limit) for v in value]
+    return value
+
+
+def decode(value, read_ref):
+    """The inverse of `encode`: every ShmRef replaced by read_ref(ref)."""
+    if isinstance(value, ShmRef):
+        return read_ref(value)
+    if isinstance(value, dict):
+        return {k: decode(v, read_ref) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v, read_ref) for v in value]
+    return value
+
+
+def refs_in(value) -> list:
+    if isinstance(value, ShmRef):
+        return [value]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in refs_in(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in refs_in(v)]
+    return []

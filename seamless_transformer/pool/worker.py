@@ -1,0 +1,219 @@
+"""The worker process: executes transformations sent by the parent (protocol: channel.py).
+
+This is the entry point of every `seamless-worker-N` process. It imports the execution layer
+only, never the manager. The main thread reads the pipe and answers pings; every
+transformation runs in a thread of its own, so `run_python`'s thread-routed capture gives
+each one its own `.logs`. Nested transformations go through the worker's engine, whose
+backend asks the parent (`delegate`); when the parent refuses, the worker runs them itself.
+"""
+
+import itertools
+import os
+import signal
+import threading
+from concurrent.futures import Future
+
+from . import shm
+from .channel import (Channel, ChannelClosed, error_from_wire, error_to_wire, outcome_from_wire,
+                      outcome_to_wire)
+
+SETTINGS_ENV = ("SEAMLESS_CACHE", "XDG_CACHE_HOME", "HOME")
+BASH_CANCEL_GRACE = 3.5
+
+
+def settings_snapshot(settings) -> dict:
+    """What a worker needs to resolve the same Settings as the parent (parent side)."""
+    return {
+        "workdir": settings.workdir, "project": settings.project, "subproject": settings.subproject,
+        "stage": settings.stage, "substage": settings.substage, "record": settings.record,
+        "env": {k: os.environ.get(k) for k in SETTINGS_ENV},
+    }
+
+
+def _install_settings(snapshot: dict) -> None:
+    from .. import config
+
+    for key, value in snapshot["env"].items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    project = snapshot["project"] if snapshot["project"] != config.TOPLEVEL else None
+    config.init(snapshot["workdir"], project=project, subproject=snapshot["subproject"],
+                stage=snapshot["stage"], substage=snapshot["substage"], prog="seamless-worker")
+    config.select_record(snapshot["record"])
+
+
+class _Worker:
+    def __init__(self, conn, name):
+        self.name = name
+        self.channel = Channel(conn, name)
+        self.limit = shm.threshold()
+        self._ids = itertools.count(1)
+        self._pending = {}  # request id -> Future of the parent's response payload
+        self._jobs = {}  # run id -> (thread, cancel event, language)
+        self._lock = threading.Lock()
+        self._index = itertools.count(1)
+
+    # -- requests to the parent -------------------------------------------------------
+    def request(self, op: str, payload: dict) -> dict:
+        future = Future()
+        with self._lock:
+            rid = next(self._ids)
+            self._pending[rid] = future
+        self.channel.send("request", op, rid, payload)
+        return future.result()
+
+    def _alloc(self, data) -> shm.ShmRef:
+        ref = self.request("alloc", {"size": len(data)})["ref"]
+        shm.write_segment(ref, data)
+        return ref
+
+    def _receive(self, payload):
+        """Decode a payload from the parent; tell it which of its segments it may unlink now."""
+        refs = shm.refs_in(payload)
+        if not refs:
+            return payload
+        decoded = shm.decode(payload, shm.read_segment)
+        self.channel.send("event", "release", payload={"names": [r.name for r in refs]})
+        return decoded
+
+    # -- the receive loop ----------------------------------------------------------------
+    def serve(self):
+        self.channel.send("event", "ready", payload={"pid": os.getpid()})
+        while True:
+            try:
+                msg = self.channel.recv()
+            except ChannelClosed:
+                break
+            kind, op = msg["kind"], msg["op"]
+            if kind == "response":
+                with self._lock:
+                    future = self._pending.pop(msg["id"], None)
+                if future is not None:
+                    future.set_result(msg["payload"])
+            elif op == "ping":
+                self.channel.send("response", "ping", msg["id"])
+            elif op == "run":
+                payload = msg["payload"]
+                if payload.get("settings"):
+                    _install_settings(payload["settings"])
+                self._start(msg["id"], payload)
+            elif op == "echo":
+                self._start_thread(self._echo, msg["id"], msg["payload"])
+            elif op == "stop":
+                break
+        self.channel.close()
+
+    def _start_thread(self, target, rid, payload):
+        thread = threading.Thread(target=target, args=(rid, payload), daemon=True,
+                                  name=f"{self.name}-job-{rid}")
+        thread.start()
+        return thread
+
+    def _start(self, rid, payload):
+        cancel = threading.Event()
+        language = payload["tf_dict"].get("__language__", "python")
+        with self._lock:
+            self._jobs[rid] = (None, cancel, language)
+        thread = self._start_thread(self._run, rid, payload)
+        with self._lock:
+            if rid in self._jobs:
+                self._jobs[rid] = (thread, cancel, language)
+
+    def _echo(self, rid, payload):
+        data = self._receive(payload)["data"]
+        self.channel.send("response", "echo", rid, shm.encode({"data": data}, self._alloc, self.limit))
+
+    # -- execution ------------------------------------------------------------------------
+    def _run(self, rid, payload):
+        try:
+            payload = self._receive(payload)
+            _store_inputs(payload.get("inputs"))
+            outcome = self.execute(payload, self._jobs[rid][1])
+            wire = shm.encode({"outcome": outcome_to_wire(outcome)}, self._alloc, self.limit)
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+            wire = error_to_wire(exc)
+        finally:
+            with self._lock:
+                self._jobs.pop(rid, None)
+        self.channel.send("response", "run", rid, wire)
+
+    def execute(self, payload, cancel):
+        from ..transformation.execute import execute
+
+        outcome = execute(payload["tf_dict"], payload["tf"], cancel=cancel,
+                          direct_print=payload.get("direct_print", False),
+                          fingertip=payload.get("fingertip", False))
+        outcome.execution_mode = "spawn"
+        outcome.worker_execution_index = next(self._index)
+        return outcome
+
+    def delegate(self, job):
+        """Engine backend of the worker: ask the parent to run a nested transformation."""
+        from ..store.storage import get_storage
+
+        payload = {"tf_dict": job.tf_dict, "tf": job.tf.hex(), "scratch": job.scratch,
+                   "fingertip": job.fingertip, "direct_print": job.direct_print}
+        storage = get_storage()
+        if not storage.persistent:
+            payload["inputs"] = _pin_buffers(job.tf_dict, storage)
+        answer = self.request("delegate", shm.encode(payload, self._alloc, self.limit))
+        answer = self._receive(answer)
+        status = answer["status"]
+        if status == "refused":  # no free slot anywhere: run it here (no deadlock)
+            return self.execute(payload, job.cancel_event)
+        if status == "error":
+            raise error_from_wire(answer)
+        _store_inputs(answer.get("buffers"))
+        return outcome_from_wire(answer["outcome"])
+
+    def on_sigterm(self, signum, frame):
+        """Cancel: stop running bash jobs (their process groups), then exit."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for _thread, cancel, _language in jobs:
+            cancel.set()
+        for thread, _cancel, language in jobs:
+            if thread is not None and language == "bash":
+                thread.join(BASH_CANCEL_GRACE)
+        os._exit(128 + signum)
+
+
+def _pin_buffers(tf_dict, storage) -> dict:
+    from ..transformation.execute import pins_of
+
+    buffers = {}
+    for _name, _celltype, _sub, cs in pins_of(tf_dict):
+        if storage.has_buffer(cs):
+            buffers[cs] = storage.get_buffer(cs)
+    return buffers
+
+
+def _store_inputs(buffers) -> None:
+    if not buffers:
+        return
+    from ..checksum import Checksum
+    from ..store.storage import get_storage
+
+    storage = get_storage()
+    for cs, buf in buffers.items():
+        storage.put_buffer(buf, Checksum(cs))
+
+
+def worker_main(conn, name, snapshot):
+    """Entry point of a worker process (multiprocessing spawn target)."""
+    from ..transformation import engine
+
+    try:
+        import setproctitle  # optional: nicer `ps` output
+
+        setproctitle.setproctitle(name)
+    except ImportError:
+        pass
+    _install_settings(snapshot)
+    worker = _Worker(conn, name)
+    engine.set_backend(worker.delegate)
+    signal.signal(signal.SIGTERM, worker.on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    worker.serve()
