@@ -57,7 +57,6 @@ class Scan:
         self.line = line
         self.words = []
         self.refs = []
-        self.comment_at = None
         self._top()
 
     # -- top level -------------------------------------------------------------------
@@ -76,7 +75,6 @@ class Scan:
                 continue
             if word is None:
                 if c == "#":
-                    self.comment_at = i
                     return
                 word = [i, i, True]
                 self.words.append(word)

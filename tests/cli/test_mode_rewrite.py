@@ -1,0 +1,64 @@
+"""seamless-mode-rewrite (SPEC §7): golden rewrites, declines and variable substitution, in-process."""
+
+import pytest
+
+from seamless_transformer.cli.mode_rewrite import main
+
+
+def rewrite(capsys, *argv):
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("head -n 3 data/a.txt", "seamless-run -c 'head -n 3 data/a.txt'\n"),
+        ("grep 'a b' *.txt | sort", "seamless-run -c 'grep '\\''a b'\\'' *.txt | sort'\n"),
+        ("head x.txt.CHECKSUM", "seamless-run -c 'head x.txt'\n"),
+        ("awk '{print}' a", "seamless-run -c 'awk '\\''{print}'\\'' a'\n"),
+        ("sort 'a'", "seamless-run -c 'sort '\\''a'\\'' '\n"),
+        ("awk '{print $1}' d.txt", "seamless-run -c 'awk '\\''{print $1}'\\'' d.txt'\n"),
+    ],
+)
+def test_spec_lines_are_rewritten_to_the_golden_command(capsys, line, expected):
+    assert rewrite(capsys, "--", line) == (0, expected)
+
+
+@pytest.mark.parametrize("line", ["ls -l", "wc -l x", "X=5", "F=x.txt", "", "  # note", "sort 'a", "seamless-run x"])
+def test_declined_lines_exit_1_without_output(capsys, line):
+    assert rewrite(capsys, "--", line) == (1, "")
+
+
+def test_options_come_before_dash_c(capsys):
+    assert rewrite(capsys, "--opts", "-v --scratch", "--", "sort a.txt") == (
+        0,
+        "seamless-run -v --scratch -c 'sort a.txt'\n",
+    )
+
+
+def test_a_double_quoted_variable_is_substituted_in_double_quotes(capsys):
+    assert rewrite(capsys, "--set", "F=my file.txt", "--", 'cat "$F"') == (
+        0,
+        "seamless-run -c 'cat \"my file.txt\"'\n",
+    )
+
+
+def test_an_unquoted_value_is_split_and_each_field_quoted(capsys):
+    code, out = rewrite(capsys, "--set", "X=a; touch PWNED", "--", "printf '%s\\n' $X")
+    assert (code, out) == (0, "seamless-run -c 'printf '\\''%s\\n'\\'' '\\''a;'\\'' touch PWNED'\n")
+
+
+def test_skip_words_come_from_the_environment(capsys, monkeypatch):
+    monkeypatch.setenv("SEAMLESS_MODE_SKIP", "make,ninja")
+    assert rewrite(capsys, "--", "ninja all") == (1, "")
+
+
+def test_list_vars_names_only_substitutable_references(capsys):
+    line = "cat $A \"${B}\" '$C' $(echo $D) `$E` $((F+1)) \\$G $1 ${H:-x} $A"
+    assert rewrite(capsys, "--list-vars", "--", line) == (0, "A\nB\n")
+
+
+def test_a_bad_set_argument_is_a_usage_error(capsys):
+    assert main(["--set", "1x=3", "--", "sort a.txt"]) == 2
+    assert capsys.readouterr().err.startswith("seamless-mode-rewrite: error: --set needs NAME=VALUE")
