@@ -129,7 +129,18 @@ def progress(total: int, nbytes: int = 0, desc: str | None = None):
         from tqdm import tqdm
     except ImportError:
         return _Silent()
-    return tqdm(total=total, desc=desc, unit="file", file=sys.stderr, leave=False)
+    columns, lines = _terminal_size()
+    return tqdm(total=total, desc=desc, unit="file", file=sys.stderr, leave=False, ncols=columns, nrows=lines)
+
+
+def _terminal_size() -> tuple:
+    """(columns, lines) of the stderr terminal; 80 x 24 when it says 0 (a fresh pty: tqdm
+    would otherwise print nothing at all)."""
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except OSError:
+        return 80, 24
+    return size.columns or 80, size.lines or 24
 
 
 def parallel_map(func, items, bar=None) -> list:
