@@ -11,21 +11,20 @@ option, or after `--`, and everything from there on is the command, options look
     help_text() -> str
 """
 
-from dataclasses import dataclass, field
-
 from ._common import usage_error
 
 PROG = "seamless-run"
 
 
-@dataclass(frozen=True)
 class Opt:
-    names: tuple  # every spelling, e.g. ("-cp", "--capture")
-    dest: str
-    kind: str  # "flag" | "count" | "value" | "append"
-    metavar: str = ""
-    help: str = ""
-    group: str = "Options"
+    """One option: every spelling (e.g. ("-cp", "--capture")), where its value goes, and its kind:
+    "flag", "count" (-v -vv), "value" (the last one wins) or "append" (repeatable)."""
+
+    __slots__ = ("names", "dest", "kind", "metavar", "help", "group")
+
+    def __init__(self, names, dest, kind, metavar="", help="", group="Options"):  # noqa: A002
+        self.names, self.dest, self.kind = names, dest, kind
+        self.metavar, self.help, self.group = metavar, help, group
 
 
 OPTIONS = (
@@ -76,10 +75,12 @@ OPTIONS = (
 _BY_NAME = {name: opt for opt in OPTIONS for name in opt.names}
 
 
-@dataclass
 class RunArgs:
-    command: list = field(default_factory=list)
-    values: dict = field(default_factory=dict)
+    """The command words, and every option's value as an attribute (args.dry, args.captures, ...)."""
+
+    def __init__(self, command, values):
+        self.command = command
+        self.values = values
 
     def __getattr__(self, name):
         values = self.__dict__.get("values", {})
@@ -89,12 +90,8 @@ class RunArgs:
 
 
 def _defaults() -> dict:
-    values = {}
-    for opt in OPTIONS:
-        values[opt.dest] = {"flag": False, "count": 0, "value": None, "append": []}[opt.kind]
-        if opt.kind == "append":
-            values[opt.dest] = []
-    return values
+    initial = {"flag": False, "count": 0, "value": None}
+    return {opt.dest: [] if opt.kind == "append" else initial[opt.kind] for opt in OPTIONS}
 
 
 def _count(word: str) -> int:

@@ -256,3 +256,7 @@ def _execute(args, prepared) -> bytes:
     from ..store.storage import get_storage
 
     return get_storage().get_buffer(result)
+
+
+if __name__ == "__main__":
+    main()

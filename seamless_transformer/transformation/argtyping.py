@@ -8,14 +8,12 @@ keyed by pin name.
 import glob
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..checksum import Checksum
 from ..errors import UsageError
 from .bashparse import AnalysedWord, has_unquoted_glob
-from .pinnames import PinNamer, split_compression
+from .pinnames import PinNamer, path_suffix, split_compression
 
 BASH_BUILTINS = frozenset(
     """
@@ -47,7 +45,7 @@ class InputPin:
 def has_extension(word: str) -> bool:
     if word.endswith("/") or _NO_EXTENSION_CHARS.search(word):
         return False
-    return _EXTENSION.match(Path(word).suffix) is not None
+    return _EXTENSION.match(path_suffix(word)) is not None
 
 
 def is_float(word: str) -> bool:
@@ -100,6 +98,8 @@ class ArgTyper:
     def _command_word(self, value: str) -> str | None:
         if value in BASH_BUILTINS:
             return None
+        import shutil
+
         if "/" not in value and shutil.which(value) is not None:
             return None
         if not os.path.isfile(self.local(value)):

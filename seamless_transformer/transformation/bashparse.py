@@ -78,8 +78,9 @@ def parse_commands(text: str) -> list:
     return commands
 
 
-_TIME_KEYWORD = re.compile(r"(^|[;&|(\n])(\s*)time(?=\s)")
-_DOUBLE_BRACKET = re.compile(r"(^|[;&|(\s])\[\[\s.*?\s\]\](?=$|[;&|)\s])", re.S)
+# compiled on first use (re caches them): a memoized parse never needs them
+_TIME_KEYWORD = r"(^|[;&|(\n])(\s*)time(?=\s)"
+_DOUBLE_BRACKET = r"(?s)(^|[;&|(\s])\[\[\s.*?\s\]\](?=$|[;&|)\s])"
 
 
 def _arithmetic_end(text: str, start: int) -> int:
@@ -108,8 +109,8 @@ def mask_unsupported(text: str) -> str:
             break
         text = text[:start] + "$" + "_" * (end - start - 1) + text[end:]
         start = text.find("$((", end)
-    text = _DOUBLE_BRACKET.sub(lambda m: m.group(1) + "true".ljust(len(m.group(0)) - len(m.group(1))), text)
-    return _TIME_KEYWORD.sub(lambda m: m.group(1) + m.group(2) + "    ", text)
+    text = re.sub(_DOUBLE_BRACKET, lambda m: m.group(1) + "true".ljust(len(m.group(0)) - len(m.group(1))), text)
+    return re.sub(_TIME_KEYWORD, lambda m: m.group(1) + m.group(2) + "    ", text)
 
 
 def _flatten(node, out: list) -> None:

@@ -6,7 +6,6 @@ sources never share one.
 """
 
 import os
-from pathlib import Path
 
 from ..errors import UsageError
 
@@ -33,17 +32,17 @@ class PinNamer:
         self.mapping = mapping
         self.root_slash = root_slash
         if workdir is None:
-            root = Path(self.cwd).resolve()
+            root = os.path.realpath(self.cwd)
         else:
-            root = Path(self.cwd, os.path.expanduser(workdir)).resolve()
-        self.root = str(root)
+            root = os.path.realpath(os.path.join(self.cwd, os.path.expanduser(workdir)))
+        self.root = root
         self._by_source: dict[str, str] = {}
         self._by_name: dict[str, str] = {}
         self._nfiles = 0
 
     def fullpath(self, path: str) -> str:
         """Absolute path with '..' kept (Path.absolute semantics, against our cwd)."""
-        return str(Path(self.cwd, os.path.expanduser(path)))
+        return absolute_path(self.cwd, os.path.expanduser(path))
 
     def name(self, path: str, kind: str, *, label: str | None = None) -> str:
         """The pin name of local `path` (kind 'file' or 'directory'); `label` names it in errors."""
@@ -80,7 +79,7 @@ class PinNamer:
     def _numbered(self, full: str) -> str:
         self._nfiles += 1
         base, compression = split_compression(os.path.basename(full))
-        semantic = Path(base).suffix
+        semantic = path_suffix(base)
         return f"file{self._nfiles}{semantic}{compression}"
 
     def _register(self, pin: str, full: str, shown: str) -> None:
@@ -96,6 +95,20 @@ class PinNamer:
         if pin in self._by_name:
             raise UsageError(f"{what} clashes with input pin '{pin}'")
         self._by_name[pin] = f"<{what}>"
+
+
+def absolute_path(cwd: str, path: str) -> str:
+    """str(pathlib.Path(cwd, path)) without importing pathlib: '.' and empty parts go, '..' stays."""
+    full = path if path.startswith("/") else cwd + "/" + path
+    parts = [part for part in full.split("/") if part not in ("", ".")]
+    return "/" + "/".join(parts)
+
+
+def path_suffix(path: str) -> str:
+    """pathlib's PurePosixPath(path).suffix, without importing pathlib (on the cache-hit path)."""
+    name = ([part for part in path.split("/") if part not in ("", ".")] or [""])[-1]
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def check_pin_name(pin: str, shown: str) -> None:
