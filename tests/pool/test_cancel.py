@@ -1,0 +1,57 @@
+"""Cancel terminates the worker running the transformation and respawns it (SPEC §8.2, §8.5)."""
+
+import os
+import time
+
+import psutil
+
+from seamless_transformer import delayed
+
+
+@delayed
+def pid_then_sleep(t):
+    import os
+    import time
+
+    time.sleep(t)
+    return os.getpid()
+
+
+@delayed
+def pid(i):
+    import os
+
+    return os.getpid()
+
+
+def test_cancel_kills_the_worker_and_a_new_one_serves(workers):
+    workers(1)
+    first = pid(1).run()
+    tf = pid_then_sleep(30).start()
+    time.sleep(0.3)
+    assert tf.cancel() is True
+    assert tf.status == "canceled" and tf.exception == "Transformation was canceled"
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(first) and psutil.Process(first).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    second = pid(2).run()
+    assert second != first and second != os.getpid()
+
+
+def test_cancel_kills_the_bash_command_of_the_worker(workers, tmp_path):
+    workers(1)
+    marker = f"sleep 4{os.getpid() % 1000}.5"
+    tf = delayed(f"{marker}; echo done > RESULT", "bash")(x=1).start()
+    deadline = time.monotonic() + 10
+    while not any(marker in " ".join(p.cmdline()) for p in psutil.process_iter(["cmdline"])
+                  if p.info["cmdline"] and "sleep" in p.info["cmdline"][0]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    tf.cancel()
+    time.sleep(0.5)
+    deadline = time.monotonic() + 8
+    while any(p.info["cmdline"] and " ".join(p.info["cmdline"]) == marker
+              for p in psutil.process_iter(["cmdline"])):
+        assert time.monotonic() < deadline, "the bash command survived the cancel"
+        time.sleep(0.1)

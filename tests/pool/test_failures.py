@@ -1,0 +1,117 @@
+"""The failure matrix (DESIGN §6): each failure gives its exact error and the pool serves on."""
+
+import os
+
+import pytest
+
+from seamless_transformer import TransformationError, delayed
+
+
+@delayed
+def pid(i):
+    import os
+
+    return os.getpid()
+
+
+@delayed
+def fail(how, i):
+    import os
+    import signal
+    import sys
+
+    if how == "raise":
+        raise ValueError("boom")
+    if how == "exit":
+        sys.exit(3)
+    if how == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)
+    if how == "_exit":
+        os._exit(3)
+    if how == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if how == "unserializable":
+        return {1, 2}
+    return i
+
+
+def error_of(tf) -> str:
+    with pytest.raises(TransformationError):
+        tf.run()
+    return tf.exception
+
+
+def serves_next_job():
+    return pid(os.urandom(4).hex()).run() != os.getpid()
+
+
+def test_exception_gives_the_user_traceback_and_worker_survives(workers):
+    workers(1)
+    before = pid("a").run()
+    assert error_of(fail("raise", 1)).endswith("ValueError: boom\n")
+    assert pid("b").run() == before
+
+
+def test_sys_exit_is_an_ordinary_failure(workers):
+    workers(1)
+    before = pid("a").run()
+    text = error_of(fail("exit", 1))
+    assert text.endswith("SystemExit: 3\n")
+    assert pid("b").run() == before
+
+
+def test_segfault_fails_after_three_attempts(workers):
+    workers(1)
+    text = error_of(fail("segfault", 1))
+    assert text == "worker died (signal 11) while running this transformation (3 attempts)"
+    assert serves_next_job()
+
+
+def test_os_exit_fails_after_three_attempts(workers):
+    workers(1)
+    text = error_of(fail("_exit", 1))
+    assert text == "worker died (exit code 3) while running this transformation (3 attempts)"
+    assert serves_next_job()
+
+
+def test_sigkill_fails_with_worker_crashed_error_after_three_attempts(workers):
+    from seamless_transformer import WorkerCrashedError
+
+    workers(1)
+    tf = fail("kill", 1)
+    text = error_of(tf)
+    assert text == "worker died (signal 9) while running this transformation (3 attempts)"
+    assert isinstance(tf._job.future.exception(), WorkerCrashedError)
+    assert serves_next_job()
+
+
+def test_max_retries_setting_changes_the_attempt_count(workers):
+    workers(1, max_retries=0)
+    text = error_of(fail("kill", 2))
+    assert text == "worker died (signal 9) while running this transformation (1 attempts)"
+
+
+def test_unserializable_result_gives_the_in_process_error(workers):
+    expected = error_of(fail("unserializable", 1))
+    workers(1)
+    before = pid("a").run()
+    assert error_of(fail("unserializable", 1)) == expected
+    assert pid("b").run() == before
+
+
+def test_cotenant_of_a_crashing_transformation_still_succeeds(workers):
+    workers(1, throttle=2)
+
+    @delayed
+    def slow(i):
+        import time
+
+        time.sleep(0.3)
+        return i
+
+    good = slow(7).start()
+    bad = fail("kill", 3).start()
+    assert good.run() == 7
+    assert error_of(bad).endswith("(3 attempts)")

@@ -1,0 +1,78 @@
+"""spawn / has_spawned / shutdown_workers (SPEC §8.5)."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from seamless_transformer import delayed, has_spawned, shutdown_workers, spawn
+
+
+@delayed
+def sleep_pid(i):
+    import os
+    import time
+
+    time.sleep(0.5)
+    return os.getpid()
+
+
+@delayed
+def process_name(i):
+    import multiprocessing
+
+    return multiprocessing.current_process().name
+
+
+def test_four_workers_run_four_sleeps_in_four_processes_at_once(workers):
+    workers(4)
+    t0 = time.perf_counter()
+    tfs = [sleep_pid(i).start() for i in range(4)]
+    pids = [tf.run() for tf in tfs]
+    assert time.perf_counter() - t0 < 1.5
+    assert len(set(pids)) == 4
+    assert os.getpid() not in pids
+
+
+def test_workers_are_named_seamless_worker_n(workers):
+    workers(2)
+    names = {tf.run() for tf in [process_name(i).start() for i in range(2)]}
+    assert names == {"seamless-worker-1", "seamless-worker-2"}
+
+
+def test_second_spawn_raises(workers):
+    workers(1)
+    with pytest.raises(RuntimeError, match="^Workers have already been spawned$"):
+        spawn(1)
+
+
+def test_has_spawned_follows_spawn_and_shutdown(workers):
+    assert not has_spawned()
+    workers(1)
+    assert has_spawned()
+    shutdown_workers()
+    assert not has_spawned()
+
+
+def test_after_shutdown_transformations_run_in_process(workers):
+    workers(1)
+    shutdown_workers()
+    assert sleep_pid(99).run() == os.getpid()
+
+
+def test_spawn_outside_the_main_process_warns_and_does_nothing(tmp_path):
+    script = (
+        "import multiprocessing\n"
+        "from seamless_transformer.pool import spawn\n"
+        "if __name__ == '__main__':\n"
+        "    p = multiprocessing.get_context('spawn').Process(target=spawn, args=(1,))\n"
+        "    p.start(); p.join()\n"
+        "    print(p.exitcode)\n"
+    )
+    path = tmp_path / "child_spawns.py"
+    path.write_text(script)
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "0\n"
+    assert "spawn() has no effect outside the main process" in proc.stderr
