@@ -22,7 +22,9 @@ def sleep_pid(i):
 @delayed
 def process_name(i):
     import multiprocessing
+    import time
 
+    time.sleep(0.3)  # both are in flight at once
     return multiprocessing.current_process().name
 
 
