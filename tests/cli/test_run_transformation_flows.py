@@ -110,3 +110,10 @@ def test_strict_runs_a_transformation_that_no_other_run_shares():
     proc = run_cli("--strict", "J/transformation.json.CHECKSUM")
     assert proc.returncode == 0, proc.stderr
     assert result_dict(proc.stdout) == {"t.txt": hashlib.sha256(b"hi\n").hexdigest()}
+
+
+def test_an_uploaded_stdout_job_dir_prints_the_hello_result():
+    uploaded_job(["echo hello"], RunOptions())
+    proc = run_cli("J/transformation.json.CHECKSUM")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\n"
