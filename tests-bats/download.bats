@@ -277,3 +277,11 @@ uploaded_hello() {
     assert_failure 2
     assert_stderr "seamless-download: error: --stdout needs exactly one file argument (see seamless-download --help)"
 }
+
+@test "--stdout writes non-UTF-8 bytes unchanged" {
+    printf '\377\376\000x' > bin.dat
+    seamless-upload bin.dat
+    run bash -c 'seamless-download --stdout bin.dat | od -An -tx1 | tr -d " \n"'
+    assert_success
+    assert_output "fffe0078"
+}

@@ -151,3 +151,24 @@ EOF
     assert_success
     assert_output_contains "Usage: seamless-run-transformation [OPTIONS] CHECKSUM_OR_FILE"
 }
+
+@test "--direct-print forwards what a Python transformation prints" {
+    cat > noisy.py <<'EOF2'
+from seamless_transformer import delayed
+
+@delayed
+def noisy(a):
+    import sys
+    print("to stderr", file=sys.stderr)
+    return a
+
+tfs = [noisy(5), noisy(6)]
+EOF2
+    construct noisy.py > tfs.txt
+    run --separate-stderr seamless-run-transformation "$(sed -n 1p tfs.txt)"
+    assert_success
+    assert_stderr ""
+    run --separate-stderr seamless-run-transformation --direct-print "$(sed -n 2p tfs.txt)"
+    assert_success
+    assert_stderr "to stderr"
+}

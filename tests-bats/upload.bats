@@ -256,3 +256,12 @@ teardown() {
     assert_success
     assert_output_contains "Usage: seamless-upload [OPTIONS] [PATHS]..."
 }
+
+@test "--project stores the buffers under the project's directory" {
+    printf 'hello\n' > h.txt
+    run seamless-upload --project myproj h.txt
+    assert_success
+    assert_file_content "$HOME/.cache/seamless/myproj/58/$HELLO" "hello
+"
+    assert_no_file "$CACHE"
+}
