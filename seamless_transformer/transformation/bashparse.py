@@ -207,7 +207,7 @@ def has_unquoted_glob(source: str) -> bool:
 
 # ---------------------------------------------------------------- memoized analysis
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 
 
 @dataclass
@@ -219,9 +219,32 @@ class Analysis:
     redirects: list  # [Redirect] of the last command
 
 
+def _unquoted(word: Word, text: str) -> Word:
+    """Quote removal from the source text: bashlex leaves `'it'"'"'s'` (shlex.quote's form) partly quoted."""
+    source = word.source(text)
+    if word.expands or not any(char in source for char in "'\"\\"):
+        return word
+    import shlex
+
+    try:
+        parts = shlex.split(source)
+    except ValueError:
+        return word
+    if len(parts) == 1:
+        word.value = parts[0]
+    return word
+
+
 def _analysis_from_parse(text: str) -> Analysis:
     commands = parse_commands(text)
-    return Analysis([analysed_words(command) for command in commands], output_redirects(commands[-1]))
+    analysed = [analysed_words(command) for command in commands]
+    redirects = output_redirects(commands[-1])
+    for words in analysed:
+        for aw in words:
+            _unquoted(aw.word, text)
+    for redirect in redirects:
+        _unquoted(redirect.target, text)
+    return Analysis(analysed, redirects)
 
 
 def _word_data(word: Word) -> list:
