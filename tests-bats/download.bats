@@ -285,3 +285,17 @@ uploaded_hello() {
     assert_success
     assert_output "fffe0078"
 }
+
+@test "--incremental trusts an existing file whose sidecar is newer and names the checksum" {
+    uploaded_hello
+    printf 'other\n' > h.txt
+    touch -d '2001-01-01' h.txt
+    run seamless-download --incremental h.txt
+    assert_success
+    assert_file_content h.txt "other
+"
+    run seamless-download h.txt
+    assert_success
+    assert_file_content h.txt "hello
+"
+}
