@@ -226,8 +226,15 @@ def _is_alive(entry: Entry) -> bool:
         return False
     except PermissionError:
         return True
-    started = recorded[1] if len(recorded) > 1 else "?"
-    return started == "?" or _start_time(entry.pid) in ("?", started)
+    return _same_start(recorded[1] if len(recorded) > 1 else "?", _start_time(entry.pid))
+
+
+def _same_start(recorded: str, current: str) -> bool:
+    """Is the process with this pid the one that wrote the entry (not a reused pid)?"""
+    try:
+        return abs(float(recorded) - float(current)) < 1.0
+    except ValueError:
+        return True  # a start time is unknown: trust the pid
 
 
 def live_entries(tf) -> list:

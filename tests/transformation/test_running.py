@@ -115,3 +115,12 @@ def test_an_engine_job_canceled_through_the_registry_raises_canceled_error_with_
     assert str(info.value) == "Transformation was canceled"
     assert info.value.tf == tf.hex()
     assert get_storage().get_result(tf) is None
+
+
+def test_an_entry_whose_pid_was_reused_by_another_process_is_removed():
+    path = entry_path()
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        f.write(f"{os.getpid()} 12345.0\n")  # this pid, but a start time long ago
+    assert running.live_entries(TF) == []
+    assert not os.path.exists(path)
