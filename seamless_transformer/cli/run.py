@@ -161,7 +161,9 @@ def _run(args, prepared, cwd) -> int:
         import shutil
 
         if shutil.which("docker") is None:
-            raise usage_error(f"--docker {args.docker}: docker is not available")
+            from ..errors import UsageError
+
+            raise UsageError(f"--docker {args.docker}: docker is not available")
     store_buffers(prepared.buffers, storage, _answer(args))
     from ._outputs import Futures
 
