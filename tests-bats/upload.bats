@@ -282,3 +282,11 @@ teardown() {
     assert_file_content h.txt.CHECKSUM "$(printf 'other\n' | sha256sum | cut -d' ' -f1)
 "
 }
+
+@test "-y with -n is a usage error" {
+    printf 'hello\n' > h.txt
+    run --separate-stderr seamless-upload -y -n h.txt
+    assert_failure 2
+    assert_stderr "seamless-upload: error: -y and -n cannot be combined (see seamless-upload --help)"
+    assert_no_file h.txt.CHECKSUM
+}

@@ -221,6 +221,7 @@ def body(argv) -> int:
     params = parse(command, argv, PROG)
     if params is None:
         return 0
+    confirmation = answer(params)
     start(PROG, params)
     items = resolve(params["args"], params)
     sources = Sources(params["destination"])
@@ -235,7 +236,7 @@ def body(argv) -> int:
 
     checksums = [cs for item in items for cs in (entries[id(item)] or {None: item.checksum}).values()]
     nbytes = sum(buffer_size(cs, sources) for cs in checksums)
-    confirm_download(len(checksums), nbytes, answer(params), PROG)
+    confirm_download(len(checksums), nbytes, confirmation, PROG)
     with progress(len(checksums), nbytes, "download") as bar:
         for item in items:
             _download(item, entries[id(item)], sources, params, bar)

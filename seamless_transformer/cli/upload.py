@@ -99,6 +99,7 @@ def body(argv) -> int:
     if params is None:
         return 0
     _check_options(params)
+    confirmation = answer(params)
     start(PROG, params)
     targets = _targets(params["paths"])
     if not targets:
@@ -112,7 +113,7 @@ def body(argv) -> int:
     else:
         from ._transfer import confirm_upload
 
-        confirm_upload(len(plan.items), plan.nbytes, answer(params), PROG)
+        confirm_upload(len(plan.items), plan.nbytes, confirmation, PROG)
     run_uploads(plan, params)
     if params["move"]:
         _move(targets)
