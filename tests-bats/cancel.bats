@@ -91,3 +91,9 @@ print(rows)"
     assert_failure 2
     assert_stderr "seamless-cancel: error: 'nonsense' is not a checksum or a .CHECKSUM file (see seamless-cancel --help)"
 }
+
+@test "--help exits 0 with the usage line" {
+    run seamless-cancel --help
+    assert_success
+    assert_output_contains "Usage: seamless-cancel [OPTIONS] CHECKSUM_OR_FILE"
+}

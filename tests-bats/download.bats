@@ -299,3 +299,9 @@ uploaded_hello() {
     assert_file_content h.txt "hello
 "
 }
+
+@test "--help exits 0 with the usage line" {
+    run seamless-download --help
+    assert_success
+    assert_output_contains "Usage: seamless-download [OPTIONS] ARGS..."
+}

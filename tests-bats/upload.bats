@@ -290,3 +290,12 @@ teardown() {
     assert_stderr "seamless-upload: error: -y and -n cannot be combined (see seamless-upload --help)"
     assert_no_file h.txt.CHECKSUM
 }
+
+@test "a sidecar that disagrees with its file is rewritten from the file" {
+    printf 'hello\n' > h.txt
+    printf '%s\n' 0000000000000000000000000000000000000000000000000000000000000000 > h.txt.CHECKSUM
+    run seamless-upload h.txt
+    assert_success
+    assert_file_content h.txt.CHECKSUM "$HELLO
+"
+}

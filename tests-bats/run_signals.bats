@@ -1,0 +1,121 @@
+#!/usr/bin/env bats
+# seamless-run while the job runs: .FUTURE files (SPEC §4.6), waiting on another run's future
+# (§4.3), SIGINT/SIGTERM (bug 24) and seamless-cancel (§6.5).
+
+load run_helper
+
+setup() {
+    setup_isolated
+    export TMPDIR=$BATS_TEST_TMPDIR/tmp  # workspaces and the running registry of this test only
+    mkdir -p "$TMPDIR"
+}
+
+# wait (up to 10 s) until a command succeeds
+wait_until() {
+    local i
+    for i in $(seq 100); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    flunk "timed out waiting for: $*"
+}
+
+workspace_exists() {
+    compgen -G "$TMPDIR/seamless-bash-*" > /dev/null
+}
+
+no_workspace_left() {
+    ! workspace_exists || flunk "a workspace was left behind"
+}
+
+# run seamless-run in the background; its pid in $job_pid, stderr in err.txt
+start_job() {
+    seamless-run "$@" > out.txt 2> err.txt &
+    job_pid=$!
+}
+
+# wait for the background job; its exit status in $job_status, its duration in $job_seconds
+wait_job() {
+    local start=$SECONDS
+    job_status=0
+    wait "$job_pid" || job_status=$?
+    job_seconds=$((SECONDS - start))
+}
+
+@test "each target has a .FUTURE with the tf while the job runs, removed afterwards" {
+    start_job -cp :log.txt 'sleep 1; echo r > r.txt'
+    wait_until [ -e r.txt.FUTURE ]
+    local tf
+    tf=$(seamless-run --dry -cp :log.txt 'sleep 1; echo r > r.txt')
+    assert_file_content r.txt.FUTURE "$tf.r.txt"$'\n'
+    assert_file_content log.txt.FUTURE "$tf.STDOUT"$'\n'
+    wait_job
+    [ "$job_status" -eq 0 ] || flunk "exit status $job_status"
+    assert_no_file r.txt.FUTURE
+    assert_no_file log.txt.FUTURE
+    assert_file_content r.txt $'r\n'
+}
+
+@test "a run whose input is still a future waits for it and then uses the file" {
+    start_job 'sleep 1; echo x > o.txt'
+    wait_until [ -e o.txt.FUTURE ]
+    sr -v cat o.txt
+    assert_success
+    assert_output "x"
+    assert_stderr_contains "seamless-run: waiting for 'o.txt.FUTURE'"
+    wait_job
+}
+
+@test "a failing job removes its futures" {
+    sr 'false > o.txt'
+    assert_failure 1
+    assert_no_file o.txt.FUTURE
+    no_workspace_left
+}
+
+@test "SIGTERM kills the job, removes workspace and futures, and exits 143 (bug 24)" {
+    start_job 'sleep 97 > o.txt'
+    wait_until pgrep -f 'sleep 97'
+    wait_until workspace_exists
+    kill -TERM "$job_pid"
+    wait_job
+    [ "$job_status" -eq 143 ] || flunk "exit status $job_status"
+    [ "$job_seconds" -le 5 ] || flunk "took $job_seconds s"
+    run pgrep -f 'sleep 97'
+    assert_failure 1
+    assert_no_file o.txt.FUTURE
+    no_workspace_left
+    run grep -c Traceback err.txt
+    assert_output "0"
+}
+
+@test "SIGINT kills the job and exits 130 (bug 24)" {
+    start_job 'sleep 98'
+    wait_until pgrep -f 'sleep 98'
+    wait_until workspace_exists
+    kill -INT "$job_pid"
+    wait_job
+    [ "$job_status" -eq 130 ] || flunk "exit status $job_status"
+    [ "$job_seconds" -le 5 ] || flunk "took $job_seconds s"
+    run pgrep -f 'sleep 98'
+    assert_failure 1
+    no_workspace_left
+}
+
+@test "seamless-cancel stops a running job: exit 1 with the canceled line, nothing cached" {
+    local tf
+    tf=$(seamless-run --dry 'sleep 96; echo x > o.txt')
+    start_job 'sleep 96; echo x > o.txt'
+    wait_until pgrep -f 'sleep 96'
+    run seamless-cancel "$tf"
+    assert_success
+    wait_job
+    [ "$job_status" -eq 1 ] || flunk "exit status $job_status"
+    [ "$job_seconds" -le 5 ] || flunk "took $job_seconds s"
+    run tail -n 1 err.txt
+    assert_output "seamless-run: error: transformation $tf was canceled"
+    [ -z "$(db_result "$tf")" ] || flunk "a canceled run was cached"
+    assert_no_file o.txt.FUTURE
+    run pgrep -f 'sleep 96'
+    assert_failure 1
+}
