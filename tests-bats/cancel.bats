@@ -17,6 +17,14 @@ teardown() {
     fi
 }
 
+cached_rows() {
+    python -c "
+import os, sqlite3
+path = '$CACHE/seamless.db'
+rows = sqlite3.connect(path).execute('select count(*) from transformation').fetchone()[0] if os.path.exists(path) else 0
+print(rows)"
+}
+
 start_long_job() {
     cat > long.py <<'EOF'
 from seamless_transformer import delayed
@@ -49,11 +57,7 @@ EOF
     for _ in $(seq 50); do kill -0 "$RUNNER_PID" 2>/dev/null || break; sleep 0.1; done
     ! kill -0 "$RUNNER_PID" 2>/dev/null || flunk "the python process still runs"
     [ "$(sed -n 2p runner.out)" = "Transformation was canceled" ] || flunk "runner: $(cat runner.out)"
-    run python -c "
-import os, sqlite3
-path = '$CACHE/seamless.db'
-rows = sqlite3.connect(path).execute('select count(*) from transformation').fetchone()[0] if os.path.exists(path) else 0
-print(rows)"
+    run cached_rows
     assert_output "0"
     ! pgrep -f 'sleep 60; echo x > RESULT' || flunk "the bash job survived"
     assert_no_file "$REGISTRY/$TF"
@@ -96,4 +100,23 @@ print(rows)"
     run seamless-cancel --help
     assert_success
     assert_output_contains "Usage: seamless-cancel [OPTIONS] CHECKSUM_OR_FILE"
+}
+
+@test "a canceled seamless-run exits 1 with the canceled line and caches nothing" {
+    tf=$(seamless-run --dry 'sleep 60; echo x > o.txt')
+    seamless-run 'sleep 60; echo x > o.txt' 2> run.err &
+    RUNNER_PID=$!
+    for _ in $(seq 100); do [ -d "$REGISTRY/$tf" ] && break; sleep 0.1; done
+    run --separate-stderr seamless-cancel "$tf"
+    assert_success
+    assert_output "process $RUNNER_PID: canceled"
+    for _ in $(seq 50); do kill -0 "$RUNNER_PID" 2>/dev/null || break; sleep 0.1; done
+    run wait "$RUNNER_PID"
+    assert_failure 1
+    RUNNER_PID=
+    [ "$(tail -n 1 run.err)" = "seamless-run: error: transformation $tf was canceled" ] || flunk "$(cat run.err)"
+    assert_no_file o.txt
+    assert_no_file o.txt.CHECKSUM
+    run cached_rows
+    assert_output "0"
 }

@@ -305,3 +305,13 @@ uploaded_hello() {
     assert_success
     assert_output_contains "Usage: seamless-download [OPTIONS] ARGS..."
 }
+
+@test "a directory output of seamless-run is restored from its sidecars (bug 6)" {
+    run seamless-run -cp outdir 'mkdir -p outdir; echo x > outdir/a.txt'
+    assert_success
+    rm -r outdir
+    run --separate-stderr seamless-download outdir
+    assert_success
+    assert_file_content outdir/a.txt "x
+"
+}

@@ -172,3 +172,22 @@ EOF2
     assert_success
     assert_stderr "to stderr"
 }
+
+@test "a job dir written by seamless-run --dry --upload -j replays with its metavars (bug 8)" {
+    run seamless-run --dry --upload -j J --metavar T=4 'echo $T > t.txt'
+    assert_success
+    run --separate-stderr seamless-run-transformation J/transformation.json.CHECKSUM
+    assert_success
+    run seamless-download --stdout "$output"
+    assert_output '{
+  "t.txt": "7de1555df0c2700329e815b93b32c571c3ea54dc967b89e81ab73b9972b72d1d"
+}'
+}
+
+@test "the -j job dir of 'echo hello' prints the hello checksum after --upload" {
+    run seamless-run --dry --upload -j J 'echo hello'
+    assert_success
+    run --separate-stderr seamless-run-transformation J/transformation.json.CHECKSUM
+    assert_success
+    assert_output "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+}
