@@ -26,6 +26,17 @@ def _no_running_loop(what: str):
     raise RuntimeError(f"Cannot block on {what}() from within the running event loop")
 
 
+def _spawn_if_configured():
+    """Config `execution: spawn` (SPEC §3.5): the worker pool starts on first use."""
+    from ..config import get_settings
+
+    settings = get_settings()
+    if settings.execution == "spawn":
+        from ..pool import ensure_spawned
+
+        ensure_spawned(settings.workers)
+
+
 class Transformation:
     """A lazy transformation: code + arguments, identified by a checksum."""
 
@@ -123,6 +134,8 @@ class Transformation:
     def _drive(self, inline=False):
         try:
             tf = self.construct()
+            if not self._meta.get("local"):
+                _spawn_if_configured()
             job = engine.submit(self._tf_dict, tf, scratch=self._scratch,
                                 direct_print=self._direct_print, fingertip=self._fingertip,
                                 inline=inline)

@@ -17,7 +17,8 @@ _atexit_installed = False
 
 
 class _Backend:
-    """The engine backend that runs jobs in the pool (blocking: called from the job's thread)."""
+    """The engine backend that runs jobs in the pool: called with a job it blocks the job's
+    thread; `start` (used by engine.submit) holds no thread while the job is in a worker."""
 
     def __init__(self, pool):
         self.pool = pool
@@ -37,6 +38,13 @@ class _Backend:
                                    fingertip=job.fingertip, direct_print=job.direct_print, job=job)
         self.pool.submit(task)
         return future.result()
+
+    def start(self, job, done):
+        """Non-blocking: `done(outcome, error)` is called from the pool's completion threads."""
+        task = self.pool.make_task(job.tf_dict, job.tf, self.pool.completing(done),
+                                   scratch=job.scratch, fingertip=job.fingertip,
+                                   direct_print=job.direct_print, job=job)
+        self.pool.submit(task)
 
     def cancel(self, job):
         self.pool.cancel_job(job)

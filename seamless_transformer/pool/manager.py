@@ -29,6 +29,7 @@ PING_INTERVAL = 0.5
 PING_TIMEOUT = 1.0
 TERMINATE_GRACE = 2.0
 MAX_STARTUP_FAILURES = 3
+COMPLETION_THREADS = 4  # store results and wake waiters, off the I/O thread
 
 
 def _env_int(name, default, minimum):
@@ -67,6 +68,7 @@ class WorkerHandle:
         self.tasks = {}  # task id -> Task
         self.sent_settings = None
         self.ping_sent = None
+        self.last_seen = 0.0
         self.kill_reason = None  # set when we terminate it on purpose (cancel, shutdown)
         self.startup_failures = 0
         self.generation = 0  # bumped by every (re)launch
@@ -87,6 +89,7 @@ class Pool:
         self.changed = threading.Condition(self.lock)
         self.closing = False
         self._echo = {}
+        self._completion = None
         self._wake_r, self._wake_w = self.ctx.Pipe(duplex=False)
         self._io = threading.Thread(target=self._io_loop, name="seamless-pool-io", daemon=True)
 
@@ -154,6 +157,8 @@ class Pool:
         self._wake()
         self._io.join(TERMINATE_GRACE)
         self.segments.unlink_all()
+        if self._completion is not None:
+            self._completion.shutdown(wait=wait)
 
     # -- submission ---------------------------------------------------------------------
     def make_task(self, tf_dict, tf, on_done, *, scratch=False, fingertip=False,
@@ -170,6 +175,20 @@ class Pool:
         ncores = (tf_dict.get("__meta__") or {}).get("ncores") or 1
         slots = min(max(int(ncores), 1), self.throttle)
         return Task(payload, slots, on_done, job=job, origin=origin)
+
+    def completing(self, callback):
+        """`callback` wrapped to run on a completion thread instead of the I/O thread."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self.lock:
+            if self._completion is None:
+                self._completion = ThreadPoolExecutor(COMPLETION_THREADS, "seamless-pool-done")
+            executor = self._completion
+
+        def on_done(outcome, error):
+            executor.submit(callback, outcome, error)
+
+        return on_done
 
     def submit(self, task: Task) -> None:
         with self.lock:
@@ -271,15 +290,16 @@ class Pool:
                 if worker.dead or not worker.ready:
                     continue
                 if worker.ping_sent is None:
-                    worker.ping_sent = now
-                    worker.channel.send("request", "ping", 0)
+                    if now - worker.last_seen >= PING_INTERVAL:
+                        worker.ping_sent = now
+                        worker.channel.send("request", "ping", 0)
                 elif now - worker.ping_sent > PING_TIMEOUT:
                     self._on_death(worker, f"no answer to a ping for {PING_TIMEOUT:g} s")
 
     def _handle(self, worker: WorkerHandle, msg: dict) -> None:
         kind, op, rid, payload = msg["kind"], msg["op"], msg["id"], msg["payload"]
         with self.lock:
-            worker.ping_sent = None  # any message shows that it is alive
+            worker.ping_sent, worker.last_seen = None, time.monotonic()  # it is alive
             if op == "ready":
                 worker.ready, worker.pid, worker.startup_failures = True, payload["pid"], 0
                 self._dispatch_pending()

@@ -149,6 +149,9 @@ def submit(tf_dict, tf, *, scratch=False, need_value=True, strict=False, direct_
     if inline:
         job.unstarted = True
         return job
+    if _backend_starts(job):  # worker pool: no parent thread per job in flight
+        _start_on_backend(job)
+        return job
     thread = threading.Thread(target=_run_job, args=(job,), name=f"seamless-{tf.hex()[:8]}", daemon=True)
     thread.start()
     return job
@@ -169,6 +172,7 @@ def compute(tf_dict, tf, **kwargs) -> Checksum:
 def _run_job(job: Job):
     from .running import registered
 
+    outcome = error = None
     try:
         with registered(job.tf, job.cancel):  # reachable by seamless-cancel (SPEC §6.5)
             if _backend is not None and not job.tf_dict.get("__meta__", {}).get("local"):
@@ -176,6 +180,39 @@ def _run_job(job: Job):
             else:
                 outcome = execute.execute(job.tf_dict, job.tf, cancel=job.cancel_event,
                                           direct_print=job.direct_print, fingertip=job.fingertip)
+    except BaseException as exc:  # noqa: BLE001 - handled by _complete
+        error = exc
+    _complete(job, outcome, error)
+
+
+def _backend_starts(job: Job) -> bool:
+    """Whether the backend runs this job without a thread of ours: it has `start(job, done)`
+    and calls `done(outcome, error)` later, from a thread of its own (the worker pool does)."""
+    return (_backend is not None and hasattr(_backend, "start")
+            and not job.tf_dict.get("__meta__", {}).get("local"))
+
+
+def _start_on_backend(job: Job) -> None:
+    from .running import registered
+
+    registration = registered(job.tf, job.cancel)  # reachable by seamless-cancel (SPEC §6.5)
+    registration.__enter__()
+
+    def done(outcome=None, error=None):
+        registration.__exit__(None, None, None)
+        _complete(job, outcome, error)
+
+    try:
+        _backend.start(job, done)
+    except BaseException as exc:  # noqa: BLE001 - handled by _complete
+        done(error=exc)
+
+
+def _complete(job: Job, outcome, error) -> None:
+    """Store a finished execution (or report its failure) and resolve the job."""
+    try:
+        if error is not None:
+            raise error
         if job.cancel_event.is_set():
             raise CanceledError("Transformation was canceled")
         result = _store(job, outcome)

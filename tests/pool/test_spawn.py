@@ -78,3 +78,11 @@ def test_spawn_outside_the_main_process_warns_and_does_nothing(tmp_path):
     proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
     assert proc.stdout == "0\n"
     assert "spawn() has no effect outside the main process" in proc.stderr
+
+
+def test_config_execution_spawn_starts_the_pool_at_first_use(workers):
+    with open("seamless.yaml", "w") as f:
+        f.write("- execution: spawn\n")
+    assert not has_spawned()
+    assert sleep_pid(123).run() != os.getpid()
+    assert has_spawned()
