@@ -52,7 +52,7 @@ load run_helper
     sr 'sleep 41.5 & echo started'
     assert_success
     assert_output "started"
-    run pgrep -f 'sleep 41.5'
+    run pgrep -f '^sleep 41.5$'
     assert_failure 1
 }
 

@@ -75,13 +75,13 @@ wait_job() {
 
 @test "SIGTERM kills the job, removes workspace and futures, and exits 143 (bug 24)" {
     start_job 'sleep 97 > o.txt'
-    wait_until pgrep -f 'sleep 97'
+    wait_until pgrep -f '^sleep 97$'
     wait_until workspace_exists
     kill -TERM "$job_pid"
     wait_job
     [ "$job_status" -eq 143 ] || flunk "exit status $job_status"
     [ "$job_seconds" -le 5 ] || flunk "took $job_seconds s"
-    run pgrep -f 'sleep 97'
+    run pgrep -f '^sleep 97$'
     assert_failure 1
     assert_no_file o.txt.FUTURE
     no_workspace_left
@@ -91,13 +91,13 @@ wait_job() {
 
 @test "SIGINT kills the job and exits 130 (bug 24)" {
     start_job 'sleep 98'
-    wait_until pgrep -f 'sleep 98'
+    wait_until pgrep -f '^sleep 98$'
     wait_until workspace_exists
     kill -INT "$job_pid"
     wait_job
     [ "$job_status" -eq 130 ] || flunk "exit status $job_status"
     [ "$job_seconds" -le 5 ] || flunk "took $job_seconds s"
-    run pgrep -f 'sleep 98'
+    run pgrep -f '^sleep 98$'
     assert_failure 1
     no_workspace_left
 }
@@ -106,7 +106,7 @@ wait_job() {
     local tf
     tf=$(seamless-run --dry 'sleep 96; echo x > o.txt')
     start_job 'sleep 96; echo x > o.txt'
-    wait_until pgrep -f 'sleep 96'
+    wait_until pgrep -f '^sleep 96$'
     run seamless-cancel "$tf"
     assert_success
     wait_job
@@ -116,6 +116,6 @@ wait_job() {
     assert_output "seamless-run: error: transformation $tf was canceled"
     [ -z "$(db_result "$tf")" ] || flunk "a canceled run was cached"
     assert_no_file o.txt.FUTURE
-    run pgrep -f 'sleep 96'
+    run pgrep -f '^sleep 96$'
     assert_failure 1
 }
