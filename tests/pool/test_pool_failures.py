@@ -32,6 +32,8 @@ def fail(how, i):
         os._exit(3)
     if how == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if how == "stop":
+        os.kill(os.getpid(), signal.SIGSTOP)
     if how == "unserializable":
         return {1, 2}
     return i
@@ -115,3 +117,11 @@ def test_cotenant_of_a_crashing_transformation_still_succeeds(workers):
     bad = fail("kill", 3).start()
     assert good.run() == 7
     assert error_of(bad).endswith("(3 attempts)")
+
+
+def test_a_worker_that_stops_answering_pings_is_replaced(workers):
+    workers(1, max_retries=0)
+    tf = fail("stop", 1)
+    text = error_of(tf)
+    assert text == "worker died (no answer to a ping for 1 s) while running this transformation (1 attempts)"
+    assert serves_next_job()

@@ -86,3 +86,23 @@ def test_config_execution_spawn_starts_the_pool_at_first_use(workers):
     assert not has_spawned()
     assert sleep_pid(123).run() != os.getpid()
     assert has_spawned()
+
+
+def test_ncores_takes_that_many_slots(workers):
+    workers(1, throttle=2)
+
+    @delayed
+    def span(i):
+        import time
+
+        t0 = time.time()
+        time.sleep(0.3)
+        return [t0, time.time()]
+
+    span.meta = {"ncores": 2}
+    (a0, a1), (b0, b1) = [tf.run() for tf in [span(1).start(), span(2).start()]]
+    assert a1 <= b0 or b1 <= a0  # one after the other on the single worker
+
+    span.meta = {"ncores": 1}
+    (a0, a1), (b0, b1) = [tf.run() for tf in [span(3).start(), span(4).start()]]
+    assert a0 < b1 and b0 < a1  # side by side
