@@ -12,7 +12,6 @@ are re-dispatched uncounted, each alone on a worker, so that a crash then is the
 SEAMLESS_WORKER_MAX_RETRIES retries (default 2) a task fails with WorkerCrashedError.
 """
 
-import itertools
 import logging
 import os
 import threading
@@ -20,7 +19,9 @@ import time
 from collections import deque
 
 from . import shm
-from .channel import Channel, ChannelClosed, error_from_wire, outcome_from_wire, outcome_to_wire
+from .channel import Channel, ChannelClosed, error_from_wire, outcome_from_wire
+from .delegation import Delegation
+from .handles import Task, WorkerHandle, env_int
 from .worker import settings_snapshot, worker_main
 
 logger = logging.getLogger(__name__)
@@ -32,55 +33,13 @@ MAX_STARTUP_FAILURES = 3
 COMPLETION_THREADS = 4  # store results and wake waiters, off the I/O thread
 
 
-def _env_int(name, default, minimum):
-    try:
-        return max(minimum, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
-class Task:
-    """One transformation to run in some worker."""
-
-    _ids = itertools.count(1)
-
-    def __init__(self, payload: dict, slots: int, on_done, *, job=None, origin=None):
-        self.id = next(self._ids)
-        self.payload = payload  # tf_dict, tf, scratch, fingertip, direct_print[, inputs]
-        self.slots = slots
-        self.on_done = on_done  # on_done(outcome, error)
-        self.job = job
-        self.origin = origin  # (worker, its generation, request id) of a delegated task
-        self.attempts = 0  # crashes counted against this task
-        self.solo = False
-        self.worker = None
-        self.done = False
-
-
-class WorkerHandle:
-    def __init__(self, index: int):
-        self.index = index
-        self.name = f"seamless-worker-{index}"
-        self.process = self.channel = None
-        self.ready = self.dead = False
-        self.pid = None
-        self.load = 0
-        self.tasks = {}  # task id -> Task
-        self.sent_settings = None
-        self.ping_sent = None
-        self.last_seen = 0.0
-        self.kill_reason = None  # set when we terminate it on purpose (cancel, shutdown)
-        self.startup_failures = 0
-        self.generation = 0  # bumped by every (re)launch
-
-
-class Pool:
+class Pool(Delegation):
     def __init__(self, n: int):
         import multiprocessing
 
         self.ctx = multiprocessing.get_context("spawn")
-        self.throttle = _env_int("SEAMLESS_WORKER_TRANSFORMATION_THROTTLE", 3, 1)
-        self.max_retries = _env_int("SEAMLESS_WORKER_MAX_RETRIES", 2, 0)
+        self.throttle = env_int("SEAMLESS_WORKER_TRANSFORMATION_THROTTLE", 3, 1)
+        self.max_retries = env_int("SEAMLESS_WORKER_MAX_RETRIES", 2, 0)
         self.limit = shm.threshold()
         self.segments = shm.SegmentTable()
         self.workers = [WorkerHandle(i + 1) for i in range(n)]
@@ -394,55 +353,6 @@ class Pool:
         for task in tasks:
             self._finish(task, error=CanceledError("Transformation was canceled"))
 
-    # -- delegation of nested transformations --------------------------------------------
-    def _on_delegate(self, origin: WorkerHandle, rid, payload) -> None:
-        asker = (origin, origin.generation, rid)
-        payload = shm.decode(payload, self.segments.take)
-        _store_buffers(payload.pop("inputs", None))
-        answer = self._cached_answer(payload)
-        if answer is None:
-            with self.lock:
-                task = self.make_task(payload["tf_dict"], payload["tf"],
-                                      lambda o, e: self._answer_delegate(asker, o, e),
-                                      scratch=payload["scratch"], fingertip=payload["fingertip"],
-                                      direct_print=payload["direct_print"], origin=asker)
-                worker = self._choose(task.slots)  # any worker with a free slot, the asker included
-                if worker is not None:
-                    self._dispatch(task, worker)
-                    return
-            answer = {"status": "refused"}
-        self._reply(asker, answer)
-
-    def _cached_answer(self, payload):
-        from ..store.storage import get_storage
-        from ..transformation import engine
-        from ..transformation.execute import Outcome
-
-        result = engine.lookup(payload["tf"], need_value=True)
-        if result is None:
-            return None
-        buffer = get_storage().get_buffer(result)
-        outcome = Outcome(buffer, execution_mode="spawn")
-        return {"status": "cached", "outcome": outcome_to_wire(outcome)}
-
-    def _answer_delegate(self, asker, outcome, error) -> None:
-        if error is not None:
-            from .channel import error_to_wire
-
-            answer = {"status": "error", **error_to_wire(error)}
-        else:
-            answer = {"status": "done", "outcome": outcome_to_wire(outcome)}
-        self._reply(asker, answer)
-
-    def _reply(self, asker, answer) -> None:
-        origin, generation, rid = asker
-        with self.lock:
-            if origin.dead or origin.generation != generation or origin.channel.closed:
-                return  # the asker died meanwhile
-            answer = shm.encode(answer, lambda d: self.segments.create(len(d), origin.name, d),
-                                self.limit)
-            origin.channel.send("response", "delegate", rid, answer)
-
     # -- transport benchmark ---------------------------------------------------------------
     def echo(self, data: bytes, timeout=60) -> bytes:
         from concurrent.futures import Future
@@ -471,14 +381,3 @@ def _shutdown_error():
     from ..errors import CanceledError
 
     return CanceledError("the worker pool was shut down")
-
-
-def _store_buffers(buffers) -> None:
-    if not buffers:
-        return
-    from ..checksum import Checksum
-    from ..store.storage import get_storage
-
-    storage = get_storage()
-    for cs, buf in buffers.items():
-        storage.put_buffer(buf, Checksum(cs))
