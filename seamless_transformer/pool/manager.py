@@ -186,7 +186,16 @@ class Pool(Delegation):
         if settings is not worker.sent_settings:
             payload["settings"] = settings_snapshot(settings)
             worker.sent_settings = settings
-        payload = shm.encode(payload, lambda d: self.segments.create(len(d), worker.name, d), self.limit)
+        try:
+            payload = shm.encode(payload, lambda d: self.segments.create(len(d), worker.name, d),
+                                 self.limit)
+        except OSError as exc:  # e.g. /dev/shm is full
+            from ..errors import TransformationError
+
+            del worker.tasks[task.id]
+            worker.load -= self._need(task)
+            self._finish(task, error=TransformationError(f"cannot send inputs to a worker: {exc}"))
+            return
         worker.channel.send("request", "run", task.id, payload)
 
     def _finish(self, task: Task, outcome=None, error=None) -> None:
@@ -226,15 +235,21 @@ class Pool(Delegation):
 
     def _drain(self, worker: WorkerHandle, once=False) -> None:
         conn = worker.channel.conn
-        try:
-            while not worker.dead and conn.poll():
-                self._handle(worker, worker.channel.recv())
-                if once:
+        while not worker.dead:
+            try:
+                if not conn.poll():
                     return
-        except (ChannelClosed, OSError, EOFError):
-            if not worker.dead:
+                msg = worker.channel.recv()
+            except (ChannelClosed, OSError, EOFError):
                 worker.process.join(0.5)
                 self._on_death(worker, self._exit_text(worker))
+                return
+            try:
+                self._handle(worker, msg)
+            except Exception:  # noqa: BLE001 - the I/O thread must survive any one message
+                logger.exception("worker pool: cannot handle %r from %s", msg.get("op"), worker.name)
+            if once:
+                return
 
     def _exit_text(self, worker) -> str:
         code = worker.process.exitcode
@@ -264,8 +279,11 @@ class Pool(Delegation):
                 self._dispatch_pending()
                 self.changed.notify_all()
             elif op == "alloc":
-                ref = self.segments.create(payload["size"], worker.name)
-                worker.channel.send("response", "alloc", rid, {"ref": ref})
+                try:
+                    answer = {"ref": self.segments.create(payload["size"], worker.name)}
+                except OSError as exc:  # e.g. /dev/shm is full
+                    answer = {"error": f"no shared memory for {payload['size']} bytes: {exc}"}
+                worker.channel.send("response", "alloc", rid, answer)
             elif op == "release":
                 for name in payload["names"]:
                     self.segments.unlink(name)

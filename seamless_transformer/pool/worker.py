@@ -65,7 +65,12 @@ class _Worker:
         return future.result()
 
     def _alloc(self, data) -> shm.ShmRef:
-        ref = self.request("alloc", {"size": len(data)})["ref"]
+        answer = self.request("alloc", {"size": len(data)})
+        if "error" in answer:
+            from ..errors import TransformationError
+
+            raise TransformationError(answer["error"])
+        ref = answer["ref"]
         shm.write_segment(ref, data)
         return ref
 

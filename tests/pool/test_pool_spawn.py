@@ -106,3 +106,17 @@ def test_ncores_takes_that_many_slots(workers):
     span.meta = {"ncores": 1}
     (a0, a1), (b0, b1) = [tf.run() for tf in [span(3).start(), span(4).start()]]
     assert a0 < b1 and b0 < a1  # side by side
+
+
+def test_local_transformations_stay_in_this_process(workers):
+    workers(1)
+
+    @delayed
+    def where(i):
+        import os
+
+        return os.getpid()
+
+    assert where(1).run() != os.getpid()
+    where.local = True
+    assert where(2).run() == os.getpid()
