@@ -1,6 +1,7 @@
 """The failure matrix (DESIGN §6): each failure gives its exact error and the pool serves on."""
 
 import os
+import time
 
 import pytest
 
@@ -125,3 +126,27 @@ def test_a_worker_that_stops_answering_pings_is_replaced(workers):
     text = error_of(tf)
     assert text == "worker died (no answer to a ping for 1 s) while running this transformation (1 attempts)"
     assert serves_next_job()
+
+
+def test_segments_sent_to_a_worker_that_dies_are_unlinked(workers, shm_listing):
+    from seamless_transformer.pool import get_pool
+
+    with open("seamless.yaml", "w") as f:
+        f.write("- persistent: false\n")  # inputs travel with the transformation
+    listing, new_segments = shm_listing
+    before = listing()
+    workers(1, throttle=2, max_retries=0)
+    stopper = fail("stop", 5).start()
+    time.sleep(0.3)
+
+    @delayed
+    def size(data):
+        return len(data)
+
+    sized = size(os.urandom(300_000)).start()  # its input segment waits in the stopped worker
+    time.sleep(0.2)
+    (waiting,) = get_pool().segments.names()
+    assert waiting in listing()
+    assert error_of(stopper).endswith("(1 attempts)")
+    assert sized.run() == 300_000
+    assert new_segments(before) == set()
