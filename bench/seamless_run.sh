@@ -64,11 +64,20 @@ upstream_path=$upstream_venv/bin:$PATH  # upstream needs its helper commands on 
 read -r base base_rss < <(measure "$python" -S -c pass)
 printf '%-58s %9s %9s %8s\n' "command (median of $n; cache hits)" "wall ms" "RSS MiB" "x base"
 printf '%-58s %9s %9.1f %8s\n' "python3 -S -c pass" "$base" "$(awk -v r="$base_rss" 'BEGIN {print r / 1024}')" "1.00"
+# what site.py (and the .pth files of this installation) cost every console script
+read -r site site_rss < <(measure "$python" -c pass)
+awk -v m="$site" -v b="$base" -v r="$site_rss" 'BEGIN {printf "%-58s %9.1f %9.1f %8.2f\n", "python3 -c pass (with site)", m, r / 1024, m / b}'
+# our hit without site: the cost of seamless-run's own code
+pkgroot=$(cd / && "$python" -c 'import os, seamless_transformer as s; print(os.path.dirname(os.path.dirname(s.__file__)))')
+nosite=("$python" -S -c "import sys; sys.path.insert(0, '$pkgroot'); from seamless_transformer.cli.run import main; sys.argv[0] = 'seamless-run'; main()")
 for cmd in "${commands[@]}"; do
     "$ours" "$cmd" > /dev/null && "$ours" "$cmd" > /dev/null  # the second run writes the .pyc files of the hit path
     read -r ms rss < <(measure "$ours" "$cmd")
     line=$(awk -v m="$ms" -v b="$base" -v r="$rss" 'BEGIN {printf "%9.1f %9.1f %8.2f", m, r / 1024, m / b}')
     printf '%-58s %s\n' "ours: ${cmd:0:52}" "$line"
+    read -r ms rss < <(measure "${nosite[@]}" "$cmd")
+    line=$(awk -v m="$ms" -v b="$base" -v r="$rss" 'BEGIN {printf "%9.1f %9.1f %8.2f", m, r / 1024, m / b}')
+    printf '%-58s %s\n' "  ours without site (python3 -S)" "$line"
     if [ -n "$upstream" ]; then
         PATH=$upstream_path SEAMLESS_CACHE=$tmp/upstream-cache "$upstream" "$cmd" > /dev/null 2>&1
         read -r ums urss < <(PATH=$upstream_path SEAMLESS_CACHE=$tmp/upstream-cache measure "$upstream" "$cmd")

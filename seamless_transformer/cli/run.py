@@ -127,19 +127,27 @@ def store_buffers(buffers: dict, storage, answer=None) -> None:
     if files:
         from ._transfer import confirm_upload
 
-        nbytes = 0
-        for _cs, path in files:
-            try:
-                nbytes += os.path.getsize(path)
-            except OSError:
-                pass
+        nbytes = sum(_size(path) for _cs, path in files)
         confirm_upload(len(files), nbytes, answer, prog=PROG)
         logger.info("uploading %d file(s)", len(files))
     for cs, value in buffers.items():
-        if isinstance(value, str):
-            _put_file(value, cs, storage)
-        elif not storage.has_buffer(cs):
+        if not isinstance(value, str) and not storage.has_buffer(cs):
             storage.put_buffer(value, cs)
+    if not files:
+        return
+    from ._transfer import progress
+
+    with progress(len(files), nbytes, desc="upload") as bar:
+        for cs, path in files:
+            _put_file(path, cs, storage)
+            bar.update()
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 # ---------------------------------------------------------------- lookup, execution, outputs
