@@ -91,7 +91,8 @@ class Pool(Delegation):
 
     def close(self, wait=True) -> None:
         with self.lock:
-            while wait and (self.pending or any(w.tasks for w in self.workers if not w.dead)):
+            while wait and any(not w.dead for w in self.workers) and (
+                    self.pending or any(w.tasks for w in self.workers if not w.dead)):
                 self.changed.wait(0.1)
             self.closing = True
             dropped = list(self.pending)
@@ -170,6 +171,8 @@ class Pool(Delegation):
 
     def _dispatch_pending(self) -> None:
         for task in list(self.pending):
+            if not any(w.ready and not w.dead and w.load < self.throttle for w in self.workers):
+                return  # every slot is taken: leave the rest of the queue alone
             worker = self._choose(self._need(task))
             if worker is not None:
                 self.pending.remove(task)
