@@ -199,6 +199,14 @@ load run_helper
     [ "${#lines[@]}" -eq 0 ] || flunk "stdout"
 }
 
+@test "an invalid seamless.yaml is exit 2 and nothing runs" {
+    printf -- '- bogus: 1\n' > seamless.yaml
+    sr 'echo hi'
+    assert_failure 2
+    assert_output ""
+    assert_stderr "seamless-run: error: $WORK/seamless.yaml: unknown command 'bogus'"
+}
+
 @test "a missing -i input is exit 2" {
     sr -i nope true
     assert_failure 2

@@ -221,3 +221,25 @@ seamless_run_path() {
     assert_success
     [[ "$stderr" != *$'\r'* ]] || flunk "a progress bar was drawn"
 }
+
+@test "--stage keeps its own storage under the project" {
+    sr --stage s1 'echo hello'
+    assert_success
+    [ -f "$CACHE/STAGE-s1/seamless.db" ] || flunk "stage storage not used"
+}
+
+@test "an unquoted glob in a one-string command makes the matches inputs" {
+    printf 'a\n' > a.txt
+    printf 'b\n' > b.txt
+    sr 'cat *.txt'
+    assert_success
+    assert_output $'a\nb'
+}
+
+@test "-ms names inputs by their basename" {
+    make_data
+    sr --dry -j J -ms head -n 1 data/a.txt
+    assert_file_content J/command.txt $'(\nhead -n 1 a.txt\n) > RESULT\n'
+    sr -ms head -n 1 data/a.txt
+    assert_output "apples"
+}
