@@ -207,7 +207,7 @@ def has_unquoted_glob(source: str) -> bool:
 
 # ---------------------------------------------------------------- memoized analysis
 
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 
 
 @dataclass
@@ -221,9 +221,9 @@ class Analysis:
 
 def _unquoted(word: Word, text: str) -> Word:
     """Quote removal from the source text: bashlex leaves `'it'"'"'s'` (shlex.quote's form) partly quoted."""
+    if word.expands or not any(char in word.value for char in "'\""):
+        return word  # bashlex did remove the quotes (or there were none)
     source = word.source(text)
-    if word.expands or not any(char in source for char in "'\"\\"):
-        return word
     import shlex
 
     try:
