@@ -195,7 +195,10 @@ Usage: seamless-run [OPTIONS] [--] COMMAND...
 """
 
 
-def help_text() -> str:
+def help_text(width: int = 100) -> str:
+    """The --help text, generated from OPTIONS (grouped, help wrapped at `width` columns)."""
+    import textwrap
+
     lines = [_INTRO]
     groups: dict = {}
     for opt in OPTIONS:
@@ -204,10 +207,11 @@ def help_text() -> str:
         lines.append(f"{group}:")
         for opt in opts:
             spelling = ", ".join(opt.names) + (f" {opt.metavar}" if opt.metavar else "")
+            wrapped = textwrap.wrap(opt.help, width - 34) or [""]
             if len(spelling) > 30:
                 lines.append(f"  {spelling}")
-                lines.append(f"  {'':30}  {opt.help}")
             else:
-                lines.append(f"  {spelling:30}  {opt.help}")
+                lines.append(f"  {spelling:30}  {wrapped.pop(0)}")
+            lines.extend(f"  {'':30}  {text}" for text in wrapped)
         lines.append("")
     return "\n".join(lines)
