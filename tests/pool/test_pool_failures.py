@@ -143,7 +143,7 @@ def test_segments_sent_to_a_worker_that_dies_are_unlinked(workers, shm_listing):
     def size(data):
         return len(data)
 
-    sized = size(os.urandom(300_000)).start()  # its input segment waits in the stopped worker
+    sized = size(os.urandom(150_000).hex()).start()  # its input segment waits in the stopped worker
     time.sleep(0.2)
     (waiting,) = get_pool().segments.names()
     assert waiting in listing()
