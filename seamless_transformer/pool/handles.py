@@ -40,6 +40,7 @@ class WorkerHandle:
         self.tasks = {}  # task id -> Task
         self.sent_settings = None
         self.ping_sent = None
+        self.cpu_at_ping = None
         self.last_seen = 0.0
         self.kill_reason = None  # set when we terminate it on purpose (cancel, shutdown)
         self.startup_failures = 0

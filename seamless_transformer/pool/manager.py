@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 PING_INTERVAL = 0.5
 PING_TIMEOUT = 1.0
+BUSY_CPU_FRACTION = 0.25  # a silent worker that used this much CPU per timeout is busy, not hung
 TERMINATE_GRACE = 2.0
 MAX_STARTUP_FAILURES = 3
 COMPLETION_THREADS = 4  # store results and wake waiters, off the I/O thread
@@ -268,9 +269,16 @@ class Pool(Delegation):
                     continue
                 if worker.ping_sent is None:
                     if now - worker.last_seen >= PING_INTERVAL:
-                        worker.ping_sent = now
+                        worker.ping_sent, worker.cpu_at_ping = now, _cpu_seconds(worker.pid)
                         worker.channel.send("request", "ping", 0)
                 elif now - worker.ping_sent > PING_TIMEOUT:
+                    cpu = _cpu_seconds(worker.pid)
+                    if cpu is not None and worker.cpu_at_ping is not None and (
+                            cpu - worker.cpu_at_ping > BUSY_CPU_FRACTION * PING_TIMEOUT):
+                        # busy in C code that holds the GIL (a big sort, sum(range(...))):
+                        # it computes, so it is not hung; give it another period
+                        worker.ping_sent, worker.cpu_at_ping = now, cpu
+                        continue
                     self._on_death(worker, f"no answer to a ping for {PING_TIMEOUT:g} s")
 
     def _handle(self, worker: WorkerHandle, msg: dict) -> None:
@@ -388,6 +396,17 @@ class Pool(Delegation):
                                  self.limit)
             worker.channel.send("request", "echo", rid, payload)
         return future.result(timeout)
+
+
+def _cpu_seconds(pid):
+    """CPU time used so far by process `pid` (None if unknown)."""
+    try:
+        import psutil
+
+        times = psutil.Process(pid).cpu_times()
+        return times.user + times.system
+    except Exception:  # noqa: BLE001 - psutil missing or the process is gone
+        return None
 
 
 def _terminate(process) -> None:

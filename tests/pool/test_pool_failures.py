@@ -150,3 +150,14 @@ def test_segments_sent_to_a_worker_that_dies_are_unlinked(workers, shm_listing):
     assert error_of(stopper).endswith("(1 attempts)")
     assert sized.run() == 300_000
     assert new_segments(before) == set()
+
+
+def test_a_worker_busy_in_c_code_holding_the_gil_is_not_taken_for_hung(workers):
+    workers(1, max_retries=0)
+
+    @delayed
+    def long_sum(n):
+        return sum(range(n))  # one C call: no ping answer for seconds
+
+    n = 3 * 10**8
+    assert long_sum(n).run() == n * (n - 1) // 2
