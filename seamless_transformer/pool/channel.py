@@ -26,8 +26,9 @@ SEAMLESS_SHM_THRESHOLD bytes inside a payload are replaced by shm.ShmRef (see sh
       | -- event    stop ------------------------------>  |  the worker exits
       v                                                   v
 
-Sends never block the caller: a sender thread per channel writes to the pipe, so a peer that
-is slow to read can never stall the thread that reads the other direction.
+The parent's sends never block: a sender thread per channel writes to the pipe, so its I/O
+thread can never stall on a worker that is slow to read. A worker writes directly (under a
+lock): the parent always reads, so a worker's write cannot block for long.
 """
 
 import queue
@@ -47,32 +48,50 @@ def message(kind: str, op: str, id=None, payload=None) -> dict:
 class Channel:
     """One end of a pipe, with an asynchronous sender."""
 
-    def __init__(self, conn, name="channel"):
+    def __init__(self, conn, name="channel", direct=False):
         self.conn = conn
         self.closed = False
         self._queue = queue.SimpleQueue()
-        self._sender = threading.Thread(target=self._send_loop, name=f"{name}-send", daemon=True)
-        self._sender.start()
+        self._sender = None
+        self._send_lock = threading.Lock()
+        if not direct:
+            self._sender = threading.Thread(target=self._send_loop, name=f"{name}-send", daemon=True)
+            self._sender.start()
 
     def send(self, kind: str, op: str, id=None, payload=None) -> None:
         if self.closed:
             raise ChannelClosed("channel is closed")
-        self._queue.put(message(kind, op, id, payload))
+        if self._sender is not None:
+            self._queue.put(message(kind, op, id, payload))
+            return
+        with self._send_lock:
+            self._queue.put(message(kind, op, id, payload))
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write what is queued (direct mode, under the send lock)."""
+        while not self._queue.empty():
+            if not self._write(self._queue.get()):
+                return
 
     def _send_loop(self):
         while True:
             item = self._queue.get()
-            if item is _STOP:
+            if item is _STOP or not self._write(item):
                 return
-            try:
-                self.conn.send(item)
-            except (OSError, ValueError, EOFError):
-                self.closed = True
-                return
-            except Exception as exc:  # noqa: BLE001 - an unpicklable payload: tell the peer
-                if item["kind"] == "response":
-                    err = {"error": f"{type(exc).__name__}: {exc}", "etype": "TransformationError"}
-                    self._queue.put(message("response", item["op"], item["id"], err))
+
+    def _write(self, item) -> bool:
+        """Send one message; False once the pipe is gone."""
+        try:
+            self.conn.send(item)
+        except (OSError, ValueError, EOFError):
+            self.closed = True
+            return False
+        except Exception as exc:  # noqa: BLE001 - an unpicklable payload: tell the peer
+            if item["kind"] == "response":
+                err = {"error": f"{type(exc).__name__}: {exc}", "etype": "TransformationError"}
+                self._queue.put(message("response", item["op"], item["id"], err))
+        return True
 
     def recv(self) -> dict:
         """The next message (blocking). Raises ChannelClosed when the peer is gone."""
@@ -84,8 +103,9 @@ class Channel:
 
     def close(self, flush_timeout=1.0) -> None:
         """Stop the sender (after it wrote what was queued) and close the pipe."""
-        self._queue.put(_STOP)
-        self._sender.join(flush_timeout)
+        if self._sender is not None:
+            self._queue.put(_STOP)
+            self._sender.join(flush_timeout)
         self.closed = True
         try:
             self.conn.close()

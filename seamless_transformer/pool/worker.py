@@ -19,6 +19,7 @@ from .channel import (Channel, ChannelClosed, error_from_wire, error_to_wire, ou
 
 SETTINGS_ENV = ("SEAMLESS_CACHE", "XDG_CACHE_HOME", "HOME")
 BASH_CANCEL_GRACE = 3.5
+JOB_THREADS = 64  # more than the slots the parent ever fills (nested jobs run in their asker's thread)
 
 
 def settings_snapshot(settings) -> dict:
@@ -47,13 +48,14 @@ def _install_settings(snapshot: dict) -> None:
 class _Worker:
     def __init__(self, conn, name):
         self.name = name
-        self.channel = Channel(conn, name)
+        self.channel = Channel(conn, name, direct=True)
         self.limit = shm.threshold()
         self._ids = itertools.count(1)
         self._pending = {}  # request id -> Future of the parent's response payload
-        self._jobs = {}  # run id -> (thread, cancel event, language)
-        self._lock = threading.Lock()
+        self._jobs = {}  # run id -> (done event, cancel event, language)
+        self._lock = threading.RLock()
         self._index = itertools.count(1)
+        self._threads = None
 
     # -- requests to the parent -------------------------------------------------------
     def request(self, op: str, payload: dict) -> dict:
@@ -111,20 +113,18 @@ class _Worker:
         self.channel.close()
 
     def _start_thread(self, target, rid, payload):
-        thread = threading.Thread(target=target, args=(rid, payload), daemon=True,
-                                  name=f"{self.name}-job-{rid}")
-        thread.start()
-        return thread
+        """Run target(rid, payload) on a thread of its own (idle threads are reused)."""
+        if self._threads is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._threads = ThreadPoolExecutor(JOB_THREADS, thread_name_prefix=f"{self.name}-job")
+        self._threads.submit(target, rid, payload)
 
     def _start(self, rid, payload):
-        cancel = threading.Event()
         language = payload["tf_dict"].get("__language__", "python")
         with self._lock:
-            self._jobs[rid] = (None, cancel, language)
-        thread = self._start_thread(self._run, rid, payload)
-        with self._lock:
-            if rid in self._jobs:
-                self._jobs[rid] = (thread, cancel, language)
+            self._jobs[rid] = (threading.Event(), threading.Event(), language)  # done, cancel
+        self._start_thread(self._run, rid, payload)
 
     def _echo(self, rid, payload):
         data = self._receive(payload)["data"]
@@ -141,7 +141,8 @@ class _Worker:
             wire = error_to_wire(exc)
         finally:
             with self._lock:
-                self._jobs.pop(rid, None)
+                done = self._jobs.pop(rid)[0]
+            done.set()
         self.channel.send("response", "run", rid, wire)
 
     def execute(self, payload, cancel):
@@ -175,13 +176,13 @@ class _Worker:
 
     def on_sigterm(self, signum, frame):
         """Cancel: stop running bash jobs (their process groups), then exit."""
-        with self._lock:
+        with self._lock:  # an RLock: the handler may interrupt the main thread holding it
             jobs = list(self._jobs.values())
-        for _thread, cancel, _language in jobs:
+        for _done, cancel, _language in jobs:
             cancel.set()
-        for thread, _cancel, language in jobs:
-            if thread is not None and language == "bash":
-                thread.join(BASH_CANCEL_GRACE)
+        for done, _cancel, language in jobs:
+            if language == "bash":
+                done.wait(BASH_CANCEL_GRACE)
         os._exit(128 + signum)
 
 
