@@ -29,7 +29,7 @@ TAIL_BYTES = 64 * 1024
 TERM_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
 POLL_INTERVAL = 0.02
 DRAIN_TIMEOUT = 2.0  # after the job exits, how long leftover pipe writers may keep them open
-SCRIPT_HEADER = "set -u -e\ntrap 'jobs -p | xargs -r kill' EXIT\n"
+SCRIPT_HEADER = "set -u -e\ntrap 'jobs -p | xargs -r kill 2>/dev/null' EXIT\n"
 
 
 @dataclass
