@@ -68,6 +68,7 @@ OPTIONS = (
     Opt(("-j", "--write-job"), "job_dir", "value", "DIR", "With --dry: write the job files into the new directory DIR.", "Preparation"),
     Opt(("--upload",), "upload", "flag", help="With --dry: also store the inputs and the job buffers.", group="Preparation"),
     Opt(("--write-remote-job",), "remote_job_dir", "value", "DIR", "With --dry: write a runnable job (pins + transform.sh) into DIR.", "Preparation"),
+    Opt(("--qsubmit", "--qsub"), "qsubmit", "flag", help="Store the inputs and append the job to the queue file; seamless-queue runs it.", group="Preparation"),
     Opt(("--undo",), "undo", "flag", help="Declare the cached result irreproducible and forget it.", group="Preparation"),
     Opt(("-h", "--help"), "help", "flag", help="Show this message and exit."),
 )
@@ -164,6 +165,8 @@ def _check(args: RunArgs) -> None:
     for dest, flag in (("job_dir", "-j"), ("upload", "--upload"), ("remote_job_dir", "--write-remote-job")):
         if v[dest] and not v["dry"]:
             raise usage_error(f"{flag} requires --dry")
+    if v["qsubmit"] and v["dry"]:
+        raise usage_error("--qsubmit cannot be combined with --dry")
     if v["undo"] and v["dry"]:
         raise usage_error("--undo cannot be combined with --dry")
     if v["primary"] is not None:

@@ -54,6 +54,8 @@ def body(argv) -> int:
     logger.info("transformation %s", prepared.tf_checksum.hex())
     if args.dry:
         return _dry(args, prepared, cwd)
+    if args.qsubmit:
+        return _qsubmit(args, prepared, cwd, argv)
     if args.undo:
         return _undo(prepared)
     return _run(args, prepared, cwd)
@@ -80,6 +82,7 @@ def _run_options(args, settings):
         metavars=list(args.metavars), metafiles=list(args.metafiles), prologues=list(args.prologues),
         primary=args.primary or 1, conda=args.conda, docker=args.docker, ncores=args.ncores,
         direct_print=args.direct_print, scratch=args.scratch, no_download=args.no_download, meta=meta,
+        qsubmit=args.qsubmit,
     )  # fmt: skip
 
 
@@ -116,6 +119,39 @@ def _undo(prepared) -> int:
     storage.declare_irreproducible(tf, result)
     logger.info("declared %s -> %s irreproducible", tf.hex(), result.hex())
     print(tf.hex())
+    return 0
+
+
+def _qsubmit(args, prepared, cwd, argv) -> int:
+    """Store the inputs, create the targets' .FUTURE files, append the queue record (SPEC §4.9, §6.4)."""
+    from .._util import atomic_write
+    from ..queue import records
+    from ..store.storage import get_storage
+    from ._transfer import _threshold
+
+    store_buffers(prepared.buffers, get_storage(), _answer(args))
+    tf = prepared.tf_checksum.hex()
+    params = {
+        "undo": bool(args.undo), "scratch": bool(args.scratch), "workdir": cwd,
+        "download": not args.no_download, "auto_confirm": "yes" if args.yes else "no",
+        "capture_stdout": prepared.capture_stdout is not None,
+        "max_download_size": _threshold("SEAMLESS_MAX_DOWNLOAD_SIZE", str),
+        "max_download_files": _threshold("SEAMLESS_MAX_DOWNLOAD_FILES", int),
+    }  # fmt: skip
+    targets = {t.workspace: (None if t.local == t.workspace else t.local) for t in prepared.targets}
+    cmd = records.submit_command("seamless-run " + " ".join(argv), tf, prepared.tf_dict, targets, params)
+    futures = [] if args.undo else [(os.path.join(cwd, t.local + ".FUTURE"), f"{tf}.{t.workspace}\n") for t in prepared.targets]
+    try:
+        for path, content in futures:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            atomic_write(path, content.encode())
+        records.append_record(records.queue_file(), records.encode(cmd))
+    except BaseException:
+        for path, _content in futures:
+            if os.path.exists(path):
+                os.unlink(path)
+        raise
+    print(tf)
     return 0
 
 

@@ -1,0 +1,53 @@
+"""seamless-queue [-q] [--workers N] [--queue-file F]: run the jobs submitted with `seamless-run --qsubmit` (SPEC §6.4).
+
+Waits for the queue file, runs its jobs (at most N slots at once) until the EOF record written by
+seamless-queue-finish, deletes the file and exits 0 if every job succeeded, 1 otherwise.
+Progress lines on stderr: `seamless-queue: job N started: <command>`, `... job N finished`,
+`... job N failed: <reason>`. With -q only the failures and errors are shown.
+"""
+
+import sys
+
+import click
+
+from ._click import no_op, parse
+from ._common import run_main
+from ._options import common_options, start
+
+PROG = "seamless-queue"
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Run the jobs that `seamless-run --qsubmit` appends to the queue file, until "
+    "seamless-queue-finish ends the queue. Exit 0 if every job succeeded, 1 otherwise.",
+)
+@common_options
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Run at most N jobs at once (a job with --ncores K counts K). Default: the number of CPUs.")
+@click.option("--queue-file", metavar="F",
+              help="The queue file (default: $SEAMLESS_QUEUE_FILE, else ./.seamless-queue).")
+def command(**params):
+    no_op(**params)
+
+
+def body(argv) -> int:
+    params = parse(command, argv, PROG)
+    if params is None:
+        return 0
+    start(PROG, params)
+    from ..queue.records import queue_file
+    from ..queue.server import QueueServer
+    from ._outputs import write_targets
+
+    server = QueueServer(queue_file(params["queue_file"]), workers=params["workers"],
+                         write_targets=write_targets, quiet=params["quiet"])
+    return server.serve()
+
+
+def main(argv=None):
+    sys.exit(run_main(PROG, body, argv))
+
+
+if __name__ == "__main__":
+    main()

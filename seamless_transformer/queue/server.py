@@ -1,0 +1,361 @@
+"""The seamless-queue server: run the jobs of a queue file, N slots at a time (SPEC §6.4).
+
+    QueueServer(path, workers=N, write_targets=..., quiet=False).serve() -> exit code
+
+    main thread:  wait for the file ─► tail it every POLL_SECONDS ─► RecordBuffer (complete records only)
+                  ─► pending (FIFO) ─► start the head when its slots are free ─► ... ─► EOF: wait, delete file
+    job thread:   leader:   cache (result + every leaf to download) ──hit──┐
+                            miss: engine Job run in this thread (fingertip) ┴─► Execution (shared by tf)
+                  follower: a job whose tf is already in flight waits for that Execution (no slot)
+                  then:     targets + sidecars in the job's recorded workdir ─► .FUTURE files removed
+
+A job with `__meta__.ncores` k takes k slots (at most N). Nothing here changes the process cwd:
+every local path is joined to the job's recorded workdir, so jobs of different directories run
+side by side. `write_targets(prepared_like, result_buffer, storage, cwd=, download=, answer=)`
+is injected by the CLI (the same code that writes seamless-run's outputs).
+"""
+
+import logging
+import os
+import sys
+import threading
+import time
+from types import SimpleNamespace
+
+from ..checksum import Checksum
+from ..errors import CacheMissError, CanceledError, SeamlessError, one_line
+from ..transformation.targets import Target
+from . import records
+
+logger = logging.getLogger(__name__)
+
+PROG = "seamless-queue"
+POLL_SECONDS = 0.1
+FUTURE_TOUCH_SECONDS = 30.0
+CANCEL_JOIN_SECONDS = 5.0
+
+
+class Execution:
+    """One computation of a tf, shared by every job that asked for it while it was in flight."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.buffer = None
+        self.error = None
+        self.engine_job = None
+
+    def wait(self) -> bytes:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.buffer
+
+
+class QueueJob:
+    def __init__(self, number: int, cmd: records.QueueCommand, workers: int):
+        self.number = number
+        self.cmd = cmd
+        self.tf = cmd.tf_checksum
+        meta = cmd.tf_dict.get("__meta__") or {}
+        try:
+            ncores = int(meta.get("ncores") or 1)
+        except (TypeError, ValueError):
+            ncores = 1
+        self.slots = max(1, min(ncores, workers))
+        self.targets = [Target(ws, local if local is not None else ws) for ws, local in cmd.result_targets.items()]
+        self.futures = [os.path.join(cmd.workdir, t.local + ".FUTURE") for t in self.targets]
+        self.execution = None
+        self.leader = False
+
+
+class QueueServer:
+    def __init__(self, path: str, *, workers: int | None = None, write_targets, quiet: bool = False,
+                 poll: float = POLL_SECONDS, stream=None):
+        self.path = path
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.write_targets = write_targets
+        self.quiet = quiet
+        self.poll = poll
+        self.stream = stream if stream is not None else sys.stderr
+        self._cond = threading.Condition()
+        self._free = self.workers
+        self._inflight: dict = {}  # tf hex -> Execution
+        self._active: set = set()  # QueueJob started and not finished
+        self._threads: list = []
+        self._pending: list = []
+        self._failures = 0
+        self._records = 0
+        self._eof = False
+        self._print_lock = threading.Lock()
+
+    # ------------------------------------------------------------ reporting
+
+    def _say(self, text: str, error: bool = False) -> None:
+        if self.quiet and not error:
+            return
+        with self._print_lock:
+            self.stream.write(f"{PROG}: {text}\n")
+            self.stream.flush()
+
+    # ------------------------------------------------------------ main loop
+
+    def serve(self) -> int:
+        """Run every job of the queue file until its EOF record; 0 if all succeeded, else 1."""
+        while not os.path.exists(self.path):
+            time.sleep(self.poll)
+        fd = os.open(self.path, os.O_RDONLY)
+        buffer = records.RecordBuffer()
+        next_touch = time.monotonic() + FUTURE_TOUCH_SECONDS
+        try:
+            while True:
+                for record in buffer.feed(_read_new(fd)):
+                    self._accept(record)
+                with self._cond:
+                    self._schedule()
+                    if self._eof and not self._pending and not self._active:
+                        break
+                    self._cond.wait(self.poll)
+                if time.monotonic() > next_touch:
+                    self._touch_futures()
+                    next_touch = time.monotonic() + FUTURE_TOUCH_SECONDS
+        except BaseException:
+            self._cancel_all()
+            raise
+        finally:
+            os.close(fd)
+        for thread in self._threads:
+            thread.join()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        return 1 if self._failures else 0
+
+    def _accept(self, record: bytes) -> None:
+        if self._eof:
+            return  # nothing after the EOF record counts
+        self._records += 1
+        number = self._records
+        try:
+            cmd = records.parse(record)
+        except ValueError:
+            self._say(f"error: record {number} is not a valid queue command", error=True)
+            return
+        if cmd.kind == "EOF":
+            self._eof = True
+            return
+        with self._cond:
+            self._pending.append(QueueJob(number, cmd, self.workers))
+
+    def _schedule(self) -> None:
+        """Start jobs in FIFO order while the head fits (called with the condition held)."""
+        while self._pending:
+            job = self._pending[0]
+            execution = None if job.cmd.params["undo"] else self._inflight.get(job.tf)
+            if execution is not None:
+                job.execution = execution  # a follower: no slot of its own
+            elif not job.cmd.params["undo"]:
+                if job.slots > self._free:
+                    return
+                self._free -= job.slots
+                job.execution, job.leader = Execution(), True
+                self._inflight[job.tf] = job.execution
+            self._pending.pop(0)
+            self._active.add(job)
+            self._say(f"job {job.number} started: {job.cmd.original_command}")
+            thread = threading.Thread(target=self._run, args=(job,), name=f"seamless-queue-{job.number}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _release(self, job: QueueJob) -> None:
+        with self._cond:
+            if job.leader:
+                self._free += job.slots
+                if self._inflight.get(job.tf) is job.execution:
+                    del self._inflight[job.tf]
+                job.leader = False
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------ one job
+
+    def _run(self, job: QueueJob) -> None:
+        try:
+            if job.cmd.params["undo"]:
+                _undo(job.tf)
+            else:
+                buffer = self._leader(job) if job.leader else job.execution.wait()
+                self._write(job, buffer)
+        except BaseException as exc:  # noqa: BLE001 - every failure is reported, the queue goes on
+            self._failed(job, exc)
+        else:
+            self._say(f"job {job.number} finished")
+        finally:
+            _remove_futures(job)
+            self._release(job)
+            with self._cond:
+                self._active.discard(job)
+                self._cond.notify_all()
+
+    def _failed(self, job: QueueJob, exc: BaseException) -> None:
+        with self._cond:
+            self._failures += 1
+        if isinstance(exc, CanceledError):
+            reason = f"transformation {job.tf} was canceled"
+        elif isinstance(exc, SeamlessError | OSError | ValueError | KeyError):
+            reason = one_line(str(exc)) or type(exc).__name__
+        else:
+            logger.debug("job %d", job.number, exc_info=True)
+            reason = f"{type(exc).__name__}: {one_line(str(exc))}"
+        self._say(f"job {job.number} failed: {reason}", error=True)
+
+    def _leader(self, job: QueueJob) -> bytes:
+        execution = job.execution
+        try:
+            buffer = _cached(job)
+            if buffer is None:
+                buffer = self._execute(job)
+            execution.buffer = buffer
+            return buffer
+        except BaseException as exc:
+            execution.error = exc
+            raise
+        finally:
+            execution.done.set()
+            self._release(job)
+
+    def _execute(self, job: QueueJob) -> bytes:
+        from ..errors import TransformationError
+        from ..store.storage import get_storage
+        from ..transformation import engine
+
+        engine_job = engine.Job(job.cmd.tf_dict, Checksum(job.tf), scratch=bool(job.cmd.params["scratch"]), fingertip=True)
+        engine_job.unstarted = True
+        job.execution.engine_job = engine_job
+        engine.run_inline(engine_job)
+        try:
+            result = engine_job.result()
+        except TransformationError as exc:
+            raise TransformationError(f"{exc} (transformation {job.tf[:12]})") from None
+        if engine_job.result_buffer is not None:
+            return engine_job.result_buffer
+        return get_storage().get_buffer(result)
+
+    def _write(self, job: QueueJob, buffer: bytes) -> None:
+        if not job.targets:
+            return
+        from ..store.storage import get_storage
+
+        storage = get_storage()
+        params = job.cmd.params
+        download = bool(params["download"]) and not params["scratch"] and self._download_confirmed(job, buffer, storage)
+        prepared = SimpleNamespace(targets=job.targets)
+        self.write_targets(prepared, buffer, storage, cwd=job.cmd.workdir, download=download, answer=True)
+
+    def _download_confirmed(self, job: QueueJob, buffer: bytes, storage) -> bool:
+        """The recorded thresholds; above them, only auto_confirm "yes" downloads (otherwise sidecars only)."""
+        params = job.cmd.params
+        checksums = _leaf_checksums(job.targets, buffer)
+        nbytes = sum(_buffer_size(cs, storage) for cs in checksums)
+        if len(checksums) <= int(params["max_download_files"]) and nbytes <= int(params["max_download_size"]):
+            return True
+        if params["auto_confirm"] == "yes":
+            return True
+        logger.warning("job %d: download of %d files (%d bytes) not confirmed; writing sidecars only",
+                       job.number, len(checksums), nbytes)
+        return False
+
+    # ------------------------------------------------------------ housekeeping
+
+    def _touch_futures(self) -> None:
+        with self._cond:
+            jobs = list(self._active) + list(self._pending)
+        for job in jobs:
+            for path in job.futures:
+                try:
+                    os.utime(path)
+                except OSError:
+                    pass
+
+    def _cancel_all(self) -> None:
+        """Interrupted: cancel every running execution and give the threads a moment to clean up."""
+        with self._cond:
+            executions = [job.execution for job in self._active if job.execution is not None]
+        for execution in executions:
+            if execution.engine_job is not None:
+                execution.engine_job.cancel()
+        deadline = time.monotonic() + CANCEL_JOIN_SECONDS
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _read_new(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _leaf_checksums(targets, buffer: bytes) -> list:
+    """The checksums that writing these targets downloads (files and directory leaves)."""
+    import json
+
+    deep = json.loads(buffer)
+    found = []
+    for target in targets:
+        if target.workspace in deep:
+            found.append(deep[target.workspace])
+        else:
+            prefix = target.workspace + "/"
+            found.extend(cs for key, cs in deep.items() if key.startswith(prefix))
+    return found
+
+
+def _buffer_size(cs, storage) -> int:
+    path = storage.buffer_path(Checksum(cs))
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
+
+
+def _cached(job: QueueJob):
+    """The cached result buffer, if it (and every leaf the job will download) is available."""
+    from ..store.storage import get_storage
+
+    storage = get_storage()
+    result = storage.get_result(job.tf)
+    if result is None:
+        return None
+    try:
+        buffer = storage.get_buffer(result)
+    except CacheMissError:
+        return None
+    params = job.cmd.params
+    if job.targets and params["download"] and not params["scratch"]:
+        try:
+            leaves = _leaf_checksums(job.targets, buffer)
+        except (ValueError, AttributeError):
+            return None
+        if not all(storage.has_buffer(Checksum(cs)) for cs in leaves):
+            return None
+    return buffer
+
+
+def _undo(tf: str) -> None:
+    from ..store.storage import get_storage
+
+    storage = get_storage()
+    result = storage.get_result(tf)
+    if result is None:
+        raise CacheMissError("no cached result to undo")
+    storage.declare_irreproducible(tf, result)
+
+
+def _remove_futures(job: QueueJob) -> None:
+    for path in job.futures:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
