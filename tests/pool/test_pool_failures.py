@@ -20,6 +20,7 @@ def fail(how, i):
     import os
     import signal
     import sys
+    import time
 
     if how == "raise":
         raise ValueError("boom")
@@ -35,6 +36,7 @@ def fail(how, i):
         os.kill(os.getpid(), signal.SIGKILL)
     if how == "stop":
         os.kill(os.getpid(), signal.SIGSTOP)
+        time.sleep(30)  # the stop can take effect a moment later
     if how == "unserializable":
         return {1, 2}
     return i
