@@ -120,3 +120,10 @@ def test_local_transformations_stay_in_this_process(workers):
     assert where(1).run() != os.getpid()
     where.local = True
     assert where(2).run() == os.getpid()
+
+
+def test_the_worker_entry_point_does_not_import_the_manager():
+    code = ("import sys, seamless_transformer.pool.worker; "
+            "print('seamless_transformer.pool.manager' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "False\n"
