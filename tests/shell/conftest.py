@@ -1,7 +1,12 @@
-"""Fixtures for the interactive shell-mode tests: a stub seamless-run and real shells in a pty."""
+"""Fixtures for the interactive shell-mode tests: real bash and zsh in a pty.
 
-import os
-import sys
+Sessions run the installed `seamless-run` by default. A session made with `stub=True` finds a
+stub `seamless-run` first, which records its argv (NUL-separated) and runs the command string
+itself: those tests check the exact argv of the rewrite contract.
+"""
+
+import sysconfig
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +17,14 @@ STUB = """#!/bin/bash
 printf '%s\\0' "$@" > "$STUB_ARGV_FILE"
 exec bash -c "${@: -1}"
 """
+
+
+def installed_scripts_dir():
+    """The directory of this Python's console scripts (not a pyenv shim, which needs pyenv on PATH)."""
+    scripts = Path(sysconfig.get_path("scripts"))
+    if not (scripts / "seamless-run").is_file():
+        raise RuntimeError(f"seamless-run is not installed in {scripts}: run `pip install -e .`")
+    return scripts
 
 
 @pytest.fixture
@@ -26,14 +39,15 @@ def stub_dir(tmp_path):
 
 
 @pytest.fixture
-def seamless_run_dir(stub_dir):
-    """Where the tests find `seamless-run`: switch to the real command by changing this line."""
-    return stub_dir
+def argv_file(tmp_path):
+    return tmp_path / "seamless-run.argv"
 
 
 @pytest.fixture
-def argv_file(tmp_path):
-    return tmp_path / "seamless-run.argv"
+def home(tmp_path):
+    d = tmp_path / "home"
+    d.mkdir(exist_ok=True)
+    return d
 
 
 @pytest.fixture
@@ -45,13 +59,21 @@ def work(tmp_path):
 
 
 @pytest.fixture
-def make_session(tmp_path, seamless_run_dir, argv_file, work):
-    sessions = []
+def make_session(tmp_path, home, stub_dir, argv_file, work):
+    """make(shell, keymap="emacs", extra_env=None, stub=False) -> ShellSession in `work`.
 
-    def make(shell, keymap="emacs", extra_env=None):
-        home = tmp_path / "home"
-        home.mkdir(exist_ok=True)
-        env = shell_env(home, [seamless_run_dir, BIND_SCRIPT.parent, os.path.dirname(sys.executable)])
+    PATH: [stub dir,] bin/ of this checkout (the bind script under test), the installed console
+    scripts, /usr/bin:/bin. HOME and both caches live in the test's tmp dir.
+    """
+    sessions = []
+    scripts = installed_scripts_dir()
+
+    def make(shell, keymap="emacs", extra_env=None, stub=False):
+        path = [stub_dir] if stub else []
+        path += [BIND_SCRIPT.parent, scripts, "/usr/bin", "/bin"]
+        env = shell_env(home, path)
+        env["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
+        env["SEAMLESS_CACHE"] = str(tmp_path / "seamless-cache")
         env["STUB_ARGV_FILE"] = str(argv_file)
         env.update(extra_env or {})
         session = ShellSession(shell, env, work)

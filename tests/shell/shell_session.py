@@ -81,7 +81,7 @@ class ShellSession:
 def shell_env(home, path_dirs):
     env = {
         "HOME": str(home),
-        "PATH": os.pathsep.join([*map(str, path_dirs), os.environ.get("PATH", "/usr/bin:/bin")]),
+        "PATH": os.pathsep.join(map(str, path_dirs)),
         "TERM": "xterm",
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "INPUTRC": "/dev/null",
