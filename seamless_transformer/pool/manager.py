@@ -147,7 +147,10 @@ class Pool(Delegation):
             executor = self._completion
 
         def on_done(outcome, error):
-            executor.submit(callback, outcome, error)
+            try:
+                executor.submit(callback, outcome, error)
+            except RuntimeError:  # the executor is shut down (interpreter exit): run it here
+                callback(outcome, error)
 
         return on_done
 
