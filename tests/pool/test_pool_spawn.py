@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from seamless_transformer import delayed, has_spawned, shutdown_workers, spawn
+from seamless_transformer import TransformationError, delayed, has_spawned, shutdown_workers, spawn
 
 
 @delayed
@@ -127,3 +127,21 @@ def test_the_worker_entry_point_does_not_import_the_manager():
             "print('seamless_transformer.pool.manager' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout == "False\n"
+
+
+def test_shutdown_with_wait_lets_running_transformations_finish(workers):
+    workers(1)
+    tf = sleep_pid(7).start()
+    time.sleep(0.1)
+    shutdown_workers(wait=True)
+    assert tf.status == "OK" and tf.run() != os.getpid()
+
+
+def test_shutdown_without_wait_fails_running_transformations(workers):
+    workers(1)
+    tf = sleep_pid(8).start()
+    time.sleep(0.1)
+    shutdown_workers(wait=False)
+    with pytest.raises(TransformationError):
+        tf.run()
+    assert tf.exception == "the worker pool was shut down"
