@@ -6,7 +6,7 @@
                 "result_targets": {workspace_target: local_name_or_null, ...},
                 "params": {"undo", "scratch", "workdir", "download", "auto_confirm": "yes"|"no", "capture_stdout",
                            "max_download_size", "max_download_files"}}
-             | {"queue_command": "EOF"}
+    <end>    = '{"queue_command": "EOF"}' + "\x00"   (compact)
 
 Writers append one whole record with a single write() while holding `<F>.LOCK` (created with
 O_CREAT|O_EXCL; a lock older than LOCK_STALE_SECONDS is broken). The reader may still see a
@@ -65,7 +65,7 @@ def encode(cmd: dict) -> bytes:
     return json.dumps(cmd, indent=2).encode() + SEPARATOR
 
 
-EOF_RECORD = encode({"queue_command": "EOF"})
+EOF_RECORD = json.dumps({"queue_command": "EOF"}).encode() + SEPARATOR  # compact, as upstream writes it
 
 
 # ---------------------------------------------------------------- writing

@@ -180,6 +180,7 @@ class QueueServer:
 
     def _run(self, job: QueueJob) -> None:
         try:
+            _write_futures(job)
             if job.cmd.params["undo"]:
                 _undo(job.tf)
             else:
@@ -234,6 +235,8 @@ class QueueServer:
         engine.run_inline(engine_job)
         try:
             result = engine_job.result()
+        except CanceledError:
+            raise
         except TransformationError as exc:
             raise TransformationError(f"{exc} (transformation {job.tf[:12]})") from None
         if engine_job.result_buffer is not None:
@@ -351,6 +354,20 @@ def _undo(tf: str) -> None:
     if result is None:
         raise CacheMissError("no cached result to undo")
     storage.declare_irreproducible(tf, result)
+
+
+def _write_futures(job: QueueJob) -> None:
+    """<local>.FUTURE for every target (our submitter wrote them already; other submitters may not)."""
+    from .._util import atomic_write
+
+    if job.cmd.params["undo"]:
+        return
+    for target, path in zip(job.targets, job.futures):
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            atomic_write(path, f"{job.tf}.{target.workspace}\n".encode())
+        except OSError:
+            pass
 
 
 def _remove_futures(job: QueueJob) -> None:
