@@ -1,0 +1,155 @@
+"""The queue server in this process: recorded workdirs, EOF, slots, download thresholds, undo, scratch (SPEC §6.4)."""
+
+import io
+import os
+import threading
+import time
+
+import pytest
+
+from seamless_transformer.cli._outputs import write_targets
+from seamless_transformer.cli.run import body as seamless_run
+from seamless_transformer.queue import records
+from seamless_transformer.queue.server import QueueServer
+from seamless_transformer.store.storage import get_storage
+
+
+@pytest.fixture
+def queue(tmp_path, monkeypatch):
+    path = str(tmp_path / "queue")
+    monkeypatch.setenv("SEAMLESS_QUEUE_FILE", path)
+    return path
+
+
+def qsubmit(capsys, *argv) -> str:
+    assert seamless_run(["--qsubmit", *argv]) == 0
+    return capsys.readouterr().out.strip()
+
+
+def serve(queue, workers=2, quiet=False, eof=True):
+    if eof:
+        records.append_record(queue, records.EOF_RECORD)
+    stream = io.StringIO()
+    code = QueueServer(queue, workers=workers, write_targets=write_targets, quiet=quiet, stream=stream).serve()
+    return code, stream.getvalue()
+
+
+def test_outputs_land_in_the_recorded_workdir_not_the_servers_cwd(queue, capsys, tmp_path, monkeypatch):
+    submit_dir, server_dir = tmp_path / "submit", tmp_path / "server"
+    submit_dir.mkdir(), server_dir.mkdir()
+    monkeypatch.chdir(submit_dir)
+    qsubmit(capsys, "echo x > o.txt")
+    monkeypatch.chdir(server_dir)
+    code, _err = serve(queue)
+    assert code == 0
+    assert (submit_dir / "o.txt").read_text() == "x\n"
+    assert (submit_dir / "o.txt.CHECKSUM").exists()
+    assert not (server_dir / "o.txt").exists()
+
+
+def test_the_queue_file_is_deleted_after_eof(queue, capsys):
+    qsubmit(capsys, "echo x > o.txt")
+    serve(queue)
+    assert not os.path.exists(queue)
+
+
+def test_records_after_eof_are_not_run(queue, capsys):
+    records.append_record(queue, records.EOF_RECORD)
+    qsubmit(capsys, "echo x > o.txt")
+    code, err = serve(queue, eof=False)
+    assert code == 0
+    assert err == ""
+    assert not os.path.exists("o.txt")
+
+
+def test_the_server_waits_for_the_queue_file_to_appear(queue, capsys):
+    result = {}
+    server = threading.Thread(target=lambda: result.update(out=serve(queue, eof=False)))
+    server.start()
+    time.sleep(0.3)
+    assert server.is_alive()
+    qsubmit(capsys, "echo x > o.txt")
+    records.append_record(queue, records.EOF_RECORD)
+    server.join(20)
+    assert result["out"][0] == 0
+    assert open("o.txt").read() == "x\n"
+
+
+def test_a_job_asking_more_cores_than_workers_still_runs(queue, capsys):
+    qsubmit(capsys, "--ncores", "8", "echo x > o.txt")
+    code, _err = serve(queue, workers=2)
+    assert code == 0
+    assert open("o.txt").read() == "x\n"
+
+
+def test_above_the_recorded_download_threshold_only_sidecars_are_written(queue, capsys, monkeypatch):
+    monkeypatch.setenv("SEAMLESS_MAX_DOWNLOAD_FILES", "0")
+    qsubmit(capsys, "echo x > o.txt")
+    monkeypatch.delenv("SEAMLESS_MAX_DOWNLOAD_FILES")
+    code, _err = serve(queue)
+    assert code == 0
+    assert os.path.exists("o.txt.CHECKSUM")
+    assert not os.path.exists("o.txt")
+
+
+def test_above_the_recorded_download_threshold_y_still_downloads(queue, capsys, monkeypatch):
+    monkeypatch.setenv("SEAMLESS_MAX_DOWNLOAD_FILES", "0")
+    qsubmit(capsys, "-y", "echo x > o.txt")
+    code, _err = serve(queue)
+    assert code == 0
+    assert open("o.txt").read() == "x\n"
+
+
+def test_a_scratch_job_writes_sidecars_only(queue, capsys):
+    qsubmit(capsys, "--scratch", "echo x > o.txt")
+    code, _err = serve(queue)
+    assert code == 0
+    assert os.path.exists("o.txt.CHECKSUM")
+    assert not os.path.exists("o.txt")
+
+
+def test_an_undo_record_declares_the_cached_result_irreproducible(queue, capsys):
+    tf = qsubmit(capsys, "echo x > o.txt")
+    serve(queue)
+    assert get_storage().get_result(tf) is not None
+    qsubmit(capsys, "--undo", "echo x > o.txt")
+    code, err = serve(queue)
+    assert code == 0, err
+    assert get_storage().get_result(tf) is None
+
+
+def test_an_undo_record_without_a_cached_result_fails(queue, capsys):
+    qsubmit(capsys, "--undo", "echo x > o.txt")
+    code, err = serve(queue)
+    assert code == 1
+    assert err.endswith("seamless-queue: job 1 failed: no cached result to undo\n")
+
+
+def test_identical_failing_jobs_both_report_the_failure(queue, capsys, tmp_path, monkeypatch):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        qsubmit(capsys, "sleep 0.3; exit 4; echo x > o.txt")
+    code, err = serve(queue)
+    assert code == 1
+    assert err.count("failed: command failed with exit status 4") == 2
+    assert not (tmp_path / "a" / "o.txt.FUTURE").exists()
+    assert not (tmp_path / "b" / "o.txt.FUTURE").exists()
+
+
+def test_quiet_shows_no_progress_lines(queue, capsys):
+    qsubmit(capsys, "echo x > o.txt")
+    code, err = serve(queue, quiet=True)
+    assert (code, err) == (0, "")
+
+
+def test_a_finished_job_is_a_cache_hit_on_resubmission(queue, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNS", str(tmp_path / "runs"))
+    qsubmit(capsys, 'echo run >> "$RUNS"; echo x > o.txt')
+    serve(queue)
+    os.unlink("o.txt")
+    qsubmit(capsys, 'echo run >> "$RUNS"; echo x > o.txt')
+    code, _err = serve(queue)
+    assert code == 0
+    assert open("o.txt").read() == "x\n"
+    assert (tmp_path / "runs").read_text() == "run\n"
