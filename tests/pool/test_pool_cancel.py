@@ -55,3 +55,15 @@ def test_cancel_kills_the_bash_command_of_the_worker(workers, tmp_path):
               for p in psutil.process_iter(["cmdline"])):
         assert time.monotonic() < deadline, "the bash command survived the cancel"
         time.sleep(0.1)
+
+
+def test_seamless_cancel_reaches_a_transformation_running_in_a_worker(workers):
+    from seamless_transformer.transformation.running import cancel_running
+
+    workers(1)
+    first = pid(3).run()
+    tf = pid_then_sleep(31).start()
+    time.sleep(0.3)
+    assert cancel_running(tf.transformation_checksum) == [(os.getpid(), True)]
+    assert tf.exception == "Transformation was canceled"
+    assert pid(4).run() not in (first, os.getpid())
