@@ -255,6 +255,8 @@ class Pool(Delegation):
                 self._handle(worker, msg)
             except Exception:  # noqa: BLE001 - the I/O thread must survive any one message
                 logger.exception("worker pool: cannot handle %r from %s", msg.get("op"), worker.name)
+            finally:
+                self.segments.unlink_taken()
             if once:
                 return
 

@@ -47,6 +47,7 @@ class SegmentTable:
         self._lock = threading.Lock()
         self._segments = {}  # name -> (SharedMemory, owner)
         self.created = 0  # how many segments were ever created (for tests and benchmarks)
+        self._taken = []
 
     def create(self, size: int, owner: str, data=None) -> ShmRef:
         from multiprocessing.shared_memory import SharedMemory
@@ -62,10 +63,18 @@ class SegmentTable:
         return ref
 
     def take(self, ref: ShmRef) -> bytes:
-        """Copy a segment's content out and unlink it."""
+        """Copy a segment's content out; it is unlinked by the next `unlink_taken()`."""
         data = read_segment(ref)
-        self.unlink(ref.name)
+        with self._lock:
+            self._taken.append(ref.name)
         return data
+
+    def unlink_taken(self) -> None:
+        """Unlink the segments copied out so far (after their data went on its way)."""
+        with self._lock:
+            names, self._taken = self._taken, []
+        for name in names:
+            self.unlink(name)
 
     def unlink(self, name: str) -> None:
         with self._lock:
