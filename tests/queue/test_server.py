@@ -153,3 +153,23 @@ def test_a_finished_job_is_a_cache_hit_on_resubmission(queue, capsys, tmp_path, 
     assert code == 0
     assert open("o.txt").read() == "x\n"
     assert (tmp_path / "runs").read_text() == "run\n"
+
+
+def test_captured_stdout_and_a_directory_target_are_written_like_seamless_run(queue, capsys):
+    qsubmit(capsys, "-cp", ":log.txt", "-cp", "outdir", "echo hi; mkdir -p outdir; echo x > outdir/a.txt")
+    code, err = serve(queue)
+    assert code == 0, err
+    assert open("log.txt").read() == "hi\n"
+    assert open("outdir/a.txt").read() == "x\n"
+    assert open("outdir.CHECKSUM").read() == "7df6025c93491813236301bb70c102f28929d755390b7bac1bbfb5150e7e342c\n"
+    assert os.path.exists("outdir.INDEX")
+
+
+def test_a_renamed_capture_is_recorded_with_its_local_name(queue, capsys):
+    qsubmit(capsys, "-cp", "r.txt:local.txt", "echo r > r.txt")
+    record = records.parse(open(queue, "rb").read()[:-1])
+    assert record.result_targets == {"r.txt": "local.txt"}
+    code, _err = serve(queue)
+    assert code == 0
+    assert open("local.txt").read() == "r\n"
+    assert not os.path.exists("r.txt")
