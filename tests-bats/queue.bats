@@ -262,3 +262,21 @@ seamless-queue: job 1 finished" ] || { stderr=$q_err; flunk "unexpected server s
     run --separate-stderr seamless-queue-finish --no-wait
     assert_success
 }
+
+@test "SIGTERM to the server kills its jobs, removes every future and exits 143 within 5 s" {
+    qsub 'sleep 92; echo x > o.txt'
+    qsub 'echo y > p.txt'
+    start_queue --workers 1
+    wait_until pgrep -f '^sleep 92$'
+    local start=$SECONDS status=0
+    kill -TERM "$q_pid"
+    wait "$q_pid" || status=$?
+    [ "$status" -eq 143 ] || flunk "exit status $status"
+    [ $((SECONDS - start)) -le 5 ] || flunk "took too long"
+    run pgrep -f '^sleep 92$'
+    assert_failure 1
+    assert_no_file o.txt.FUTURE
+    assert_no_file p.txt.FUTURE
+    [ -e .seamless-queue ] || flunk "the unfinished queue was deleted"
+    [ -z "$(compgen -G "$TMPDIR/seamless-bash-*")" ] || flunk "a workspace was left behind"
+}

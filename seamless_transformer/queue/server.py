@@ -87,6 +87,7 @@ class QueueServer:
         self._records = 0
         self._eof = False
         self._print_lock = threading.Lock()
+        self._stopping = threading.Event()
 
     # ------------------------------------------------------------ reporting
 
@@ -232,6 +233,8 @@ class QueueServer:
         engine_job = engine.Job(job.cmd.tf_dict, Checksum(job.tf), scratch=bool(job.cmd.params["scratch"]), fingertip=True)
         engine_job.unstarted = True
         job.execution.engine_job = engine_job
+        if self._stopping.is_set():  # interrupted before this job got going (see _cancel_all)
+            raise CanceledError("Transformation was canceled")
         engine.run_inline(engine_job)
         try:
             result = engine_job.result()
@@ -281,6 +284,7 @@ class QueueServer:
 
     def _cancel_all(self) -> None:
         """Interrupted: cancel every running execution and give the threads a moment to clean up."""
+        self._stopping.set()
         with self._cond:
             executions = [job.execution for job in self._active if job.execution is not None]
         for execution in executions:
@@ -289,6 +293,10 @@ class QueueServer:
         deadline = time.monotonic() + CANCEL_JOIN_SECONDS
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            pending, self._pending = self._pending, []
+        for job in pending:  # every exit path removes the futures (they stay queued in the file)
+            _remove_futures(job)
 
 
 def _read_new(fd: int) -> bytes:
