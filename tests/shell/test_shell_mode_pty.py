@@ -1,4 +1,7 @@
-"""Seamless mode in real interactive bash and zsh (pty), emacs and vi keymaps (SPEC §7)."""
+"""Seamless mode in real interactive bash and zsh (pty), emacs and vi keymaps (SPEC §7).
+
+Lines run through the installed seamless-run; tests of the exact argv use the stub (stub=True).
+"""
 
 import time
 
@@ -12,6 +15,7 @@ HOTKEY = "\x15u"  # Ctrl-U then u
 SOURCE = f"source {BIND_SCRIPT}"
 LAST_ENTRY = {"bash": "history 2", "zsh": "fc -ln -1"}
 ALL_ENTRIES = {"bash": "history", "zsh": "fc -ln 1"}
+SORTED = "apples\npears\nzucchini\n"  # `sort a.txt` in the `work` fixture
 
 
 def lines_after_echo(output):
@@ -52,9 +56,6 @@ def test_hotkey_toggles_the_prompt_prefix(make_session, shell, keymap):
     assert "[seamless-mode]" not in press_hotkey(session)
 
 
-SORTED = "apples\npears\nzucchini\n"
-
-
 @pytest.mark.parametrize("keymap", KEYMAPS)
 @pytest.mark.parametrize("shell", SHELLS)
 def test_enter_runs_the_line_with_seamless_run_and_the_second_time_is_a_cache_hit(make_session, shell, keymap):
@@ -66,6 +67,16 @@ def test_enter_runs_the_line_with_seamless_run_and_the_second_time_is_a_cache_hi
     second = session.run("sort a.txt")
     assert SORTED in second and "seamless-run: cache hit " in second
     assert "cache miss" not in second
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_exit_status_of_a_rewritten_line_is_that_of_seamless_run(make_session, shell):
+    session = make_session(shell)
+    mode_on(session)
+    assert "command failed with exit status 1" in session.run("grep zucchinis a.txt")
+    assert "\nrc=1\n" in session.run("echo rc=$?")
+    assert SORTED in session.run("sort a.txt")
+    assert "\nrc=0\n" in session.run("echo rc=$?")
 
 
 @pytest.mark.parametrize("keymap", KEYMAPS)
@@ -147,6 +158,7 @@ def test_ctrl_c_cancels_the_running_command_and_leaves_no_process(make_session, 
     deadline = time.monotonic() + 5  # SPEC §4.7: every process is gone within 5 s
     session.expect_prompt(timeout=5)
     assert _wait_for(lambda: not _sleepers(home), max(deadline - time.monotonic(), 0)), session.screen()
+    assert "\nrc=130\n" in session.run("echo rc=$?")  # SPEC §12: interrupted by SIGINT
 
 
 VENV_ACTIVATE = """\
