@@ -23,9 +23,9 @@ import time
 from types import SimpleNamespace
 
 from ..checksum import Checksum
-from ..errors import CacheMissError, CanceledError, SeamlessError, one_line
-from ..transformation.targets import Target
+from ..errors import CanceledError, SeamlessError, one_line
 from . import records
+from .jobs import Execution, QueueJob, cached, download_size, leaf_checksums, remove_futures, undo, write_futures
 
 logger = logging.getLogger(__name__)
 
@@ -33,39 +33,6 @@ PROG = "seamless-queue"
 POLL_SECONDS = 0.1
 FUTURE_TOUCH_SECONDS = 30.0
 CANCEL_JOIN_SECONDS = 5.0
-
-
-class Execution:
-    """One computation of a tf, shared by every job that asked for it while it was in flight."""
-
-    def __init__(self):
-        self.done = threading.Event()
-        self.buffer = None
-        self.error = None
-        self.engine_job = None
-
-    def wait(self) -> bytes:
-        self.done.wait()
-        if self.error is not None:
-            raise self.error
-        return self.buffer
-
-
-class QueueJob:
-    def __init__(self, number: int, cmd: records.QueueCommand, workers: int):
-        self.number = number
-        self.cmd = cmd
-        self.tf = cmd.tf_checksum
-        meta = cmd.tf_dict.get("__meta__") or {}
-        try:
-            ncores = int(meta.get("ncores") or 1)
-        except (TypeError, ValueError):
-            ncores = 1
-        self.slots = max(1, min(ncores, workers))
-        self.targets = [Target(ws, local if local is not None else ws) for ws, local in cmd.result_targets.items()]
-        self.futures = [os.path.join(cmd.workdir, t.local + ".FUTURE") for t in self.targets]
-        self.execution = None
-        self.leader = False
 
 
 class QueueServer:
@@ -88,6 +55,7 @@ class QueueServer:
         self._eof = False
         self._print_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._bar = None  # a tqdm bar of finished jobs, on a TTY only (SPEC §6.6)
 
     # ------------------------------------------------------------ reporting
 
@@ -95,6 +63,9 @@ class QueueServer:
         if self.quiet and not error:
             return
         with self._print_lock:
+            if self._bar is not None:
+                self._bar.write(f"{PROG}: {text}", file=self.stream)
+                return
             self.stream.write(f"{PROG}: {text}\n")
             self.stream.flush()
 
@@ -106,6 +77,7 @@ class QueueServer:
             time.sleep(self.poll)
         fd = os.open(self.path, os.O_RDONLY)
         buffer = records.RecordBuffer()
+        self._bar = None if self.quiet else _job_bar(self.stream)
         next_touch = time.monotonic() + FUTURE_TOUCH_SECONDS
         try:
             while True:
@@ -124,6 +96,8 @@ class QueueServer:
             raise
         finally:
             os.close(fd)
+            if self._bar is not None:
+                self._bar.close()
         for thread in self._threads:
             thread.join()
         try:
@@ -147,6 +121,9 @@ class QueueServer:
             return
         with self._cond:
             self._pending.append(QueueJob(number, cmd, self.workers))
+        if self._bar is not None:
+            self._bar.total += 1
+            self._bar.refresh()
 
     def _schedule(self) -> None:
         """Start jobs in FIFO order while the head fits (called with the condition held)."""
@@ -181,9 +158,9 @@ class QueueServer:
 
     def _run(self, job: QueueJob) -> None:
         try:
-            _write_futures(job)
+            write_futures(job)
             if job.cmd.params["undo"]:
-                _undo(job.tf)
+                undo(job.tf)
             else:
                 buffer = self._leader(job) if job.leader else job.execution.wait()
                 self._write(job, buffer)
@@ -192,11 +169,13 @@ class QueueServer:
         else:
             self._say(f"job {job.number} finished")
         finally:
-            _remove_futures(job)
+            remove_futures(job)
             self._release(job)
             with self._cond:
                 self._active.discard(job)
                 self._cond.notify_all()
+            if self._bar is not None:
+                self._bar.update()
 
     def _failed(self, job: QueueJob, exc: BaseException) -> None:
         with self._cond:
@@ -213,7 +192,7 @@ class QueueServer:
     def _leader(self, job: QueueJob) -> bytes:
         execution = job.execution
         try:
-            buffer = _cached(job)
+            buffer = cached(job)
             if buffer is None:
                 buffer = self._execute(job)
             execution.buffer = buffer
@@ -222,8 +201,7 @@ class QueueServer:
             execution.error = exc
             raise
         finally:
-            execution.done.set()
-            self._release(job)
+            execution.done.set()  # the slot is released once this job's outputs are written too
 
     def _execute(self, job: QueueJob) -> bytes:
         from ..errors import TransformationError
@@ -260,8 +238,8 @@ class QueueServer:
     def _download_confirmed(self, job: QueueJob, buffer: bytes, storage) -> bool:
         """The recorded thresholds; above them, only auto_confirm "yes" downloads (otherwise sidecars only)."""
         params = job.cmd.params
-        checksums = _leaf_checksums(job.targets, buffer)
-        nbytes = sum(_buffer_size(cs, storage) for cs in checksums)
+        checksums = leaf_checksums(job.targets, buffer)
+        nbytes = download_size(checksums, storage)
         if len(checksums) <= int(params["max_download_files"]) and nbytes <= int(params["max_download_size"]):
             return True
         if params["auto_confirm"] == "yes":
@@ -296,7 +274,25 @@ class QueueServer:
         with self._cond:
             pending, self._pending = self._pending, []
         for job in pending:  # every exit path removes the futures (they stay queued in the file)
-            _remove_futures(job)
+            remove_futures(job)
+
+
+def _job_bar(stream):
+    """A bar of finished / submitted jobs when `stream` is a terminal and tqdm is installed."""
+    isatty = getattr(stream, "isatty", None)
+    if isatty is None or not isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    try:
+        size = os.get_terminal_size(stream.fileno())
+        columns, lines = size.columns, size.lines
+    except (OSError, ValueError, AttributeError):
+        columns = lines = 0
+    # a fresh pty reports 0 x 0, and tqdm then draws nothing at all
+    return tqdm(total=0, desc=PROG, unit="job", file=stream, leave=False, ncols=columns or 80, nrows=lines or 24)
 
 
 def _read_new(fd: int) -> bytes:
@@ -306,80 +302,3 @@ def _read_new(fd: int) -> bytes:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
-
-
-def _leaf_checksums(targets, buffer: bytes) -> list:
-    """The checksums that writing these targets downloads (files and directory leaves)."""
-    import json
-
-    deep = json.loads(buffer)
-    found = []
-    for target in targets:
-        if target.workspace in deep:
-            found.append(deep[target.workspace])
-        else:
-            prefix = target.workspace + "/"
-            found.extend(cs for key, cs in deep.items() if key.startswith(prefix))
-    return found
-
-
-def _buffer_size(cs, storage) -> int:
-    path = storage.buffer_path(Checksum(cs))
-    try:
-        return os.path.getsize(path) if path else 0
-    except OSError:
-        return 0
-
-
-def _cached(job: QueueJob):
-    """The cached result buffer, if it (and every leaf the job will download) is available."""
-    from ..store.storage import get_storage
-
-    storage = get_storage()
-    result = storage.get_result(job.tf)
-    if result is None:
-        return None
-    try:
-        buffer = storage.get_buffer(result)
-    except CacheMissError:
-        return None
-    params = job.cmd.params
-    if job.targets and params["download"] and not params["scratch"]:
-        try:
-            leaves = _leaf_checksums(job.targets, buffer)
-        except (ValueError, AttributeError):
-            return None
-        if not all(storage.has_buffer(Checksum(cs)) for cs in leaves):
-            return None
-    return buffer
-
-
-def _undo(tf: str) -> None:
-    from ..store.storage import get_storage
-
-    storage = get_storage()
-    result = storage.get_result(tf)
-    if result is None:
-        raise CacheMissError("no cached result to undo")
-    storage.declare_irreproducible(tf, result)
-
-
-def _write_futures(job: QueueJob) -> None:
-    """<local>.FUTURE for every target (our submitter wrote them already; other submitters may not)."""
-    if job.cmd.params["undo"]:
-        return
-    for target, path in zip(job.targets, job.futures):
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as future:  # a marker: no fsync needed
-                future.write(f"{job.tf}.{target.workspace}\n")
-        except OSError:
-            pass
-
-
-def _remove_futures(job: QueueJob) -> None:
-    for path in job.futures:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass

@@ -173,3 +173,39 @@ def test_a_renamed_capture_is_recorded_with_its_local_name(queue, capsys):
     assert code == 0
     assert open("local.txt").read() == "r\n"
     assert not os.path.exists("r.txt")
+
+
+def _read_all(fd) -> bytes:
+    import select
+
+    data = b""
+    while select.select([fd], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_on_a_terminal_the_server_draws_a_bar_of_finished_jobs(queue, capsys):
+    import pty
+
+    qsubmit(capsys, "echo x > o.txt")
+    records.append_record(queue, records.EOF_RECORD)
+    master, slave = pty.openpty()
+    with open(slave, "w") as stream:
+        code = QueueServer(queue, workers=1, write_targets=write_targets, stream=stream).serve()
+    shown = _read_all(master)
+    os.close(master)
+    assert code == 0
+    assert b"0/1 [" in shown and b"job 1 finished" in shown
+
+
+def test_without_a_terminal_there_is_no_bar_and_no_carriage_return(queue, capsys):
+    qsubmit(capsys, "echo x > o.txt")
+    code, err = serve(queue)
+    assert code == 0
+    assert "\r" not in err and "job/s" not in err

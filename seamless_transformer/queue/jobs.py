@@ -1,0 +1,135 @@
+"""One queued job: its slots, targets and futures; the shared Execution of a tf; cache and undo (SPEC §6.4).
+
+    QueueJob(number, cmd, workers)   .slots (ncores, at most workers), .targets [Target], .futures [paths]
+    Execution                        one computation of a tf, shared by every job waiting for it
+    cached(job) -> bytes | None      the cached result, if it and every leaf to download are available
+    leaf_checksums(targets, buffer)  what writing the targets downloads
+    download_size(checksums, storage)
+    undo(tf)                         declare the cached result irreproducible (CacheMissError if none)
+    write_futures(job) / remove_futures(job)
+
+Every path is joined to the job's recorded workdir; nothing depends on the process cwd.
+"""
+
+import json
+import os
+import threading
+
+from ..checksum import Checksum
+from ..errors import CacheMissError
+from ..transformation.targets import Target
+from .records import QueueCommand
+
+
+class Execution:
+    """One computation of a tf, shared by every job that asked for it while it was in flight."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.buffer = None
+        self.error = None
+        self.engine_job = None
+
+    def wait(self) -> bytes:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.buffer
+
+
+class QueueJob:
+    """A SUBMIT record being run: job number = record number."""
+
+    def __init__(self, number: int, cmd: QueueCommand, workers: int):
+        self.number = number
+        self.cmd = cmd
+        self.tf = cmd.tf_checksum
+        meta = cmd.tf_dict.get("__meta__") or {}
+        try:
+            ncores = int(meta.get("ncores") or 1)
+        except (TypeError, ValueError):
+            ncores = 1
+        self.slots = max(1, min(ncores, workers))
+        self.targets = [Target(ws, local if local is not None else ws) for ws, local in cmd.result_targets.items()]
+        self.futures = [os.path.join(cmd.workdir, t.local + ".FUTURE") for t in self.targets]
+        self.execution = None
+        self.leader = False
+
+
+def leaf_checksums(targets, buffer: bytes) -> list:
+    """The checksums that writing these targets downloads (files and directory leaves)."""
+    deep = json.loads(buffer)
+    found = []
+    for target in targets:
+        if target.workspace in deep:
+            found.append(deep[target.workspace])
+        else:
+            prefix = target.workspace + "/"
+            found.extend(cs for key, cs in deep.items() if key.startswith(prefix))
+    return found
+
+
+def download_size(checksums, storage) -> int:
+    """Total size of the stored buffers (as far as cheaply known)."""
+    total = 0
+    for cs in checksums:
+        path = storage.buffer_path(Checksum(cs))
+        try:
+            total += os.path.getsize(path) if path else 0
+        except OSError:
+            pass
+    return total
+
+
+def cached(job: QueueJob):
+    """The cached result buffer, if it (and every leaf the job will download) is available."""
+    from ..store.storage import get_storage
+
+    storage = get_storage()
+    result = storage.get_result(job.tf)
+    if result is None:
+        return None
+    try:
+        buffer = storage.get_buffer(result)
+    except CacheMissError:
+        return None
+    params = job.cmd.params
+    if job.targets and params["download"] and not params["scratch"]:
+        try:
+            leaves = leaf_checksums(job.targets, buffer)
+        except (ValueError, AttributeError):
+            return None
+        if not all(storage.has_buffer(Checksum(cs)) for cs in leaves):
+            return None
+    return buffer
+
+
+def undo(tf: str) -> None:
+    from ..store.storage import get_storage
+
+    storage = get_storage()
+    result = storage.get_result(tf)
+    if result is None:
+        raise CacheMissError("no cached result to undo")
+    storage.declare_irreproducible(tf, result)
+
+
+def write_futures(job: QueueJob) -> None:
+    """<local>.FUTURE for every target (our submitter wrote them already; other submitters may not)."""
+    if job.cmd.params["undo"]:
+        return
+    for target, path in zip(job.targets, job.futures):
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as future:  # a marker: no fsync needed
+                future.write(f"{job.tf}.{target.workspace}\n")
+        except OSError:
+            pass
+
+
+def remove_futures(job: QueueJob) -> None:
+    for path in job.futures:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
