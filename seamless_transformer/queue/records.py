@@ -158,6 +158,19 @@ class QueueCommand:
         return self.params["workdir"]
 
 
+def _relative(path) -> bool:
+    """A target name must stay inside the job's workdir."""
+    if not isinstance(path, str) or not path or os.path.isabs(path):
+        return False
+    normalized = os.path.normpath(path)
+    return normalized != ".." and not normalized.startswith("../")
+
+
+def is_blank(record: bytes) -> bool:
+    """An empty record (e.g. a stray NUL) is skipped silently, as upstream does."""
+    return not record.strip()
+
+
 def parse(record: bytes) -> QueueCommand:
     """A record's command; ValueError if it is not a valid queue command."""
     try:
@@ -175,7 +188,7 @@ def parse(record: bytes) -> QueueCommand:
     params = cmd.get("params")
     if not isinstance(tf, str) or not is_hex_checksum(tf) or not isinstance(tf_dict, dict):
         raise ValueError("no valid transformation")
-    if not isinstance(targets, dict) or not all(isinstance(k, str) and isinstance(v, (str, type(None))) for k, v in targets.items()):
+    if not isinstance(targets, dict) or not all(_relative(k) and (v is None or _relative(v)) for k, v in targets.items()):
         raise ValueError("invalid result_targets")
     if not isinstance(params, dict) or not isinstance(params.get("workdir"), str) or not os.path.isabs(params["workdir"]):
         raise ValueError("params.workdir must be an absolute path")

@@ -107,7 +107,7 @@ class QueueServer:
         return 1 if self._failures else 0
 
     def _accept(self, record: bytes) -> None:
-        if self._eof:
+        if self._eof or records.is_blank(record):
             return  # nothing after the EOF record counts
         self._records += 1
         number = self._records

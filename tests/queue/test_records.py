@@ -129,3 +129,16 @@ def test_concurrent_submitter_processes_append_whole_records():
     assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
     found = records.RecordBuffer().feed(open("q", "rb").read())
     assert sorted(json.loads(r)["n"] for r in found) == sorted(f"{p}{i}" for p in range(4) for i in range(50))
+
+
+@pytest.mark.parametrize("targets", [{"/etc/passwd": None}, {"o.txt": "../o.txt"}, {"a/../../b": None}, {"o.txt": ""}])
+def test_targets_outside_the_workdir_are_rejected(targets):
+    cmd = submit()
+    cmd["result_targets"] = targets
+    with pytest.raises(ValueError):
+        records.parse(records.encode(cmd)[:-1])
+
+
+def test_empty_records_are_blank():
+    assert records.is_blank(b"") and records.is_blank(b"\n")
+    assert not records.is_blank(records.EOF_RECORD[:-1])

@@ -209,3 +209,11 @@ def test_without_a_terminal_there_is_no_bar_and_no_carriage_return(queue, capsys
     code, err = serve(queue)
     assert code == 0
     assert "\r" not in err and "job/s" not in err
+
+
+def test_a_stray_nul_is_skipped_without_an_error_or_a_job_number(queue, capsys):
+    records.append_record(queue, b"\x00")
+    qsubmit(capsys, "echo x > o.txt")
+    code, err = serve(queue)
+    assert code == 0
+    assert err == "seamless-queue: job 1 started: seamless-run --qsubmit echo x > o.txt\nseamless-queue: job 1 finished\n"
