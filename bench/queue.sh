@@ -3,7 +3,8 @@
 # `seamless-run --qsubmit` drained by `seamless-queue --workers 2` (target: <= 5 s in total).
 # For the queue, the submissions (one seamless-run process each) and the drain after
 # seamless-queue-finish are also shown apart, with the submissions one after the other and
-# four at a time, and a second round in which every job is a cache hit.
+# four at a time, and a second round in which every job is a cache hit; and the server alone
+# draining a queue that was filled before it started.
 # Not part of the test run. Usage: bash bench/queue.sh   (N=100 jobs by default)
 set -euo pipefail
 n=${N:-100}
@@ -57,6 +58,19 @@ queue_round() {
         "$(secs "$t0" "$t3")" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t3")"
 }
 
+# the server alone: every job is queued (and the EOF written) before it starts
+server_alone() {
+    local t0 t1
+    fresh_dir
+    seq "$n" | xargs -P 2 -I{} "$run" --qsubmit "echo {}c > o_{}.txt" > /dev/null
+    "$finish" --no-wait
+    t0=$(now)
+    "$queue" -q --workers 2
+    t1=$(now)
+    printf '%-52s %6s s\n' "seamless-queue --workers 2 alone, $n jobs queued" "$(secs "$t0" "$t1")"
+}
+
+server_alone
 queue_round 1 "submitted one at a time" ""
 queue_round 1 "again: every job a cache hit" ""
 queue_round 4 "submitted 4 at a time" "b"
