@@ -280,3 +280,9 @@ seamless-queue: job 1 finished" ] || { stderr=$q_err; flunk "unexpected server s
     [ -e .seamless-queue ] || flunk "the unfinished queue was deleted"
     [ -z "$(compgen -G "$TMPDIR/seamless-bash-*")" ] || flunk "a workspace was left behind"
 }
+
+@test "seamless-queue --workers 0 is a usage error" {
+    run --separate-stderr seamless-queue --workers 0
+    assert_failure 2
+    assert_stderr "seamless-queue: error: Invalid value for '--workers': 0 is not in the range x>=1. (see seamless-queue --help)"
+}
