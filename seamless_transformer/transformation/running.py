@@ -11,6 +11,12 @@ One poller thread per process checks every POLL_SECONDS whether a CANCEL file na
 entries; if so it removes the entry and calls `on_cancel()`. Entries are removed when the
 context exits and, for anything left behind, at interpreter exit.
 
+The entry file itself is written by the poller, once a transformation has run for
+DEFER_SECONDS: most transformations finish long before anyone could cancel them, and
+writing and removing an entry for each would cost more than running them (a directory, a
+file and a process start time per job). A job becomes cancelable within
+DEFER_SECONDS + POLL_SECONDS of its start.
+
 `cancel_running(tf)` is the other side: it drops the entries of dead processes, writes CANCEL
 for the live ones, waits (≤ 5 s) until their entries are gone and removes CANCEL again.
 """
@@ -28,7 +34,8 @@ from ..checksum import Checksum
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25
+DEFER_SECONDS = 0.2
 CANCEL_WAIT_SECONDS = 5.0
 CANCEL_FILE = "CANCEL"
 
@@ -48,11 +55,19 @@ def entry_name(pid=None) -> str:
     return f"{socket.gethostname()}-{os.getpid() if pid is None else pid}"
 
 
+_own_start = {}
+
+
 def _start_time(pid: int) -> str:
+    if pid == os.getpid() and pid in _own_start:
+        return _own_start[pid]
     try:
         import psutil
 
-        return repr(psutil.Process(pid).create_time())
+        value = repr(psutil.Process(pid).create_time())
+        if pid == os.getpid():
+            _own_start[pid] = value
+        return value
     except Exception:  # noqa: BLE001 - the start time only guards against pid reuse
         return "?"
 
@@ -104,9 +119,29 @@ def _cancel_requested(tf_hex: str) -> bool:
     return not names or entry_name() in names
 
 
-def _poll_once() -> None:
+def _write_due_entries() -> None:
+    """Write the entries of registrations that have run for DEFER_SECONDS."""
+    now = time.monotonic()
     with _lock:
-        watched = list(_registered)
+        due = [(tf_hex, reg) for tf_hex, reg in _registered.items()
+               if not reg["written"] and now - reg["since"] >= DEFER_SECONDS]
+    for tf_hex, registration in due:
+        try:
+            _write_entry(tf_hex)
+        except OSError as exc:  # an unwritable runtime dir only costs cancelability
+            logger.debug("cannot register %s for seamless-cancel: %s", tf_hex, exc)
+            continue
+        with _lock:
+            registration["written"] = True
+            gone = _registered.get(tf_hex) is not registration
+        if gone:  # finished while its entry was being written
+            _remove_entry(tf_hex)
+
+
+def _poll_once() -> None:
+    _write_due_entries()
+    with _lock:
+        watched = [tf_hex for tf_hex, reg in _registered.items() if reg["written"]]
     for tf_hex in watched:
         if not _cancel_requested(tf_hex):
             continue
@@ -156,19 +191,14 @@ def registered(tf, on_cancel):
     global _atexit_installed
     tf_hex = Checksum(tf).hex()
     with _lock:
-        registration = _registered.setdefault(tf_hex, {"count": 0, "callbacks": []})
+        registration = _registered.setdefault(
+            tf_hex, {"count": 0, "callbacks": [], "written": False, "since": time.monotonic()}
+        )
         registration["count"] += 1
         registration["callbacks"].append(on_cancel)
-        first = registration["count"] == 1
         if not _atexit_installed:
             atexit.register(_cleanup_at_exit)
             _atexit_installed = True
-    try:
-        if first:
-            _write_entry(tf_hex)
-    except OSError as exc:  # an unwritable runtime dir only costs cancelability
-        logger.debug("cannot register %s for seamless-cancel: %s", tf_hex, exc)
-    with _lock:
         _ensure_poller()
     try:
         yield
@@ -186,7 +216,9 @@ def _unregister(tf_hex: str, on_cancel, registration: dict) -> None:
         if registration["count"] > 0:
             return
         del _registered[tf_hex]
-    _remove_entry(tf_hex)
+        written = registration["written"]
+    if written:
+        _remove_entry(tf_hex)
 
 
 def _reset() -> None:

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -28,6 +29,14 @@ def entry_path(tf=TF, pid=None):
     return os.path.join(running.registry_root(), tf.hex(), running.entry_name(pid))
 
 
+def wait_for_entry(tf=TF):
+    """The entry is written once the transformation has run for DEFER_SECONDS."""
+    deadline = time.monotonic() + 5
+    while not os.path.exists(entry_path(tf)):
+        assert time.monotonic() < deadline, "no registry entry after 5 s"
+        time.sleep(0.02)
+
+
 def test_registry_root_prefers_xdg_runtime_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg"))
     assert running.registry_root() == str(tmp_path / "xdg" / f"seamless-{os.getuid()}" / "running")
@@ -39,6 +48,7 @@ def test_registry_root_falls_back_to_tmpdir(tmp_path):
 
 def test_registered_writes_a_host_pid_entry_and_removes_it_on_exit():
     with running.registered(TF, lambda: None):
+        wait_for_entry()
         assert os.path.basename(entry_path()) == f"{socket.gethostname()}-{os.getpid()}"
         with open(entry_path()) as f:
             assert f.read().split()[0] == str(os.getpid())
@@ -48,6 +58,7 @@ def test_registered_writes_a_host_pid_entry_and_removes_it_on_exit():
 def test_a_cancel_file_naming_this_process_calls_the_callback():
     called = threading.Event()
     with running.registered(TF, called.set):
+        wait_for_entry()
         with open(os.path.join(os.path.dirname(entry_path()), running.CANCEL_FILE), "w") as f:
             f.write(running.entry_name() + "\n")
         assert called.wait(5)
@@ -57,6 +68,7 @@ def test_a_cancel_file_naming_this_process_calls_the_callback():
 def test_a_cancel_file_naming_another_process_is_ignored():
     called = threading.Event()
     with running.registered(TF, called.set):
+        wait_for_entry()
         with open(os.path.join(os.path.dirname(entry_path()), running.CANCEL_FILE), "w") as f:
             f.write("otherhost-1\n")
         assert not called.wait(3 * running.POLL_SECONDS)
@@ -66,9 +78,17 @@ def test_a_cancel_file_naming_another_process_is_ignored():
 def test_cancel_running_reports_the_process_that_stopped():
     called = threading.Event()
     with running.registered(TF, called.set):
+        wait_for_entry()
         outcomes = running.cancel_running(TF)
     assert outcomes == [(os.getpid(), True)]
     assert called.is_set()
+    assert not os.path.exists(os.path.dirname(entry_path()))
+
+
+def test_a_transformation_that_ends_quickly_never_writes_an_entry():
+    with running.registered(TF, lambda: None):
+        pass
+    time.sleep(running.DEFER_SECONDS + 2 * running.POLL_SECONDS)
     assert not os.path.exists(os.path.dirname(entry_path()))
 
 
