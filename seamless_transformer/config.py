@@ -58,7 +58,8 @@ def _reset() -> None:
     with _lock:
         _state.clear()
         _state.update(workdir=None, project=None, subproject=None, stage=None, substage=None,
-                      record=None, nparallel=None, prog="seamless", settings=None, env_key=None)
+                      record=None, nparallel=None, prog="seamless", settings=None, env_key=None,
+                      spawned_workers=None)
         _generation += 1
 
 
@@ -116,10 +117,17 @@ def set_nparallel(n) -> None:
         _invalidate()
 
 
+def note_spawned_workers(n) -> None:
+    """Record how many pool workers run (None: none), the default bound of parallel()."""
+    with _lock:
+        _state["spawned_workers"] = n
+
+
 def get_nparallel() -> int:
     """The default in-flight bound of parallel(): set_nparallel, config, workers, cpu count."""
     settings = get_settings()
-    for value in (_state["nparallel"], settings.nparallel, settings.workers):
+    for value in (_state["nparallel"], settings.nparallel, _state.get("spawned_workers"),
+                  settings.workers):
         if value:
             return value
     return os.cpu_count() or 1

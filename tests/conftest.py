@@ -22,8 +22,15 @@ def isolated_env(tmp_path, monkeypatch):
 
 
 def _reset_process_state():
-    """Forget per-process caches (config, storage, in-process result map) between tests."""
+    """Forget per-process caches (config, storage, in-process result map) between tests,
+    and undo a CLI's logging set-up (run in-process by some tests) so caplog sees records."""
+    import logging
     import sys
+
+    logger = logging.getLogger("seamless_transformer")
+    logger.handlers[:] = []
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
 
     for modname, fname in (
         ("seamless_transformer.config", "_reset"),

@@ -69,6 +69,7 @@ def spawn(n=None) -> None:
         n = os.cpu_count() or 1
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError("the number of workers must be a positive integer")
+    from .. import config
     from ..transformation import engine
     from .manager import Pool
 
@@ -83,6 +84,7 @@ def spawn(n=None) -> None:
             raise
         _pool = pool
         engine.set_backend(_Backend(pool))
+        config.note_spawned_workers(n)
         if not _atexit_installed:
             atexit.register(shutdown_workers, wait=False)
             _atexit_installed = True
@@ -105,6 +107,7 @@ def has_spawned() -> bool:
 def shutdown_workers(wait=True) -> None:
     """Stop the workers (after their current work if `wait`); later transformations run in-process."""
     global _pool
+    from .. import config
     from ..transformation import engine
 
     with _lock:
@@ -113,6 +116,7 @@ def shutdown_workers(wait=True) -> None:
             return
         if isinstance(engine._backend, _Backend) and engine._backend.pool is pool:
             engine.set_backend(None)
+        config.note_spawned_workers(None)
     pool.close(wait=wait)
 
 

@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import pytest
@@ -259,7 +258,8 @@ def test_cancel_is_terminal():
 
 
 def test_cancel_of_a_bash_transformation_kills_its_process():
-    tf = delayed("sleep 30; echo done > RESULT", "bash")(x=1).start()
+    # a duration no other test uses, so that only this job's sleep can match
+    tf = delayed("sleep 30.25; echo done > RESULT", "bash")(x=1).start()
     time.sleep(1.0)
     t0 = time.monotonic()
     tf.cancel()
@@ -267,7 +267,7 @@ def test_cancel_of_a_bash_transformation_kills_its_process():
 
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "30"]]
+        sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "30.25"]]
         if not sleepers:
             break
         time.sleep(0.1)
