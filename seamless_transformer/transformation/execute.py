@@ -108,8 +108,9 @@ def _execute_python(tf_dict, tf, *, direct_print, fingertip) -> Outcome:
     code, inputs, extra, total = _python_namespace(tf_dict, fingertip=fingertip)
     celltype = tf_dict.get("__output__", ["result", "mixed", None])[1]
     measurement = Measurement.start()
+    code_cs = tf_dict["code"][2]
     value, logs = run_python(code, inputs, extra_globals=extra, direct_print=direct_print,
-                             label=f"transformer {Checksum(tf).hex()[:8]}")
+                             label=f"transformer {code_cs[:12]}")
     measurement.stop()
     buffer = serialize(value, celltype)
     return Outcome(buffer, logs=logs, measurement=measurement, input_total_bytes=total)

@@ -7,6 +7,7 @@ so transformations running side by side in one process never see each other's ou
 """
 
 import ast
+import functools
 import io
 import linecache
 import sys
@@ -94,19 +95,29 @@ def _call_kwargs(inputs: dict) -> dict:
     return {k: inputs[k] for k in sorted(inputs) if not k.endswith("_SCHEMA")}
 
 
-def _execute(code_text: str, filename: str, namespace: dict, inputs: dict):
+@functools.lru_cache(maxsize=256)
+def _compiled(code_text: str, filename: str):
+    """(mode, code object, function name) of transformation code; compiled once per text."""
     tree = ast.parse(code_text, filename=filename)
     body = tree.body
     if len(body) == 1 and isinstance(body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
-        exec(compile(tree, filename, "exec"), namespace)
-        func = namespace[body[0].name]
-        return func(**_call_kwargs(inputs))
+        return "def", compile(tree, filename, "exec"), body[0].name
     if len(body) == 1 and isinstance(body[0], ast.Expr):
-        value = eval(compile(ast.Expression(body[0].value), filename, "eval"), namespace)
-        if isinstance(body[0].value, ast.Lambda):
-            return value(**_call_kwargs(inputs))
-        return value
-    exec(compile(tree, filename, "exec"), namespace)
+        mode = "lambda" if isinstance(body[0].value, ast.Lambda) else "expr"
+        return mode, compile(ast.Expression(body[0].value), filename, "eval"), None
+    return "block", compile(tree, filename, "exec"), None
+
+
+def _execute(code_text: str, filename: str, namespace: dict, inputs: dict):
+    mode, code, name = _compiled(code_text, filename)
+    if mode == "def":
+        exec(code, namespace)
+        return namespace[name](**_call_kwargs(inputs))
+    if mode == "lambda":
+        return eval(code, namespace)(**_call_kwargs(inputs))
+    if mode == "expr":
+        return eval(code, namespace)
+    exec(code, namespace)
     if "result" not in namespace:
         raise _ResultUndefined()
     return namespace["result"]
