@@ -57,6 +57,7 @@ class Scan:
         self.line = line
         self.words = []
         self.refs = []
+        self.ops = []  # indices of top-level operator characters
         self._top()
 
     # -- top level -------------------------------------------------------------------
@@ -71,6 +72,7 @@ class Scan:
                 continue
             if c in OPERATORS:
                 word = None
+                self.ops.append(i)
                 i += 1
                 continue
             if word is None:
@@ -221,6 +223,24 @@ def command_word(scan):
     return None
 
 
+_OPENERS = {"if": "fi", "do": "done", "case": "esac", "{": "}"}
+
+
+def unfinished(scan) -> bool:
+    """A line the shell would ask to continue: a trailing `|`, `&&` or `||`, an open `(`,
+    a here-document, or a compound command (if/do/case/{) without its closing word."""
+    line = scan.line
+    ops = "".join(line[i] for i in scan.ops)
+    tail = line.rstrip()
+    if scan.ops and scan.ops[-1] == len(tail) - 1 and (tail.endswith("|") or tail.endswith("&&")):
+        return True
+    heredoc = any(b == a + 1 and line[a] == line[b] == "<" for a, b in zip(scan.ops, scan.ops[1:]))
+    if ops.count("(") > ops.count(")") or heredoc:
+        return True
+    plain = [line[start:end] for start, end, is_plain in scan.words if is_plain]
+    return any(plain.count(opener) > plain.count(closer) for opener, closer in _OPENERS.items())
+
+
 def skip_words(env_skip):
     words = set(UPSTREAM_SKIP.split()) | set(OUR_SKIP.split())
     words.update(env_skip.replace(",", " ").replace(":", " ").split())
@@ -234,6 +254,8 @@ def analyse(line, env_skip=""):
     try:
         scan = Scan(line)
     except Unbalanced:
+        return None
+    if unfinished(scan):
         return None
     first = command_word(scan)
     if first is None or first.startswith("seamless"):

@@ -62,3 +62,22 @@ def test_list_vars_names_only_substitutable_references(capsys):
 def test_a_bad_set_argument_is_a_usage_error(capsys):
     assert main(["--set", "1x=3", "--", "sort a.txt"]) == 2
     assert capsys.readouterr().err.startswith("seamless-mode-rewrite: error: --set needs NAME=VALUE")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["sort a.txt |", "make all &&", "grep x a.txt ||", "(cd data", "for f in *.txt; do",
+     "if true; then", "cat <<EOF", "while read l; do echo $l"],
+)
+def test_unfinished_lines_are_left_to_the_shell(capsys, line):
+    assert rewrite(capsys, "--", line) == (1, "")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["for f in *.txt; do wc -l $f; done", "sort a.txt | uniq", "grep '|' a.txt", "(sort a.txt | uniq)",
+     "awk '/do/' a.txt", "sort a.txt &", "grep 'a <<b' x.txt"],
+)
+def test_complete_lines_with_operators_and_keywords_are_rewritten(capsys, line):
+    code, out = rewrite(capsys, "--", line)
+    assert code == 0 and out.startswith("seamless-run -c ")
