@@ -2,16 +2,17 @@
 # seamless-run cache-hit cost, next to `python3 -S -c pass` (target: hit <= 3x its wall time and
 # <= 50 MiB peak RSS). Medians of N runs (N=${N:-20}) of wall time, and the maximum peak RSS,
 # for a few commands that are all cache hits after one warm-up run. If upstream Seamless is
-# installed in $UPSTREAM_VENV (default /work/upstream-venv), the same commands are run with its
+# installed in a venv named by $UPSTREAM_VENV (e.g. python3 -m venv up && up/bin/pip install
+# seamless-transformer==0.6.1 seamless-config), the same commands are run with its
 # seamless-run on a cache of its own, and our/upstream ratios are printed.
 # Not part of the test run. Usage: bash bench/seamless_run.sh
 set -euo pipefail
 n=${N:-20}
-upstream_venv=${UPSTREAM_VENV:-/work/upstream-venv}
+upstream_venv=${UPSTREAM_VENV:-}
 python=$(python3 -c 'import sys; print(sys.executable)')
 ours=$(python3 -c 'import os, shutil, sysconfig; p = os.path.join(sysconfig.get_path("scripts"), "seamless-run"); print(p if os.path.exists(p) else shutil.which("seamless-run"))')
-upstream=$upstream_venv/bin/seamless-run
-[ -x "$upstream" ] || upstream=
+upstream=
+[ -z "$upstream_venv" ] || [ ! -x "$upstream_venv/bin/seamless-run" ] || upstream=$upstream_venv/bin/seamless-run
 
 tmp=$(mktemp -d)
 # upstream starts a hashserver and a database server per cache; stop the ones it started for us
