@@ -18,7 +18,9 @@ file and a process start time per job). A job becomes cancelable within
 DEFER_SECONDS + POLL_SECONDS of its start.
 
 `cancel_running(tf)` is the other side: it drops the entries of dead processes, writes CANCEL
-for the live ones, waits (≤ 5 s) until their entries are gone and removes CANCEL again.
+for the live ones, waits (≤ 5 s) until their entries are gone and removes CANCEL again. When
+it finds no entry, it first waits out the deferral (≤ DEFER_SECONDS + 2 × POLL_SECONDS), so a
+job that started just before is not missed.
 """
 
 import atexit
@@ -297,6 +299,12 @@ def cancel_running(tf, timeout: float = CANCEL_WAIT_SECONDS) -> list:
     Returns [(pid, stopped: bool)] in entry order (empty if nothing was running).
     """
     entries = live_entries(tf)
+    # A job younger than the deferral has no entry yet: give it the time to write one, so
+    # that every job started before this call is seen.
+    settle = time.monotonic() + DEFER_SECONDS + 2 * POLL_SECONDS
+    while not entries and time.monotonic() < settle:
+        time.sleep(0.05)
+        entries = live_entries(tf)
     if not entries:
         return []
     directory = _tf_dir(tf)

@@ -144,3 +144,11 @@ def test_an_entry_whose_pid_was_reused_by_another_process_is_removed():
         f.write(f"{os.getpid()} 12345.0\n")  # this pid, but a start time long ago
     assert running.live_entries(TF) == []
     assert not os.path.exists(path)
+
+
+def test_cancel_running_sees_a_job_that_started_just_before():
+    called = threading.Event()
+    with running.registered(TF, called.set):
+        outcomes = running.cancel_running(TF)  # no entry yet: it is written after DEFER_SECONDS
+    assert outcomes == [(os.getpid(), True)]
+    assert called.is_set()
