@@ -5,7 +5,8 @@
 Prints the rewritten line R and a newline, exit 0; or prints nothing and exits 1, meaning
 "do not rewrite, run LINE as typed". With --list-vars it prints the names of the shell
 variables that LINE references in a substitutable place (one per line, exit 0), or exits 1
-when LINE would be declined anyway, so the shell can skip the second call. Bad arguments: exit 2.
+when LINE would be declined anyway, so the shell can skip the second call. Bad arguments: one
+error line and exit 2; -h/--help prints the usage.
 
 This runs on every Enter in seamless mode, so it imports nothing beyond sys/os and does not
 use bashlex: a small quote-aware scanner is enough here because it only has to find words,
@@ -353,10 +354,13 @@ def main(argv=None):
     if argv == ["--fast-argv"]:
         sys.stdout.write("\n".join([sys.executable, "-E", "-S", os.path.abspath(__file__)]) + "\n")
         return 0
+    if argv in (["-h"], ["--help"]):
+        sys.stdout.write(USAGE + "\n")
+        return 0
     try:
         opts, values, list_vars, line = parse_args(argv)
     except ValueError as exc:
-        sys.stderr.write(f"seamless-mode-rewrite: error: {exc}\n{USAGE}\n")
+        sys.stderr.write(f"seamless-mode-rewrite: error: {exc} (see seamless-mode-rewrite --help)\n")
         return 2
     scan = analyse(line, os.environ.get("SEAMLESS_MODE_SKIP", ""))
     if scan is None:

@@ -64,6 +64,18 @@ def test_a_bad_set_argument_is_a_usage_error(capsys):
     assert capsys.readouterr().err.startswith("seamless-mode-rewrite: error: --set needs NAME=VALUE")
 
 
+def test_a_usage_error_is_exactly_one_line_pointing_to_help(capsys):
+    assert main(["--bogus"]) == 2
+    assert capsys.readouterr().err == (
+        "seamless-mode-rewrite: error: unexpected argument '--bogus' (see seamless-mode-rewrite --help)\n"
+    )
+
+
+def test_help_prints_the_usage_on_stdout(capsys):
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: seamless-mode-rewrite [--opts STR]")
+
+
 @pytest.mark.parametrize(
     "line",
     ["sort a.txt |", "make all &&", "grep x a.txt ||", "(cd data", "for f in *.txt; do",
