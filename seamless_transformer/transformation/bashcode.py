@@ -9,8 +9,14 @@ _NEEDS_QUOTING = set(" \t\n\r\f\v'\"\\")
 
 
 def build_command_string(words, single: bool = False) -> str:
-    """argv words -> the command text (SPEC §4.1)."""
+    """argv words -> the command text (SPEC §4.1). The code pin is UTF-8 text, so every word must be."""
     words = list(words)
+    for index, word in enumerate(words, 1):
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = word.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            raise UsageError(f"argument #{index} '{shown}' is not valid UTF-8: a command must be text") from None
     if single:
         if len(words) != 1:
             raise UsageError(f"-c requires exactly one command argument, got {len(words)}")

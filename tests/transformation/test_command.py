@@ -337,3 +337,12 @@ def test_existing_job_dir_is_an_error():
     Path("J").mkdir()
     with pytest.raises(UsageError, match="already exists"):
         write_job_dir(prepare(["echo hello"]), "J")
+
+
+def test_a_command_word_that_is_not_utf8_is_a_usage_error():
+    from seamless_transformer.errors import UsageError
+    from seamless_transformer.transformation.bashcode import build_command_string
+
+    word = b"bad\xff.txt".decode("utf-8", "surrogateescape")
+    with pytest.raises(UsageError, match=r"argument #2 'bad\\xff.txt' is not valid UTF-8"):
+        build_command_string(["cat", word])
