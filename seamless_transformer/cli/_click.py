@@ -1,7 +1,8 @@
 """Parse argv with a click command without click's own error printing and exiting.
 
-`parse(command, argv)` returns the parameter dict, or None when --help was printed.
-A click usage error becomes our one-line UsageError ('... (see <prog> --help)').
+`@parse_only(help)` makes such a command (-h/--help included); `parse(command, argv, prog)`
+returns the parameter dict, or None when --help was printed. A click usage error becomes
+our one-line UsageError ('... (see <prog> --help)').
 """
 
 import click
@@ -21,5 +22,6 @@ def parse(command: click.Command, argv, prog: str):
     return ctx.params
 
 
-def no_op(**_params):
-    """The callback of parse-only commands: the work happens in the caller."""
+def parse_only(help: str, **context):  # noqa: A002
+    """click.command for a command that is only parsed by `parse` (the caller does the work)."""
+    return click.command(context_settings={"help_option_names": ["-h", "--help"], **context}, help=help)

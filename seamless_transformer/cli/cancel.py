@@ -9,23 +9,22 @@ import sys
 import click
 
 from ..errors import NothingRunningError, SeamlessError
-from ._click import no_op, parse
+from ._click import parse, parse_only
 from ._common import run_main
 from ._options import common_options, start, tf_argument
 
 PROG = "seamless-cancel"
 
 
-@click.command(
-    context_settings={"help_option_names": ["-h", "--help"]},
-    help="Cancel the transformation CHECKSUM_OR_FILE (a 64-hex checksum or an X.CHECKSUM file) "
+@parse_only(
+    "Cancel the transformation CHECKSUM_OR_FILE (a 64-hex checksum or an X.CHECKSUM file) "
     "in every process of this host that is running it. Exit 0 if anything was canceled, "
     "4 if nothing was running.",
 )
 @common_options
 @click.argument("checksum_or_file")
-def command(**params):
-    no_op(**params)
+def command(**_params):
+    """Parse only: body() does the work."""
 
 
 def body(argv) -> int:

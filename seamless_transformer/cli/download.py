@@ -16,16 +16,15 @@ import click
 
 from ..checksum import Checksum, is_hex_checksum
 from ..errors import UsageError
-from ._click import no_op, parse
+from ._click import parse, parse_only
 from ._common import run_main, usage_error
 from ._options import answer, common_options, confirm_options, start
 
 PROG = "seamless-download"
 
 
-@click.command(
-    context_settings={"help_option_names": ["-h", "--help"]},
-    help="Download files and directories from their checksums. ARG is X or X.CHECKSUM (a file), "
+@parse_only(
+    "Download files and directories from their checksums. ARG is X or X.CHECKSUM (a file), "
     "X.INDEX or X with an X.INDEX sibling (a directory), or a bare checksum. Options may be "
     "given anywhere.",
 )
@@ -49,8 +48,8 @@ PROG = "seamless-download"
 @click.option("--compression", type=click.Choice(["zst", "gz"]), help="Write files compressed.")
 @confirm_options
 @click.argument("args", nargs=-1, required=True)
-def command(**params):
-    no_op(**params)
+def command(**_params):
+    """Parse only: body() does the work."""
 
 
 @dataclass

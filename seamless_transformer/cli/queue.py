@@ -10,16 +10,15 @@ import sys
 
 import click
 
-from ._click import no_op, parse
+from ._click import parse, parse_only
 from ._common import run_main
 from ._options import common_options, start
 
 PROG = "seamless-queue"
 
 
-@click.command(
-    context_settings={"help_option_names": ["-h", "--help"]},
-    help="Run the jobs that `seamless-run --qsubmit` appends to the queue file, until "
+@parse_only(
+    "Run the jobs that `seamless-run --qsubmit` appends to the queue file, until "
     "seamless-queue-finish ends the queue. Exit 0 if every job succeeded, 1 otherwise.",
 )
 @common_options
@@ -27,8 +26,8 @@ PROG = "seamless-queue"
               help="Run at most N jobs at once (a job with --ncores K counts K). Default: the number of CPUs.")
 @click.option("--queue-file", metavar="F",
               help="The queue file (default: $SEAMLESS_QUEUE_FILE, else ./.seamless-queue).")
-def command(**params):
-    no_op(**params)
+def command(**_params):
+    """Parse only: body() does the work."""
 
 
 def body(argv) -> int:

@@ -12,16 +12,15 @@ import time
 import click
 
 from ..errors import SeamlessError
-from ._click import no_op, parse
+from ._click import parse, parse_only
 from ._common import run_main, setup_logging
 
 PROG = "seamless-queue-finish"
 POLL_SECONDS = 0.1
 
 
-@click.command(
-    context_settings={"help_option_names": ["-h", "--help"]},
-    help="Append the EOF record to the queue file; if the file existed, wait until "
+@parse_only(
+    "Append the EOF record to the queue file; if the file existed, wait until "
     "seamless-queue has finished every job and deleted it.",
 )
 @click.option("--no-wait", is_flag=True, help="Return at once after appending EOF.")
@@ -29,8 +28,8 @@ POLL_SECONDS = 0.1
 @click.option("--queue-file", metavar="F",
               help="The queue file (default: $SEAMLESS_QUEUE_FILE, else ./.seamless-queue).")
 @click.option("-q", "--quiet", is_flag=True, help="Errors only.")
-def command(**params):
-    no_op(**params)
+def command(**_params):
+    """Parse only: body() does the work."""
 
 
 def body(argv) -> int:

@@ -15,16 +15,15 @@ import click
 
 from ..checksum import Checksum
 from ..errors import CacheMissError, CanceledError, TransformationError, UsageError
-from ._click import no_op, parse
+from ._click import parse, parse_only
 from ._common import run_main
 from ._options import common_options, start, tf_argument
 
 PROG = "seamless-run-transformation"
 
 
-@click.command(
-    context_settings={"help_option_names": ["-h", "--help"]},
-    help="Run the stored transformation CHECKSUM_OR_FILE (a 64-hex checksum or an X.CHECKSUM file) "
+@parse_only(
+    "Run the stored transformation CHECKSUM_OR_FILE (a 64-hex checksum or an X.CHECKSUM file) "
     "and print its result checksum.",
 )
 @common_options
@@ -35,8 +34,8 @@ PROG = "seamless-run-transformation"
 @click.option("--output", metavar="FILE", help="Write the result checksum to FILE instead of stdout.")
 @click.option("--dunder", metavar="FILE", help="Execution dunders (__meta__, __env__, META__*) as JSON.")
 @click.argument("checksum_or_file")
-def command(**params):
-    no_op(**params)
+def command(**_params):
+    """Parse only: body() does the work."""
 
 
 def load_transformation(tf: Checksum) -> dict:

@@ -12,7 +12,7 @@ import sys
 import click
 
 from ..errors import SeamlessError, UsageError
-from ._click import no_op, parse
+from ._click import parse, parse_only
 from ._common import run_main, usage_error
 from ._options import answer, common_options, confirm_options, start
 
@@ -20,11 +20,11 @@ PROG = "seamless-upload"
 logger = logging.getLogger("seamless_transformer.cli.upload")
 
 
-@click.command(
-    context_settings={"help_option_names": ["-h", "--help"], "allow_interspersed_args": False},
-    help="Store files and directories (PATH…) and write their sidecars: X.CHECKSUM for a file, "
+@parse_only(
+    "Store files and directories (PATH…) and write their sidecars: X.CHECKSUM for a file, "
     "DIR.INDEX + DIR.CHECKSUM for a directory. All options must come before the paths. "
     "Arguments ending in .CHECKSUM are ignored.",
+    allow_interspersed_args=False,
 )
 @common_options
 @click.option("-m", "-mv", "--move", is_flag=True, help="Delete the originals after a verified upload (sidecars stay).")
@@ -40,8 +40,8 @@ logger = logging.getLogger("seamless_transformer.cli.upload")
 @click.option("--dest-repair", "policy", flag_value="repair", help="Rewrite bad buffers in the destination.")
 @confirm_options
 @click.argument("paths", nargs=-1)
-def command(**params):
-    no_op(**params)
+def command(**_params):
+    """Parse only: body() does the work."""
 
 
 def _option_names() -> set:
