@@ -1,15 +1,18 @@
 """Compute one transformation: look it up, attach to it, or execute it (SPEC §3.4).
 
-    submit(tf_dict, tf) ──► in-process map ──► result DBs ──► running latch ──► execute in a thread
+    submit(tf_dict, tf) ──► in-process map ──► result DBs ──► running latch ──► start the execution
                                  │ hit            │ hit (buffer           │ attach     │
                                  ▼                ▼  obtainable if needed) ▼            ▼
                               done Job         done Job                same Job    store buffer (unless scratch)
                                                                                     put_result, put_record,
                                                                                     in-process map
 
-Failures and cancellations are never cached. Where the code runs is decided by a backend:
-`None` runs it in this process; the worker pool and Dask register themselves with
-`set_backend` (they live in higher layers, so this module never imports them).
+An execution starts in one of three ways: on a backend that has `start(job, done)` (the worker
+pool), without a thread of ours; in a thread of its own; or, with `submit(..., inline=True)`,
+from the caller's thread through `run_inline`. Failures and cancellations are never cached.
+Where the code runs is decided by a backend: `None` runs it in this process; the worker pool
+and Dask register themselves with `set_backend` (they live in higher layers, so this module
+never imports them). A transformation whose `__meta__` says `local` always runs in this process.
 """
 
 import logging
@@ -175,7 +178,7 @@ def _run_job(job: Job):
     outcome = error = None
     try:
         with registered(job.tf, job.cancel):  # reachable by seamless-cancel (SPEC §6.5)
-            if _backend is not None and not job.tf_dict.get("__meta__", {}).get("local"):
+            if _on_backend(job):
                 outcome = _backend(job)
             else:
                 outcome = execute.execute(job.tf_dict, job.tf, cancel=job.cancel_event,
@@ -188,8 +191,12 @@ def _run_job(job: Job):
 def _backend_starts(job: Job) -> bool:
     """Whether the backend runs this job without a thread of ours: it has `start(job, done)`
     and calls `done(outcome, error)` later, from a thread of its own (the worker pool does)."""
-    return (_backend is not None and hasattr(_backend, "start")
-            and not job.tf_dict.get("__meta__", {}).get("local"))
+    return _on_backend(job) and hasattr(_backend, "start")
+
+
+def _on_backend(job: Job) -> bool:
+    """Whether a backend runs this job (not one marked local in its `__meta__`)."""
+    return _backend is not None and not job.tf_dict.get("__meta__", {}).get("local")
 
 
 def _start_on_backend(job: Job) -> None:
