@@ -8,6 +8,7 @@ cannot deadlock.
 
 from . import shm
 from .channel import outcome_to_wire
+from .worker import store_buffers
 
 
 class Delegation:
@@ -16,7 +17,7 @@ class Delegation:
     def _on_delegate(self, origin, rid, payload) -> None:
         asker = (origin, origin.generation, rid)
         payload = shm.decode(payload, self.segments.take)
-        _store_buffers(payload.pop("inputs", None))
+        store_buffers(payload.pop("inputs", None))
         answer = self._cached_answer(payload)
         if answer is None:
             with self.lock:
@@ -61,13 +62,3 @@ class Delegation:
                                 self.limit)
             origin.channel.send("response", "delegate", rid, answer)
 
-
-def _store_buffers(buffers) -> None:
-    if not buffers:
-        return
-    from ..checksum import Checksum
-    from ..store.storage import get_storage
-
-    storage = get_storage()
-    for cs, buf in buffers.items():
-        storage.put_buffer(buf, Checksum(cs))

@@ -130,9 +130,9 @@ class Pool(Delegation):
                    "fingertip": fingertip, "direct_print": direct_print}
         storage = get_storage()
         if not storage.persistent:  # memory-only storage: the worker cannot read our inputs
-            from .worker import _pin_buffers
+            from .worker import pin_buffers
 
-            payload["inputs"] = _pin_buffers(tf_dict, storage)
+            payload["inputs"] = pin_buffers(tf_dict, storage)
         ncores = (tf_dict.get("__meta__") or {}).get("ncores") or 1
         slots = min(max(int(ncores), 1), self.throttle)
         return Task(payload, slots, on_done, job=job, origin=origin)

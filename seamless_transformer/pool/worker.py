@@ -134,7 +134,7 @@ class _Worker:
     def _run(self, rid, payload):
         try:
             payload = self._receive(payload)
-            _store_inputs(payload.get("inputs"))
+            store_buffers(payload.get("inputs"))
             outcome = self.execute(payload, self._jobs[rid][1])
             wire = shm.encode({"outcome": outcome_to_wire(outcome)}, self._alloc, self.limit)
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
@@ -163,7 +163,7 @@ class _Worker:
                    "fingertip": job.fingertip, "direct_print": job.direct_print}
         storage = get_storage()
         if not storage.persistent:
-            payload["inputs"] = _pin_buffers(job.tf_dict, storage)
+            payload["inputs"] = pin_buffers(job.tf_dict, storage)
         answer = self.request("delegate", shm.encode(payload, self._alloc, self.limit))
         answer = self._receive(answer)
         status = answer["status"]
@@ -171,7 +171,6 @@ class _Worker:
             return self.execute(payload, job.cancel_event)
         if status == "error":
             raise error_from_wire(answer)
-        _store_inputs(answer.get("buffers"))
         return outcome_from_wire(answer["outcome"])
 
     def on_sigterm(self, signum, frame):
@@ -186,7 +185,8 @@ class _Worker:
         os._exit(128 + signum)
 
 
-def _pin_buffers(tf_dict, storage) -> dict:
+def pin_buffers(tf_dict, storage) -> dict:
+    """The input buffers of `tf_dict` that `storage` holds, for a peer that cannot read it."""
     from ..transformation.execute import pins_of
 
     buffers = {}
@@ -196,7 +196,8 @@ def _pin_buffers(tf_dict, storage) -> dict:
     return buffers
 
 
-def _store_inputs(buffers) -> None:
+def store_buffers(buffers) -> None:
+    """Put buffers received from a peer ({checksum hex: bytes}) into this process's storage."""
     if not buffers:
         return
     from ..checksum import Checksum
