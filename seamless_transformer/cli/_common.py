@@ -107,6 +107,17 @@ def run_main(prog: str, body, argv=None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def start(prog: str, *, verbose=0, quiet=False, debug=False, project=None, stage=None) -> None:
+    """Set up logging (--debug implies -vv) and the configuration from "P[:SUB]" / "S[:SUB]"."""
+    from .. import config
+
+    setup_logging(prog, max(verbose, 2) if debug else verbose, quiet)
+    project, _, subproject = (project or "").partition(":")
+    stage, _, substage = (stage or "").partition(":")
+    config.init(project=project or None, subproject=subproject or None, stage=stage or None,
+                substage=substage or None, prog=prog)
+
+
 def usage_error(message: str) -> UsageError:
     """A usage error; its line ends with ' (see <prog> --help)'."""
     exc = UsageError(message)

@@ -11,7 +11,8 @@ import os
 import click
 
 from ..checksum import Checksum, is_hex_checksum
-from ._common import setup_logging, usage_error
+from . import _common
+from ._common import usage_error
 
 
 def common_options(func):
@@ -40,24 +41,10 @@ def answer(params) -> bool | None:
     return None
 
 
-def _split(value):
-    if value is None:
-        return None, None
-    main, _, sub = value.partition(":")
-    return main or None, sub or None
-
-
 def start(prog: str, params: dict) -> None:
     """Set up logging and the configuration (workdir = cwd) from the common options."""
-    from .. import config
-
-    verbose = params.get("verbose", 0) or 0
-    if params.get("debug"):
-        verbose = max(verbose, 2)
-    setup_logging(prog, verbose, params.get("quiet", False))
-    project, subproject = _split(params.get("project"))
-    stage, substage = _split(params.get("stage"))
-    config.init(project=project, subproject=subproject, stage=stage, substage=substage, prog=prog)
+    _common.start(prog, verbose=params.get("verbose") or 0, quiet=params.get("quiet", False),
+                  debug=params.get("debug", False), project=params.get("project"), stage=params.get("stage"))
 
 
 def tf_argument(arg: str) -> Checksum:

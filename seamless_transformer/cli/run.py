@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 
-from ._common import Terminated, run_main, setup_logging, usage_error
+from ._common import Terminated, run_main, start, usage_error
 from ._runargs import PROG, help_text, parse
 
 logger = logging.getLogger("seamless_transformer.cli.run")
@@ -34,19 +34,13 @@ def body(argv) -> int:
     if args.help:
         sys.stdout.write(help_text())
         return 0
-    verbose = max(args.verbose, 2) if args.debug else args.verbose
-    setup_logging(PROG, verbose, args.quiet)
     if args.node is not None:
         raise usage_error(f"--node {args.node}: choosing a node needs Dask execution, which is not available")
     for directory, flag in ((args.job_dir, "-j"), (args.remote_job_dir, "--write-remote-job")):
         if directory is not None and os.path.lexists(directory):
             raise usage_error(f"{flag} {directory}: the directory already exists")
+    start(PROG, verbose=args.verbose, quiet=args.quiet, debug=args.debug, project=args.project, stage=args.stage)
     from .. import config
-
-    project, _, subproject = (args.project or "").partition(":")
-    stage, _, substage = (args.stage or "").partition(":")
-    config.init(project=project or None, subproject=subproject or None, stage=stage or None,
-                substage=substage or None, prog=PROG)
     from ..transformation.command import prepare
 
     cwd = os.getcwd()
