@@ -1,6 +1,7 @@
 """What seamless-run leaves in the current directory: futures while it runs, results after (SPEC §4.6, §4.8).
 
-    Futures(prepared)             context manager: <local>.FUTURE = "<tf>.<target>\\n" for every target while
+    future_files(prepared, cwd)   [(path, content)] of the .FUTURE files
+    Futures(prepared, cwd)        context manager: <local>.FUTURE = "<tf>.<target>\\n" for every target while
                                   the job runs, touched every 30 s, removed on every exit path
     write_stdout(buffer)          stdout mode: the result bytes, verbatim
     write_targets(prepared, result_buffer, storage, ...)
@@ -24,12 +25,17 @@ logger = logging.getLogger("seamless_transformer.cli.run")
 FUTURE_TOUCH_SECONDS = 30.0
 
 
+def future_files(prepared, cwd: str) -> list:
+    """[(<local>.FUTURE path, "<tf>.<target>\\n")] for every target."""
+    tf = prepared.tf_checksum.hex()
+    return [(os.path.join(cwd, t.local + ".FUTURE"), f"{tf}.{t.workspace}\n") for t in prepared.targets]
+
+
 class Futures:
     """The .FUTURE files of a running job (SPEC §4.6)."""
 
     def __init__(self, prepared, cwd: str, interval: float = FUTURE_TOUCH_SECONDS):
-        tf = prepared.tf_checksum.hex()
-        self.files = [(os.path.join(cwd, t.local + ".FUTURE"), f"{tf}.{t.workspace}\n") for t in prepared.targets]
+        self.files = future_files(prepared, cwd)
         self.interval = interval
         self._stop = threading.Event()
         self._thread = None

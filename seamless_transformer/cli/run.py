@@ -120,6 +120,7 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
     """Store the inputs, create the targets' .FUTURE files, append the queue record (SPEC §4.9, §6.4)."""
     from ..queue import records
     from ..store.storage import get_storage
+    from ._outputs import future_files
     from ._transfer import _threshold
 
     store_buffers(prepared.buffers, get_storage(), _answer(args))
@@ -133,7 +134,7 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
     }  # fmt: skip
     targets = {t.workspace: (None if t.local == t.workspace else t.local) for t in prepared.targets}
     cmd = records.submit_command("seamless-run " + " ".join(argv), tf, prepared.tf_dict, targets, params)
-    futures = [] if args.undo else [(os.path.join(cwd, t.local + ".FUTURE"), f"{tf}.{t.workspace}\n") for t in prepared.targets]
+    futures = [] if args.undo else future_files(prepared, cwd)
     try:
         for path, content in futures:
             os.makedirs(os.path.dirname(path), exist_ok=True)
