@@ -23,7 +23,6 @@ from ..checksum import TRIVIAL_CHECKSUMS, Checksum, checksum_of
 from ..errors import ChecksumMismatchError, UsageError
 
 TRANSFER_THREADS = 20
-POLICIES = ("repair", "skip", "verify")
 _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
           "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*([kKmMgGtT]i?)?[bB]?\s*$")
