@@ -40,7 +40,7 @@ printf '%-52s %6s s\n' "xargs -P 2" "$(secs "$t0" "$t1")"
 
 # one queue round: $1 = submitters in parallel, $2 = label, $3 = salt (a new salt: new transformations)
 queue_round() {
-    local parallel=$1 label=$2 salt=$3 t0 t1 t2 t3
+    local parallel=$1 label=$2 salt=$3 t0 t1 t3
     fresh_dir
     "$queue" -q --workers 2 &
     local server=$!
@@ -48,11 +48,10 @@ queue_round() {
     seq "$n" | xargs -P "$parallel" -I{} "$run" --qsubmit "echo {}$salt > o_{}.txt" > /dev/null
     t1=$(now)
     "$finish"
-    t2=$(now)
     wait "$server"
     t3=$(now)
     for i in $(seq "$n"); do
-        [ "$(cat "o_$i.txt")" = "$i$salt" ] && [ -e "o_$i.txt.CHECKSUM" ] || { echo "o_$i.txt is wrong" >&2; exit 1; }
+        if [ "$(cat "o_$i.txt")" != "$i$salt" ] || [ ! -e "o_$i.txt.CHECKSUM" ]; then echo "o_$i.txt is wrong" >&2; exit 1; fi
     done
     printf '%-52s %6s s  (submit %s s, drain after finish %s s)\n' "seamless-queue --workers 2, $label" \
         "$(secs "$t0" "$t3")" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t3")"

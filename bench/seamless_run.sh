@@ -12,7 +12,7 @@ upstream_venv=${UPSTREAM_VENV:-}
 python=$(python3 -c 'import sys; print(sys.executable)')
 ours=$(python3 -c 'import os, shutil, sysconfig; p = os.path.join(sysconfig.get_path("scripts"), "seamless-run"); print(p if os.path.exists(p) else shutil.which("seamless-run"))')
 upstream=
-[ -z "$upstream_venv" ] || [ ! -x "$upstream_venv/bin/seamless-run" ] || upstream=$upstream_venv/bin/seamless-run
+if [ -n "$upstream_venv" ] && [ -x "$upstream_venv/bin/seamless-run" ]; then upstream=$upstream_venv/bin/seamless-run; fi
 
 tmp=$(mktemp -d)
 # upstream starts a hashserver and a database server per cache; stop the ones it started for us
@@ -21,7 +21,7 @@ stop_upstream_servers() {
     for status in "$tmp"/home/.remote-http-launcher/server/*.json; do
         [ -e "$status" ] || continue
         pid=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1])).get("pid", ""))' "$status")
-        [ -n "$pid" ] && kill "$pid" 2> /dev/null || true
+        if [ -n "$pid" ]; then kill "$pid" 2> /dev/null || true; fi
     done
     for pid in $(pgrep -f -- "$tmp/" || true); do  # servers whose status file was replaced
         kill "$pid" 2> /dev/null || true
