@@ -1,4 +1,5 @@
 # Shared by the queue bats files: isolation, a server in the background, and timing.
+# shellcheck disable=SC2034  # the globals set here are read by the .bats files that load this helper
 
 load run_helper
 
@@ -32,8 +33,8 @@ lt() {
 
 # wait (up to 15 s) until a command succeeds
 wait_until() {
-    local i
-    for i in $(seq 150); do
+    local _
+    for _ in $(seq 150); do
         "$@" && return 0
         sleep 0.1
     done

@@ -1,5 +1,6 @@
 # Shared by the seamless-run bats files: isolation (test_helper), the SPEC §2.8 data files,
 # and small wrappers. $CACHE is the zero-config embedded store under the per-test HOME.
+# shellcheck disable=SC2034  # the globals set here are read by the .bats files that load this helper
 
 load test_helper
 

@@ -1,5 +1,6 @@
 # Helpers for the shell-mode bats tests: a stub seamless-run, the bind script, and a way to run
 # a script in an interactive bash or zsh that has a terminal (through `script`, in a pty).
+# shellcheck disable=SC2034  # the globals set here are read by the .bats files that load this helper
 
 load test_helper
 
