@@ -18,6 +18,8 @@ TEXT_CELLTYPES = frozenset({"text", "python", "ipython", "yaml"})
 PLAIN_CELLTYPES = frozenset({"plain", "checksum", "deepcell", "deepfolder", "folder", "module"})
 SCALAR_CELLTYPES = frozenset({"str", "int", "float", "bool"})
 CELLTYPES = TEXT_CELLTYPES | PLAIN_CELLTYPES | SCALAR_CELLTYPES | {"mixed", "bytes", "binary"}
+DIRECTORY_CELLTYPES = frozenset({"deepfolder", "folder"})  # a pin of these is a directory
+DEEP_CELLTYPES = DIRECTORY_CELLTYPES | {"deepcell"}  # the buffer is a plain index of leaf checksums
 
 NPY_MAGIC = b"\x93NUMPY"
 _NUMPY_REQUIRED = "numpy is required to deserialize a .npy buffer; install it with 'pip install numpy'"

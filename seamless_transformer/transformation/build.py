@@ -12,7 +12,7 @@ import textwrap
 import tokenize
 import types
 
-from ..celltypes import serialize
+from ..celltypes import DIRECTORY_CELLTYPES, serialize
 from ..checksum import Checksum
 
 LOAD_BEARING_DUNDERS = frozenset({"__language__", "__output__", "__as__", "__format__", "__schema__"})
@@ -33,7 +33,6 @@ KNOWN_DUNDERS = LOAD_BEARING_DUNDERS | ORTHOGONAL_DUNDERS | DERIVED_DUNDERS
 
 META_PREFIX = "META__"
 NOT_IMPLEMENTED_ARGUMENT_CELLTYPES = frozenset({"cson", "yaml", "python"})
-DIRECTORY_CELLTYPES = frozenset({"deepfolder", "folder"})
 
 
 def is_dunder(key: str) -> bool:

@@ -7,7 +7,7 @@ a transformation that is known to have produced it (DB `rev_transformation`, dep
 import types
 from dataclasses import dataclass, field
 
-from ..celltypes import deserialize, serialize
+from ..celltypes import DEEP_CELLTYPES, deserialize, serialize
 from ..checksum import Checksum
 from ..config import get_settings
 from ..errors import CacheMissError, SeamlessError
@@ -15,7 +15,6 @@ from ..store.storage import get_storage
 from .records import Measurement, build_record
 
 MAX_FINGERTIP_DEPTH = 10
-DEEP_CELLTYPES = ("deepcell", "deepfolder", "folder")
 
 
 @dataclass

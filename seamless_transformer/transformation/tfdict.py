@@ -5,9 +5,7 @@ import inspect
 from ..celltypes import serialize
 from ..checksum import Checksum, checksum_of
 from ..store.storage import get_storage
-from .build import code_text_checksum, identity_buffer, value_pin
-
-DIRECTORY_CELLTYPES = ("deepfolder", "folder")
+from .build import code_text_checksum, default_argument_celltype, format_entry_for, identity_buffer, value_pin
 
 
 def _code_buffer(code_text: str) -> bytes:
@@ -40,14 +38,14 @@ def build_python_dict(*, language, code_text, arguments, celltypes, modules, glo
     }
     fmt = {}
     for name in sorted(arguments):
-        default = "plain" if name.endswith("_SCHEMA") else "mixed"
-        celltype = celltypes.get(name, default)
+        celltype = celltypes.get(name, default_argument_celltype(name))
         entry, buffer = value_pin(arguments[name], celltype)
         tf_dict[name] = entry
         if buffer is not None:
             buffers[entry[2]] = buffer
-        if celltype in DIRECTORY_CELLTYPES:
-            fmt[name] = {"filesystem": {"mode": "directory"}, "celltype": celltype}
+        entry_format = format_entry_for(celltype)
+        if entry_format is not None:
+            fmt[name] = entry_format
     for name in sorted(modules):
         buf = serialize(_module_definition(modules[name]), "plain")
         cs = checksum_of(buf)

@@ -26,12 +26,11 @@ import json
 import os
 import shlex
 
+from ..celltypes import DEEP_CELLTYPES, DIRECTORY_CELLTYPES
 from ..checksum import Checksum
 from ..errors import TransformationError, UsageError
 
 TEXT_ENV_LIMIT = 1000
-DIRECTORY_CELLTYPES = ("deepfolder", "folder")
-DEEP_CELLTYPES = ("deepfolder", "deepcell", "folder")
 TEXT_CELLTYPES = ("text", "python", "ipython", "yaml", "cson")
 META_FILE_PREFIX = "META__FILE__"
 
