@@ -3,7 +3,7 @@
 A command's `main()` calls `run_main(prog, body, argv)`. `body(argv)` does the work and
 returns an exit code; every exception becomes exactly one stderr line
 `<prog>: error: <message>` and the exit code of its class. Ctrl-C exits 130, SIGTERM 143,
-a broken stdout pipe exits silently. `--debug` / `SEAMLESS_DEBUG=1` adds our traceback.
+a broken stdout pipe exits silently. `--debug`, `-vvv` or `SEAMLESS_DEBUG=1` add our traceback.
 
 This module does not import click: commands on the fast path can use it without paying
 for click's import.
@@ -54,8 +54,12 @@ def setup_logging(prog: str, verbose: int = 0, quiet: bool = False) -> None:
     logger.propagate = False
 
 
-def debug_enabled(argv=()) -> bool:
-    return os.environ.get("SEAMLESS_DEBUG") == "1" or "--debug" in argv or "-vvv" in argv
+_debug = False  # --debug or -vvv, as parsed by start()
+
+
+def debug_enabled() -> bool:
+    """Show our traceback with the error line: SEAMLESS_DEBUG=1, or --debug / -vvv."""
+    return _debug or os.environ.get("SEAMLESS_DEBUG") == "1"
 
 
 def error_line(prog: str, exc: BaseException) -> str:
@@ -76,7 +80,9 @@ def _silence_stdout():
 
 def run_main(prog: str, body, argv=None) -> int:
     """Run `body(argv)`; map every outcome to an exit code. Never returns a traceback by default."""
+    global _debug
     argv = list(sys.argv[1:] if argv is None else argv)
+    _debug = False
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = body(argv)
@@ -90,14 +96,14 @@ def run_main(prog: str, body, argv=None) -> int:
         _silence_stdout()
         return 0
     except SeamlessError as exc:
-        if debug_enabled(argv):
+        if debug_enabled():
             import traceback
 
             traceback.print_exc()
         print(error_line(prog, exc), file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
-        if debug_enabled(argv):
+        if debug_enabled():
             import traceback
 
             traceback.print_exc()
@@ -111,6 +117,8 @@ def start(prog: str, *, verbose=0, quiet=False, debug=False, project=None, stage
     """Set up logging (--debug implies -vv) and the configuration from "P[:SUB]" / "S[:SUB]"."""
     from .. import config
 
+    global _debug
+    _debug = debug or verbose >= 3
     setup_logging(prog, max(verbose, 2) if debug else verbose, quiet)
     project, _, subproject = (project or "").partition(":")
     stage, _, substage = (stage or "").partition(":")
