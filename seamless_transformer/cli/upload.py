@@ -44,19 +44,21 @@ def command(**_params):
     """Parse only: body() does the work."""
 
 
-def _option_names() -> set:
-    names = set()
+def _option_names() -> tuple:
+    """(every option spelling, the spellings of the options that take a value)."""
+    names, value_options = set(), set()
     for param in command.params:
-        names.update(getattr(param, "opts", ()))
-        names.update(getattr(param, "secondary_opts", ()))
-    return names
+        spellings = (*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ()))
+        names.update(spellings)
+        if isinstance(param, click.Option) and not (param.is_flag or param.count):
+            value_options.update(spellings)
+    return names, value_options
 
 
 def _check_order(argv) -> None:
     """Options after the first path: `option X must come before upload targets`."""
-    names = _option_names()
+    names, value_options = _option_names()
     seen_path, expects_value = False, False
-    value_options = {"--project", "--stage", "--destination"}
     for word in argv:
         if expects_value:
             expects_value = False
