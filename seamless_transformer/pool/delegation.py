@@ -24,7 +24,7 @@ class Delegation:
                 task = self.make_task(payload["tf_dict"], payload["tf"],
                                       lambda o, e: self._answer_delegate(asker, o, e),
                                       scratch=payload["scratch"], fingertip=payload["fingertip"],
-                                      direct_print=payload["direct_print"], origin=asker)
+                                      direct_print=payload["direct_print"])
                 worker = self._choose(task.slots)  # any worker with a free slot, the asker included
                 if worker is not None:
                     self._dispatch(task, worker)

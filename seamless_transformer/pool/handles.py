@@ -16,16 +16,14 @@ class Task:
 
     _ids = itertools.count(1)
 
-    def __init__(self, payload: dict, slots: int, on_done, *, job=None, origin=None):
+    def __init__(self, payload: dict, slots: int, on_done, *, job=None):
         self.id = next(self._ids)
         self.payload = payload  # tf_dict, tf, scratch, fingertip, direct_print[, inputs]
         self.slots = slots
         self.on_done = on_done  # on_done(outcome, error)
         self.job = job
-        self.origin = origin  # (worker, its generation, request id) of a delegated task
         self.attempts = 0  # crashes counted against this task
         self.solo = False
-        self.worker = None
         self.done = False
 
 

@@ -13,7 +13,6 @@ SEAMLESS_WORKER_MAX_RETRIES retries (default 2) a task fails with WorkerCrashedE
 """
 
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -123,7 +122,7 @@ class Pool(Delegation):
 
     # -- submission ---------------------------------------------------------------------
     def make_task(self, tf_dict, tf, on_done, *, scratch=False, fingertip=False,
-                  direct_print=False, job=None, origin=None) -> Task:
+                  direct_print=False, job=None) -> Task:
         from ..store.storage import get_storage
 
         payload = {"tf_dict": tf_dict, "tf": str(tf), "scratch": scratch,
@@ -135,7 +134,7 @@ class Pool(Delegation):
             payload["inputs"] = pin_buffers(tf_dict, storage)
         ncores = (tf_dict.get("__meta__") or {}).get("ncores") or 1
         slots = min(max(int(ncores), 1), self.throttle)
-        return Task(payload, slots, on_done, job=job, origin=origin)
+        return Task(payload, slots, on_done, job=job)
 
     def completing(self, callback):
         """`callback` wrapped to run on a completion thread instead of the I/O thread."""
@@ -185,7 +184,6 @@ class Pool(Delegation):
     def _dispatch(self, task: Task, worker: WorkerHandle) -> None:
         from ..config import get_settings
 
-        task.worker = worker
         worker.tasks[task.id] = task
         worker.load += self._need(task)
         payload = dict(task.payload)
