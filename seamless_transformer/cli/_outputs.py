@@ -152,41 +152,31 @@ def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download
             _write_directory(local, what, index, storage, download)
 
 
-def _discard(path: str) -> None:
-    """Remove whatever is at `path` (a stale output that no longer matches its sidecar)."""
-    import shutil
-
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.unlink(path)
-
-
 def _write_file(local: str, cs: Checksum, storage, download: bool) -> None:
     from ..store.pathsum import write_checksum_sidecar
-    from ._transfer import fetch, write_atomic
+    from ._transfer import fetch, remove_path, write_atomic
 
     if download:
         if os.path.isdir(local) and not os.path.islink(local):
-            _discard(local)
+            remove_path(local)
         write_atomic(local, fetch(cs, storage))
     elif os.path.lexists(local):
-        _discard(local)
+        remove_path(local)
     _unlink_quiet(local + ".INDEX")
     write_checksum_sidecar(local, cs)
 
 
 def _write_directory(local: str, entries: dict, index: bytes, storage, download: bool) -> None:
     from ..store.pathsum import write_index_sidecar
-    from ._transfer import progress, swap_in_directory
+    from ._transfer import progress, remove_path, swap_in_directory
 
     if download:
         if os.path.lexists(local) and not os.path.isdir(local):
-            _discard(local)
+            remove_path(local)
         with progress(len(entries), desc=os.path.basename(local)) as bar:
             swap_in_directory(local, entries, storage, bar=bar)
     elif os.path.lexists(local):
-        _discard(local)
+        remove_path(local)
     write_index_sidecar(local, index)
 
 

@@ -7,6 +7,7 @@
     place_directory(path, entries, ...) build X.tmp-<rand>/ and rename it in, or update an existing
                                         directory file by file; unlisted files are an error unless remove
     parallel_map(func, items)           TRANSFER_THREADS at a time (per directory)
+    remove_path(path)                   rm -rf of one path (a symlink itself, not its target)
 
 Policies for an existing file (SPEC §6.2): "repair" (default) keeps a matching file untouched and
 replaces a differing one atomically; "skip" never touches an existing file; "verify" fails with
@@ -218,11 +219,12 @@ def write_atomic(path: str, data: bytes, compression=None) -> None:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        _remove(tmp)
+        remove_path(tmp)
         raise
 
 
-def _remove(path: str) -> None:
+def remove_path(path: str) -> None:
+    """Remove a file, symlink or directory tree at `path`; nothing there is fine."""
     try:
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
@@ -256,9 +258,9 @@ def _materialize(path: str, cs: Checksum, storage, link: str, compression) -> No
             os.replace(tmp, path)
             return
         except OSError:
-            _remove(tmp)  # another file system: fall back to a copy
+            remove_path(tmp)  # another file system: fall back to a copy
         except BaseException:
-            _remove(tmp)
+            remove_path(tmp)
             raise
     write_atomic(path, fetch(cs, storage), compression)
 
@@ -321,7 +323,7 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
             fill(tmp, "repair")
             os.rename(tmp, path)
         except BaseException:
-            _remove(tmp)
+            remove_path(tmp)
             raise
         return
     unlisted = sorted(rel for key, rel in _local_files(path).items() if key not in entries)
@@ -332,7 +334,7 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
         )
     fill(path, policy)
     for rel in unlisted:
-        _remove(os.path.join(path, rel))
+        remove_path(os.path.join(path, rel))
     _prune_empty_dirs(path)
 
 
@@ -347,6 +349,6 @@ def swap_in_directory(path: str, entries: dict, storage, *, bar=None) -> None:
             os.rename(path, old)
         os.rename(os.path.join(tmp, "d"), path)
         if old is not None:
-            _remove(old)
+            remove_path(old)
     finally:
-        _remove(tmp)
+        remove_path(tmp)
