@@ -1,9 +1,11 @@
 """seamless-cancel CHECKSUM_OR_FILE: cancel a transformation wherever this host runs it (SPEC §6.5).
 
-Prints one line per process that was asked: `process <pid>: canceled` (stdout).
+Prints one line per process that was asked: `process <pid>: canceled` (stdout), or the warning
+`seamless-cancel: warning: process <pid> did not stop within 5 s` (stderr).
 Exit 0 if anything was canceled, 4 if nothing was running.
 """
 
+import logging
 import sys
 
 import click
@@ -14,6 +16,7 @@ from ._common import run_main
 from ._options import common_options, start, tf_argument
 
 PROG = "seamless-cancel"
+logger = logging.getLogger("seamless_transformer.cli.cancel")
 
 
 @parse_only(
@@ -44,7 +47,7 @@ def body(argv) -> int:
             print(f"process {pid}: canceled")
             stopped += 1
         else:
-            print(f"process {pid}: did not stop within {CANCEL_WAIT_SECONDS:g} s", file=sys.stderr)
+            logger.warning("process %s did not stop within %g s", pid, CANCEL_WAIT_SECONDS)
     if not stopped:
         raise SeamlessError(f"transformation {tf.hex()} was not canceled")
     return 0
