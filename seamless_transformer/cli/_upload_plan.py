@@ -50,16 +50,9 @@ class StorageSink:
         self.storage.put_buffer(data, cs)
 
     def put_file(self, path: str, cs) -> None:
-        if not path.endswith(COMPRESSED_SUFFIXES):
-            self.storage.put_file(path, cs)
-            return
-        import tempfile
+        from ..store.pathsum import _put_file
 
-        with tempfile.NamedTemporaryFile(prefix="seamless-upload-") as tmp:
-            for chunk in _canonical_chunks(path):
-                tmp.write(chunk)
-            tmp.flush()
-            self.storage.put_file(tmp.name, cs)
+        _put_file(path, cs, self.storage)
 
 
 class DestinationSink:
@@ -124,7 +117,7 @@ class DestinationSink:
         target = self._target(cs)
         suffix = next((s for s in COMPRESSED_SUFFIXES if path.endswith(s)), "")
         if suffix:
-            length = sum(len(chunk) for chunk in _canonical_chunks(path))
+            length = _canonical_length(path)
             target += suffix
         os.makedirs(os.path.dirname(target), exist_ok=True)
         tmp = f"{target}-{secrets.token_hex(8)}"
@@ -169,23 +162,12 @@ class DestinationSink:
         return True
 
 
-def _canonical_chunks(path: str):
-    """The decompressed bytes of a .gz / .zst file, in chunks."""
-    if path.endswith(".gz"):
-        import gzip
+def _canonical_length(path: str) -> int:
+    """The decompressed length of a .gz / .zst file."""
+    from ..store.pathsum import _canonical_chunks, _reading
 
-        with gzip.open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                yield chunk
-        return
-    try:
-        import zstandard
-    except ImportError:
-        raise UsageError(f"cannot read '{path}': the zstandard package is required for .zst files") from None
-    with open(path, "rb") as raw:
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        while chunk := reader.read(_CHUNK):
-            yield chunk
+    with _reading(path), open(path, "rb", buffering=0) as raw:
+        return sum(len(chunk) for chunk in _canonical_chunks(path, raw))
 
 
 def _unlink(path: str) -> None:
