@@ -1,9 +1,10 @@
-"""Options and arguments shared by seamless-upload, -download, -run-transformation and -cancel.
+"""Options and arguments shared by seamless-upload, -download, -run-transformation, -cancel and -queue.
 
     common_options       --project P[:SUB] --stage S[:SUB] -v (count) -q --debug
     confirm_options      -y/--yes -n/--no
+    answer(params)       True (-y), False (-n) or None (ask)
     start(prog, params)  logging + config.init from those options
-    tf_argument(arg)     a transformation checksum from a 64-hex or an X.CHECKSUM file
+    tf_argument(arg)     a transformation checksum: a 64-hex, an X.CHECKSUM file, or X with one
 """
 
 import os
@@ -48,7 +49,7 @@ def start(prog: str, params: dict) -> None:
 
 
 def tf_argument(arg: str) -> Checksum:
-    """The checksum named by a CHECKSUM_OR_FILE argument (a 64-hex, or a file holding one)."""
+    """The checksum named by a CHECKSUM_OR_FILE argument: a 64-hex, X.CHECKSUM, or X with an X.CHECKSUM."""
     if is_hex_checksum(arg):
         return Checksum(arg)
     if arg.endswith(".CHECKSUM") and os.path.isfile(arg):
