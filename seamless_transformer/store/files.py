@@ -127,6 +127,12 @@ class BufferDir:
         actual = Checksum.of(data)
         if cs is not None and Checksum(cs) != actual:
             raise ChecksumMismatchError(f"buffer does not match checksum {Checksum(cs).hex()}")
+        return self.put_verified(data, actual)
+
+    def put_verified(self, data, cs: Checksum) -> Checksum:
+        """`put` for a buffer whose checksum the caller has just computed (no second hash)."""
+        self._require_writable()
+        actual = Checksum(cs)
         if self.has(actual):
             return actual
         target = self._prepare(actual.hex())

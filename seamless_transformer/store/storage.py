@@ -119,7 +119,7 @@ class Storage:
         self._memory.put(actual.hex(), data)
         for store in self._dirs:
             try:
-                store.put(data, actual)
+                store.put_verified(data, actual)
             except OSError as exc:
                 self._warn_once(store, exc)
         return actual

@@ -235,14 +235,15 @@ def _complete(job: Job, outcome, error) -> None:
 
 def _store(job: Job, outcome) -> Checksum:
     storage = get_storage()
-    result = checksum_of(outcome.result_buffer)
     job.result_buffer = outcome.result_buffer
     job.logs = outcome.logs
     job.execution_mode = outcome.execution_mode
-    if not job.scratch:
+    if job.scratch:
+        result = checksum_of(outcome.result_buffer)
+    else:
         for cs, buf in outcome.extra_buffers.items():
             storage.put_buffer(buf, cs)
-        storage.put_buffer(outcome.result_buffer, result)
+        result = storage.put_buffer(outcome.result_buffer)  # hashes it once
     storage.put_result(job.tf, result)
     record = execute.make_record(job, outcome, result)
     storage.put_record(job.tf, result, record)
