@@ -59,6 +59,11 @@ class Item:
     checksum: Checksum
     index: bytes | None = None  # directory: the index buffer, once known
     compression: str | None = None
+    entries: dict | None = None  # directory: {relpath: Checksum}, once known
+
+    def checksums(self) -> list:
+        """The buffers this item downloads."""
+        return list(self.entries.values()) if self.kind == "directory" else [self.checksum]
 
 
 def _from_sidecars(arg: str, output, params) -> Item:
@@ -166,7 +171,7 @@ def _trusted(item: Item) -> bool:
         return False
 
 
-def _download(item: Item, entries, sources, params, bar) -> None:
+def _download(item: Item, sources, params, bar) -> None:
     from ..store.pathsum import sidecar_base
     from ._transfer import place_directory, place_file
 
@@ -179,7 +184,7 @@ def _download(item: Item, entries, sources, params, bar) -> None:
             bar.update()
         _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
         return
-    place_directory(item.output, entries, sources, policy=policy, link=link,
+    place_directory(item.output, item.entries, sources, policy=policy, link=link,
                     compression=params["compression"], remove_unlisted=params["dest_rm"], bar=bar)
     _write_index(item)
 
@@ -192,13 +197,13 @@ def _write_index(item: Item) -> None:
     _write_if_changed(base + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
 
 
-def _index_only(item: Item, entries) -> None:
+def _index_only(item: Item) -> None:
     from ..store.pathsum import sidecar_base
 
     if item.kind == "file":
         _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
         return
-    for rel, cs in sorted(entries.items()):
+    for rel, cs in sorted(item.entries.items()):
         path = os.path.join(item.output, rel + ".CHECKSUM")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         _write_if_changed(path, (cs.hex() + "\n").encode())
@@ -226,19 +231,21 @@ def body(argv) -> int:
     sources = Sources(params["destination"])
     if params["to_stdout"]:
         return _to_stdout(items, sources)
-    entries = {id(item): _index_entries(item, sources) if item.kind == "directory" else None for item in items}
+    for item in items:
+        if item.kind == "directory":
+            item.entries = _index_entries(item, sources)
     if params["index_only"]:
         for item in items:
-            _index_only(item, entries[id(item)])
+            _index_only(item)
         return 0
     from ._transfer import buffer_size, confirm_download, progress
 
-    checksums = [cs for item in items for cs in (entries[id(item)] or {None: item.checksum}).values()]
+    checksums = [cs for item in items for cs in item.checksums()]
     nbytes = sum(buffer_size(cs, sources) for cs in checksums)
     confirm_download(len(checksums), nbytes, confirmation, PROG)
     with progress(len(checksums), nbytes, "download") as bar:
         for item in items:
-            _download(item, entries[id(item)], sources, params, bar)
+            _download(item, sources, params, bar)
     return 0
 
 
