@@ -332,7 +332,9 @@ def parse_args(argv):
             return opts, values, list_vars, rest[0]
         if arg == "--list-vars":
             list_vars = True
-        elif arg in ("--opts", "--set") and i + 1 < len(argv):
+        elif arg in ("--opts", "--set"):
+            if i + 1 == len(argv):
+                raise ValueError(f"option {arg} requires an argument")
             i += 1
             if arg == "--opts":
                 opts = argv[i]

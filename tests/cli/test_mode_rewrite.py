@@ -71,6 +71,13 @@ def test_a_usage_error_is_exactly_one_line_pointing_to_help(capsys):
     )
 
 
+def test_an_option_without_its_value_says_so(capsys):
+    assert main(["--opts"]) == 2
+    assert capsys.readouterr().err == (
+        "seamless-mode-rewrite: error: option --opts requires an argument (see seamless-mode-rewrite --help)\n"
+    )
+
+
 def test_help_prints_the_usage_on_stdout(capsys):
     assert main(["--help"]) == 0
     assert capsys.readouterr().out.startswith("usage: seamless-mode-rewrite [--opts STR]")
