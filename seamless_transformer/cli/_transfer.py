@@ -148,8 +148,8 @@ def parallel_map(func, items, bar=None) -> list:
     items = list(items)
     if len(items) < 2:
         results = [func(item) for item in items]
-        for _ in results:
-            (bar or _Silent()).update()
+        if bar is not None and results:
+            bar.update(len(results))
         return results
     from concurrent.futures import ThreadPoolExecutor
 
