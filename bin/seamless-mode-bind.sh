@@ -116,7 +116,7 @@ seamless-mode--prepare() {
   builtin export -n READLINE_LINE READLINE_POINT 2>/dev/null
   local line=$READLINE_LINE out
   __seamless_mode_R=
-  seamless-mode--rewriter
+  seamless-mode--rewriter  # here, not only in the $(...) below, so that the answer is kept
   out=$(seamless-mode--rewrite "$line") || return 0
   [[ -n $out ]] || return 0
   __seamless_mode_L=$line
@@ -282,7 +282,7 @@ seamless-mode--accept-line() {
   emulate -L zsh
   local out
   typeset -g __seamless_mode_R=
-  seamless-mode--rewriter
+  seamless-mode--rewriter  # here, not only in the $(...) below, so that the answer is kept
   if out=$(seamless-mode--rewrite "$BUFFER") && [[ -n $out ]]; then
     typeset -g __seamless_mode_L=$BUFFER __seamless_mode_R=$out
     BUFFER=seamless-mode-exec

@@ -111,7 +111,7 @@ seamless-mode--prepare() {
   builtin export -n READLINE_LINE READLINE_POINT 2>/dev/null
   local line=$READLINE_LINE out
   __seamless_mode_R=
-  seamless-mode--rewriter
+  seamless-mode--rewriter  # here, not only in the $(...) below, so that the answer is kept
   out=$(seamless-mode--rewrite "$line") || return 0
   [[ -n $out ]] || return 0
   __seamless_mode_L=$line

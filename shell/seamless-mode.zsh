@@ -62,7 +62,7 @@ seamless-mode--accept-line() {
   emulate -L zsh
   local out
   typeset -g __seamless_mode_R=
-  seamless-mode--rewriter
+  seamless-mode--rewriter  # here, not only in the $(...) below, so that the answer is kept
   if out=$(seamless-mode--rewrite "$BUFFER") && [[ -n $out ]]; then
     typeset -g __seamless_mode_L=$BUFFER __seamless_mode_R=$out
     BUFFER=seamless-mode-exec
