@@ -1,4 +1,4 @@
-"""Small helpers with no dependency beyond the standard library: atomic file writes."""
+"""Small helpers with no dependency beyond the standard library: atomic file writes, quiet unlink."""
 
 import os
 import secrets
@@ -31,6 +31,14 @@ def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def unlink_quiet(path: str) -> None:
+    """Remove a file if it can be removed; a file that is gone or protected is left to others."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def atomic_write_text(path: str, text: str, mode: int = 0o644) -> None:

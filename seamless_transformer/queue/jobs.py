@@ -15,6 +15,7 @@ import json
 import os
 import threading
 
+from .._util import unlink_quiet
 from ..checksum import Checksum
 from ..errors import CacheMissError
 from ..transformation.targets import Target
@@ -129,7 +130,4 @@ def write_futures(job: QueueJob) -> None:
 
 def remove_futures(job: QueueJob) -> None:
     for path in job.futures:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+        unlink_quiet(path)

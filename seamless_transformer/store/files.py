@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 
+from .._util import unlink_quiet
 from ..checksum import Checksum, is_hex_checksum
 from ..errors import ChecksumMismatchError, SeamlessError
 
@@ -83,12 +84,8 @@ class BufferDir:
         return None
 
     def _discard_corrupt(self, path: str) -> None:
-        if not self.writable:
-            return
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+        if self.writable:
+            unlink_quiet(path)
 
     # ------------------------------------------------------------ writing
 
@@ -143,7 +140,7 @@ class BufferDir:
                 f.write(data)
             _publish(tmp, target)
         finally:
-            _unlink_quiet(tmp)
+            unlink_quiet(tmp)
         return actual
 
     def put_file(self, src_path, cs=None, *, link=False) -> Checksum:
@@ -191,12 +188,12 @@ class BufferDir:
                 _publish(tmp, self._prepare(actual.hex()))
             return actual
         finally:
-            _unlink_quiet(tmp)
+            unlink_quiet(tmp)
 
 
-def _publish(tmp: str, target: str) -> None:
-    """Make a finished temp file the buffer `target`; a present target wins."""
-    os.chmod(tmp, 0o444)
+def _publish(tmp: str, target: str, mode: int = 0o444) -> None:
+    """Make a finished temp file `target`, with `mode`; a present target wins."""
+    os.chmod(tmp, mode)
     try:
         os.link(tmp, target)
     except FileExistsError:
@@ -210,22 +207,9 @@ def _write_once(path: str, data: bytes, mode: int) -> None:
     try:
         with open(tmp, "wb") as f:
             f.write(data)
-        os.chmod(tmp, mode)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        except OSError:
-            os.replace(tmp, path)
+        _publish(tmp, path, mode)
     finally:
-        _unlink_quiet(tmp)
-
-
-def _unlink_quiet(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+        unlink_quiet(tmp)
 
 
 def _holds_flat_buffers(path: str) -> bool:

@@ -32,6 +32,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .._util import unlink_quiet
 from ..checksum import Checksum
 
 logger = logging.getLogger(__name__)
@@ -78,13 +79,6 @@ def _tf_dir(tf) -> str:
     return os.path.join(registry_root(), Checksum(tf).hex())
 
 
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
 def _rmdir(path: str) -> None:
     try:
         os.rmdir(path)
@@ -107,7 +101,7 @@ def _write_entry(tf_hex: str) -> None:
 
 def _remove_entry(tf_hex: str) -> None:
     directory = os.path.join(registry_root(), tf_hex)
-    _unlink(os.path.join(directory, entry_name()))
+    unlink_quiet(os.path.join(directory, entry_name()))
     _rmdir(directory)
 
 
@@ -286,9 +280,9 @@ def live_entries(tf) -> list:
         if _is_alive(entry):
             live.append(entry)
         else:
-            _unlink(entry.path)
+            unlink_quiet(entry.path)
     if not live:
-        _unlink(os.path.join(directory, CANCEL_FILE))
+        unlink_quiet(os.path.join(directory, CANCEL_FILE))
         _rmdir(directory)
     return live
 
@@ -316,6 +310,6 @@ def cancel_running(tf, timeout: float = CANCEL_WAIT_SECONDS) -> list:
     while pending and time.monotonic() < deadline:
         time.sleep(0.05)
         pending = [e for e in pending if os.path.exists(e.path) and _is_alive(e)]
-    _unlink(os.path.join(directory, CANCEL_FILE))
+    unlink_quiet(os.path.join(directory, CANCEL_FILE))
     _rmdir(directory)
     return [(e.pid, e not in pending) for e in entries]
