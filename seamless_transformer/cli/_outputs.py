@@ -71,11 +71,10 @@ class Futures:
                     pass
 
     def _remove(self):
+        from .._util import unlink_quiet
+
         for path in self._written:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            unlink_quiet(path)
         self._written = []
 
 
@@ -153,6 +152,7 @@ def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download
 
 
 def _write_file(local: str, cs: Checksum, storage, download: bool) -> None:
+    from .._util import unlink_quiet
     from ..store.pathsum import write_checksum_sidecar
     from ._transfer import fetch, remove_path, write_atomic
 
@@ -162,7 +162,7 @@ def _write_file(local: str, cs: Checksum, storage, download: bool) -> None:
         write_atomic(local, fetch(cs, storage))
     elif os.path.lexists(local):
         remove_path(local)
-    _unlink_quiet(local + ".INDEX")
+    unlink_quiet(local + ".INDEX")
     write_checksum_sidecar(local, cs)
 
 
@@ -178,10 +178,3 @@ def _write_directory(local: str, entries: dict, index: bytes, storage, download:
     elif os.path.lexists(local):
         remove_path(local)
     write_index_sidecar(local, index)
-
-
-def _unlink_quiet(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -13,6 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
+from .._util import unlink_quiet
 from ..checksum import Checksum
 from ..errors import ChecksumMismatchError, SeamlessError, UsageError
 from ..store.pathsum import COMPRESSED_SUFFIXES
@@ -110,7 +111,7 @@ class DestinationSink:
                 f.write(data)
             self._publish(tmp, target)
         finally:
-            _unlink(tmp)
+            unlink_quiet(tmp)
 
     def put_file(self, path: str, cs) -> None:
         cs = Checksum(cs)
@@ -125,7 +126,7 @@ class DestinationSink:
             copied = self._link_or_copy(path, tmp, cs if not suffix else None)
             self._publish(tmp, target, chmod=copied)
         finally:
-            _unlink(tmp)
+            unlink_quiet(tmp)
         if suffix:
             self.put_length(cs, length)
 
@@ -137,7 +138,7 @@ class DestinationSink:
                 f.write(f"{length}\n")
             os.replace(tmp, target)
         finally:
-            _unlink(tmp)
+            unlink_quiet(tmp)
 
     def _link_or_copy(self, path: str, tmp: str, cs) -> bool:
         """Link or copy `path` to `tmp`; True if it was copied."""
@@ -168,13 +169,6 @@ def _canonical_length(path: str) -> int:
 
     with _reading(path), open(path, "rb", buffering=0) as raw:
         return sum(len(chunk) for chunk in _canonical_chunks(path, raw))
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def _incremental_hit(path: str, sink) -> Checksum | None:
