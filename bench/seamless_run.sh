@@ -73,8 +73,8 @@ pkgroot=$(cd / && "$python" -c 'import os, seamless_transformer as s; print(os.p
 nosite=("$python" -S -c "import sys; sys.path.insert(0, '$pkgroot'); from seamless_transformer.cli.run import main; sys.argv[0] = 'seamless-run'; main()")
 for cmd in "${commands[@]}"; do
     "$ours" "$cmd" > /dev/null && "$ours" "$cmd" > /dev/null  # the second run writes the .pyc files of the hit path
-    read -r ms rss < <(measure "$ours" "$cmd")
-    line=$(awk -v m="$ms" -v b="$base" -v r="$rss" 'BEGIN {printf "%9.1f %9.1f %8.2f", m, r / 1024, m / b}')
+    read -r ours_ms rss < <(measure "$ours" "$cmd")
+    line=$(awk -v m="$ours_ms" -v b="$base" -v r="$rss" 'BEGIN {printf "%9.1f %9.1f %8.2f", m, r / 1024, m / b}')
     printf '%-58s %s\n' "ours: ${cmd:0:52}" "$line"
     read -r ms rss < <(measure "${nosite[@]}" "$cmd")
     line=$(awk -v m="$ms" -v b="$base" -v r="$rss" 'BEGIN {printf "%9.1f %9.1f %8.2f", m, r / 1024, m / b}')
@@ -84,6 +84,6 @@ for cmd in "${commands[@]}"; do
         read -r ums urss < <(PATH=$upstream_path SEAMLESS_CACHE=$tmp/upstream-cache measure "$upstream" "$cmd")
         line=$(awk -v m="$ums" -v b="$base" -v r="$urss" 'BEGIN {printf "%9.1f %9.1f %8.2f", m, r / 1024, m / b}')
         printf '%-58s %s\n' "upstream: ${cmd:0:48}" "$line"
-        awk -v a="$ms" -v b="$ums" 'BEGIN {printf "%-58s %9.2f\n", "  ours / upstream (wall)", a / b}'
+        awk -v a="$ours_ms" -v b="$ums" 'BEGIN {printf "%-58s %9.2f\n", "  ours / upstream (wall)", a / b}'
     fi
 done
