@@ -100,19 +100,19 @@ async def parallel_async(tfs, nparallel=None, show_progress=None):
                 pass
         return tf
 
+    async def oldest():
+        done = await pending.popleft()
+        if bar is not None:
+            bar.update(1)
+        return done
+
     try:
         for tf in tfs:
             pending.append(asyncio.ensure_future(one(tf)))
             while len(pending) >= 4 * nparallel:
-                done = await pending.popleft()
-                if bar is not None:
-                    bar.update(1)
-                yield done
+                yield await oldest()
         while pending:
-            done = await pending.popleft()
-            if bar is not None:
-                bar.update(1)
-            yield done
+            yield await oldest()
     finally:
         if bar is not None:
             bar.close()
