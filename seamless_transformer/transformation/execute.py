@@ -101,7 +101,7 @@ def _python_namespace(tf_dict, *, fingertip):
     return code, inputs, extra, total
 
 
-def _execute_python(tf_dict, tf, *, direct_print, fingertip) -> Outcome:
+def _execute_python(tf_dict, *, direct_print, fingertip) -> Outcome:
     from .run_python import run_python
 
     code, inputs, extra, total = _python_namespace(tf_dict, fingertip=fingertip)
@@ -115,7 +115,7 @@ def _execute_python(tf_dict, tf, *, direct_print, fingertip) -> Outcome:
     return Outcome(buffer, logs=logs, measurement=measurement, input_total_bytes=total)
 
 
-def _execute_bash(tf_dict, tf, *, cancel, fingertip, stdout=None, stderr=None) -> Outcome:
+def _execute_bash(tf_dict, *, cancel, fingertip, stdout=None, stderr=None) -> Outcome:
     from .run_bash import execute_bash
 
     storage = get_storage()
@@ -135,9 +135,9 @@ def execute(tf_dict, tf, *, cancel=None, direct_print=False, fingertip=False,
     """Run the transformation in this process and return its Outcome (raises on failure)."""
     language = tf_dict.get("__language__", "python")
     if language == "python":
-        return _execute_python(tf_dict, tf, direct_print=direct_print, fingertip=fingertip)
+        return _execute_python(tf_dict, direct_print=direct_print, fingertip=fingertip)
     if language == "bash":
-        return _execute_bash(tf_dict, tf, cancel=cancel, fingertip=fingertip,
+        return _execute_bash(tf_dict, cancel=cancel, fingertip=fingertip,
                              stdout=stdout, stderr=stderr)
     raise SeamlessError(f"language '{language}' is not supported")
 
