@@ -112,9 +112,12 @@ def make_script(code: str, env: JobEnv) -> str:
     return script + code
 
 
-def prepare_job(tf_dict: dict, storage, workspace: str) -> tuple[str, dict]:
-    """Materialize the pins into `workspace`; return (script, pin environment variables)."""
-    env = job_env(tf_dict, storage)
+def prepare_job(tf_dict: dict, storage, workspace: str, env: JobEnv | None = None) -> tuple[str, dict]:
+    """Materialize the pins into `workspace`; return (script, pin environment variables).
+
+    `env` is the job's JobEnv when the caller has read it already."""
+    if env is None:
+        env = job_env(tf_dict, storage)
     code = code_text(tf_dict, storage)
     executables = ws_mod.executable_pins(code, map(ws_mod.file_name, ws_mod.pin_names(tf_dict)))
     pin_env = ws_mod.materialize_pins(
@@ -154,7 +157,7 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
         raise CanceledError("Transformation was canceled")
     workspace = tempfile.mkdtemp(prefix="seamless-bash-")
     try:
-        script, pin_env = prepare_job(tf_dict, storage, workspace)
+        script, pin_env = prepare_job(tf_dict, storage, workspace, env)
         container = f"seamless-{os.path.basename(workspace)}" if env.docker else None
         argv = command_line(script, workspace, env, pin_env, container)
         job = _Job(argv, {**os.environ, **pin_env}, workspace, out, err, container)
