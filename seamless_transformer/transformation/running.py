@@ -43,7 +43,7 @@ CANCEL_WAIT_SECONDS = 5.0
 CANCEL_FILE = "CANCEL"
 
 _lock = threading.Lock()
-_registered: dict = {}  # tf hex -> {"count": int, "callbacks": [callable]}
+_registered: dict = {}  # tf hex -> {"count", "callbacks", "written" (entry on disk), "since" (monotonic)}
 _poller = {"thread": None, "pid": None}
 _atexit_installed = False
 
@@ -90,7 +90,7 @@ def _rmdir(path: str) -> None:
 
 
 def _write_entry(tf_hex: str) -> None:
-    directory = os.path.join(registry_root(), tf_hex)
+    directory = _tf_dir(tf_hex)
     os.makedirs(os.path.dirname(directory), mode=0o700, exist_ok=True)
     os.makedirs(directory, exist_ok=True)
     pid = os.getpid()
@@ -100,13 +100,13 @@ def _write_entry(tf_hex: str) -> None:
 
 
 def _remove_entry(tf_hex: str) -> None:
-    directory = os.path.join(registry_root(), tf_hex)
+    directory = _tf_dir(tf_hex)
     unlink_quiet(os.path.join(directory, entry_name()))
     _rmdir(directory)
 
 
 def _cancel_requested(tf_hex: str) -> bool:
-    path = os.path.join(registry_root(), tf_hex, CANCEL_FILE)
+    path = os.path.join(_tf_dir(tf_hex), CANCEL_FILE)
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             names = f.read().split()
