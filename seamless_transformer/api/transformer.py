@@ -12,7 +12,6 @@ from ..errors import TransformationError
 
 _PYTYPE_CELLTYPES = {int: "int", float: "float", str: "str", bool: "bool", bytes: "bytes",
                      dict: "plain", list: "plain"}
-_ORTHOGONAL_ATTRS = ("scratch", "allow_input_fingertip", "direct_print", "local")
 
 
 def _celltype_name(value) -> str:
@@ -178,10 +177,7 @@ class Transformer:
         from .transformation import Transformation
 
         tf = Transformation(self, self._bind(args, kwargs))
-        if not self._direct:
-            return tf
-        value = tf.run()
-        return value
+        return tf.run() if self._direct else tf
 
 
 def delayed(code, language="python"):
