@@ -143,20 +143,8 @@ class ResultDB:
         """Run func(conn) inside one BEGIN IMMEDIATE transaction, retrying while busy."""
         with self._guard():
             conn = self._connect(write=True)
-
-            def attempt():
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    result = func(conn)
-                    conn.execute("COMMIT")
-                    return result
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-
             try:
-                return _retry(attempt)
+                return _retry(lambda: _transaction(conn, func))
             except sqlite3.OperationalError as exc:
                 if _is_readonly(exc):
                     raise PermissionError(f"{self.path}: result database is not writable ({exc})") from None
@@ -222,15 +210,25 @@ def _init_schema(conn) -> None:
     exists = conn.execute(
         "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='bucket_probe'").fetchone()[0]
     if not exists:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in SCHEMA.strip().split(";\n"):
-                conn.execute(statement.rstrip(";"))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        _transaction(conn, _create_tables)
+
+
+def _create_tables(conn) -> None:
+    for statement in SCHEMA.strip().split(";\n"):
+        conn.execute(statement.rstrip(";"))
+
+
+def _transaction(conn, func):
+    """func(conn) inside one BEGIN IMMEDIATE transaction, rolled back on any failure."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = func(conn)
+        conn.execute("COMMIT")
+        return result
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _put_transformation(conn, tf, res) -> None:
