@@ -144,7 +144,7 @@ class ResultDB:
         with self._guard():
             conn = self._connect(write=True)
             try:
-                return _retry(lambda: _transaction(conn, func))
+                return _retry(lambda: run_in_transaction(conn, func))
             except sqlite3.OperationalError as exc:
                 if _is_readonly(exc):
                     raise PermissionError(f"{self.path}: result database is not writable ({exc})") from None
@@ -210,7 +210,7 @@ def _init_schema(conn) -> None:
     exists = conn.execute(
         "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='bucket_probe'").fetchone()[0]
     if not exists:
-        _transaction(conn, _create_tables)
+        run_in_transaction(conn, _create_tables)
 
 
 def _create_tables(conn) -> None:
@@ -218,7 +218,7 @@ def _create_tables(conn) -> None:
         conn.execute(statement.rstrip(";"))
 
 
-def _transaction(conn, func):
+def run_in_transaction(conn, func):
     """func(conn) inside one BEGIN IMMEDIATE transaction, rolled back on any failure."""
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -119,20 +119,15 @@ def put_cached_checksums(items) -> None:
     if not rows:
         return
     try:
+        from .db import run_in_transaction
+
         with _lock:
-            conn = _connect()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO statcache"
-                    " (path, dev, ino, size, mtime_ns, ctime_ns, checksum)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            run_in_transaction(_connect(), lambda conn: conn.executemany(
+                "INSERT OR REPLACE INTO statcache"
+                " (path, dev, ino, size, mtime_ns, ctime_ns, checksum)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            ))
     except Exception as exc:  # a shortcut only: a failed write is forgotten
         logger.debug("statcache write failed: %s", exc)
 
