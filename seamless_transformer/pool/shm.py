@@ -59,7 +59,11 @@ class SegmentTable:
             self.created += 1
         ref = ShmRef(segment.name, size)
         if data is not None:
-            write_segment(ref, data)
+            try:
+                write_segment(ref, data)
+            except BaseException:  # e.g. /dev/shm full: the segment would stay until shutdown
+                self.unlink(ref.name)
+                raise
         return ref
 
     def take(self, ref: ShmRef) -> bytes:
