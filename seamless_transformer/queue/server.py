@@ -142,6 +142,7 @@ class QueueServer:
             self._active.add(job)
             self._say(f"job {job.number} started: {job.cmd.original_command}")
             thread = threading.Thread(target=self._run, args=(job,), name=f"seamless-queue-{job.number}", daemon=True)
+            self._threads = [t for t in self._threads if t.is_alive()]  # a long queue keeps only its live threads
             self._threads.append(thread)
             thread.start()
 
