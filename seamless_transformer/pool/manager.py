@@ -115,7 +115,8 @@ class Pool(Delegation):
                 worker.process.join(TERMINATE_GRACE)
             worker.channel.close(0.2)
         self._wake()
-        self._io.join(TERMINATE_GRACE)
+        if self._io.ident is not None:  # not started when a launch failed in start()
+            self._io.join(TERMINATE_GRACE)
         self.segments.unlink_all()
         if self._completion is not None:
             self._completion.shutdown(wait=wait)
