@@ -167,7 +167,8 @@ class Pool(Delegation):
     def _choose(self, need: int, exclude=None):
         best = None
         for worker in self.workers:
-            if not worker.ready or worker.dead or worker is exclude:
+            # a worker being terminated on purpose (cancel, shutdown) takes no new work
+            if not worker.ready or worker.dead or worker.kill_reason or worker is exclude:
                 continue
             if self.throttle - worker.load >= need and (best is None or worker.load < best.load):
                 best = worker
@@ -175,7 +176,8 @@ class Pool(Delegation):
 
     def _dispatch_pending(self) -> None:
         for task in list(self.pending):
-            if not any(w.ready and not w.dead and w.load < self.throttle for w in self.workers):
+            if not any(w.ready and not w.dead and not w.kill_reason and w.load < self.throttle
+                       for w in self.workers):
                 return  # every slot is taken: leave the rest of the queue alone
             worker = self._choose(self._need(task))
             if worker is not None:
@@ -202,7 +204,12 @@ class Pool(Delegation):
             worker.load -= self._need(task)
             self._finish(task, error=TransformationError(f"cannot send inputs to a worker: {exc}"))
             return
-        worker.channel.send("request", "run", task.id, payload)
+        try:
+            worker.channel.send("request", "run", task.id, payload)
+        except (ChannelClosed, OSError):
+            # the worker died before the I/O thread noticed: the task stays in worker.tasks,
+            # and the death handler re-dispatches it with the worker's other tasks
+            self._wake()
 
     def _finish(self, task: Task, outcome=None, error=None) -> None:
         if task.done:
