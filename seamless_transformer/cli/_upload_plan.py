@@ -51,9 +51,9 @@ class StorageSink:
         self.storage.put_buffer(data, cs)
 
     def put_file(self, path: str, cs) -> None:
-        from ..store.pathsum import _put_file
+        from ..store.pathsum import store_file
 
-        _put_file(path, cs, self.storage)
+        store_file(path, cs, self.storage)
 
 
 class DestinationSink:
@@ -165,10 +165,9 @@ class DestinationSink:
 
 def _canonical_length(path: str) -> int:
     """The decompressed length of a .gz / .zst file."""
-    from ..store.pathsum import _canonical_chunks, _reading
+    from ..store.pathsum import canonical_chunks
 
-    with _reading(path), open(path, "rb", buffering=0) as raw:
-        return sum(len(chunk) for chunk in _canonical_chunks(path, raw))
+    return sum(len(chunk) for chunk in canonical_chunks(path))
 
 
 def _incremental_hit(path: str, sink) -> Checksum | None:

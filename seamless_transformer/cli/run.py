@@ -152,7 +152,7 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
 
 def store_buffers(buffers: dict, storage, answer=None) -> None:
     """Store the job's buffers: bytes as they are, files by path (compressed ones decompressed)."""
-    from ..store.pathsum import _put_file
+    from ..store.pathsum import store_file
 
     files = [(cs, path) for cs, path in buffers.items() if isinstance(path, str) and not storage.has_buffer(cs)]
     if files:
@@ -170,7 +170,7 @@ def store_buffers(buffers: dict, storage, answer=None) -> None:
 
     with progress(len(files), nbytes, desc="upload") as bar:
         for cs, path in files:
-            _put_file(path, cs, storage)
+            store_file(path, cs, storage)
             bar.update()
 
 

@@ -161,6 +161,14 @@ def _reading(path: str):
         raise
 
 
+def canonical_chunks(path: str):
+    """The canonical (decompressed) bytes of the file at `path`, in chunks; read and
+    decompression errors become one-line UsageErrors. Chunks of plain files are views of
+    one reused buffer: use each before asking for the next."""
+    with _reading(path), open(path, "rb", buffering=0) as raw:
+        yield from _canonical_chunks(path, raw)
+
+
 def _hash_file(path: str, st: os.stat_result) -> str:
     """sha256 hex of the canonical bytes of `path`."""
     import hashlib
@@ -373,7 +381,7 @@ def write_index_sidecar(dir_path, index_buffer: bytes) -> None:
     atomic_write(base + ".CHECKSUM", (checksum_of(index_buffer).hex() + "\n").encode("ascii"))
 
 
-def _put_file(path: str, cs: Checksum, storage) -> None:
+def store_file(path: str, cs: Checksum, storage) -> None:
     """Store one file's canonical bytes; compressed files go through a decompressed temp copy."""
     if storage.has_buffer(cs):
         return
@@ -383,9 +391,8 @@ def _put_file(path: str, cs: Checksum, storage) -> None:
     import tempfile
 
     with tempfile.NamedTemporaryFile(prefix="seamless-upload-") as tmp:
-        with _reading(path), open(path, "rb", buffering=0) as raw:
-            for chunk in _canonical_chunks(path, raw):
-                tmp.write(chunk)
+        for chunk in canonical_chunks(path):
+            tmp.write(chunk)
         tmp.flush()
         storage.put_file(tmp.name, cs)
 
@@ -398,10 +405,10 @@ def upload_path(path, storage) -> Checksum:
         stored = set()
         for key, cs in sorted(index.entries.items()):
             if cs not in stored:
-                _put_file(index.sources[key], cs, storage)
+                store_file(index.sources[key], cs, storage)
                 stored.add(cs)
         storage.put_buffer(index.buffer, index.checksum)
         return index.checksum
     cs = file_checksum(path)
-    _put_file(path, cs, storage)
+    store_file(path, cs, storage)
     return cs
