@@ -31,16 +31,6 @@ lt() {
     awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'
 }
 
-# wait (up to 15 s) until a command succeeds
-wait_until() {
-    local _
-    for _ in $(seq 150); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    flunk "timed out waiting for: $*"
-}
-
 # seamless-queue in the background, run from $QDIR (default: a directory that is no submit dir);
 # stderr in $WORK/q.err, pid in $q_pid
 start_queue() {

@@ -10,16 +10,6 @@ setup() {
     mkdir -p "$TMPDIR"
 }
 
-# wait (up to 10 s) until a command succeeds
-wait_until() {
-    local i
-    for i in $(seq 100); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    flunk "timed out waiting for: $*"
-}
-
 workspace_exists() {
     compgen -G "$TMPDIR/seamless-bash-*" > /dev/null
 }

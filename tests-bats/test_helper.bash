@@ -79,3 +79,13 @@ assert_file_content() {
 assert_no_file() {
     [ ! -e "$1" ] || flunk "expected no file '$1'"
 }
+
+# wait (up to 15 s) until a command succeeds
+wait_until() {
+    local _
+    for _ in $(seq 150); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    flunk "timed out waiting for: $*"
+}
