@@ -67,7 +67,7 @@ def hashlib_memory(size: int) -> float:
 def main(argv) -> None:
     size = parse_size(argv[1]) if len(argv) > 1 else 1 << 30
     with tempfile.TemporaryDirectory(prefix="seamless-bench-") as tmp:
-        from seamless_transformer.store.pathsum import file_checksum
+        from seamless_transformer.store.paths import file_checksum
 
         path = os.path.join(tmp, "big.dat")
         make_file(path, size)

@@ -35,7 +35,7 @@ def _reset_process_state():
     for modname, fname in (
         ("seamless_transformer.config", "_reset"),
         ("seamless_transformer.store.storage", "_reset"),
-        ("seamless_transformer.transformation.engine", "_reset"),
+        ("seamless_transformer.engine", "_reset"),
     ):
         mod = sys.modules.get(modname)
         if mod is not None and hasattr(mod, fname):

@@ -12,8 +12,9 @@ from concurrent.futures import Future
 
 from ..checksum import Checksum
 from ..errors import CanceledError, SeamlessError, TransformationError
-from ..transformation import engine
-from ..transformation.tfdict import build_python_dict, store_buffers
+from .. import engine
+from ..identity import build_python_dict
+from ..store.storage import store_buffers
 
 DEFAULT_META = {"transformer_path": ["tf", "tf"], "local": False, "__direct_print__": False}
 

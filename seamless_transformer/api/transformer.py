@@ -98,7 +98,7 @@ class Transformer:
     """A function or code string that becomes a Transformation when called."""
 
     def __init__(self, code, language="python", *, direct=False):
-        from ..transformation.build import python_code_text
+        from ..identity import python_code_text
 
         if isinstance(code, Transformer):
             self.__dict__.update(copy.deepcopy(code.__dict__))

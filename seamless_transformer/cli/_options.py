@@ -53,11 +53,11 @@ def tf_argument(arg: str) -> Checksum:
     if is_hex_checksum(arg):
         return Checksum(arg)
     if arg.endswith(".CHECKSUM") and os.path.isfile(arg):
-        from ..store.pathsum import read_checksum_sidecar
+        from ..store.paths import read_checksum_sidecar
 
         return read_checksum_sidecar(arg)
     if os.path.isfile(arg + ".CHECKSUM"):
-        from ..store.pathsum import read_checksum_sidecar
+        from ..store.paths import read_checksum_sidecar
 
         return read_checksum_sidecar(arg + ".CHECKSUM")
     raise usage_error(f"'{arg}' is not a checksum or a .CHECKSUM file")

@@ -26,7 +26,7 @@ def transform_sh(script: str, pin_env: dict) -> str:
 
 def write_remote_job(prepared, directory: str) -> None:
     from ..store.storage import get_storage
-    from ..transformation.run_bash import prepare_job
+    from ..execution.bash import prepare_job
 
     try:
         os.mkdir(directory)

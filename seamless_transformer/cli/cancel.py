@@ -36,7 +36,7 @@ def body(argv) -> int:
         return 0
     start(PROG, params)
     tf = tf_argument(params["checksum_or_file"])
-    from ..transformation.running import CANCEL_WAIT_SECONDS, cancel_running
+    from ..engine.running import CANCEL_WAIT_SECONDS, cancel_running
 
     outcomes = cancel_running(tf)
     if not outcomes:

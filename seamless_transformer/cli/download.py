@@ -67,7 +67,7 @@ class Item:
 
 
 def _from_sidecars(arg: str, output, params) -> Item:
-    from ..store.pathsum import read_checksum_sidecar, read_index_sidecar, sidecar_base
+    from ..store.paths import read_checksum_sidecar, read_index_sidecar, sidecar_base
 
     if arg.endswith(".CHECKSUM"):
         base = arg[: -len(".CHECKSUM")]
@@ -129,7 +129,7 @@ class Sources:
 
 
 def _index_entries(item: Item, sources) -> dict:
-    from ._transfer import fetch
+    from ..store.materialize import fetch
 
     if item.index is None:
         item.index = fetch(item.checksum, sources)
@@ -161,7 +161,7 @@ def _file_path(item: Item) -> str:
 
 def _trusted(item: Item) -> bool:
     """--incremental: X.CHECKSUM names this checksum and is not older than X."""
-    from ..store.pathsum import read_checksum_sidecar, sidecar_base
+    from ..store.paths import read_checksum_sidecar, sidecar_base
 
     path, sidecar = _file_path(item), sidecar_base(item.output) + ".CHECKSUM"
     try:
@@ -172,8 +172,8 @@ def _trusted(item: Item) -> bool:
 
 
 def _download(item: Item, sources, params, bar) -> None:
-    from ..store.pathsum import sidecar_base
-    from ._transfer import place_directory, place_file
+    from ..store.paths import sidecar_base
+    from ..store.materialize import place_directory, place_file
 
     policy = params["policy"] or "repair"
     link = params["link"] or "copy"
@@ -190,7 +190,7 @@ def _download(item: Item, sources, params, bar) -> None:
 
 
 def _write_index(item: Item) -> None:
-    from ..store.pathsum import sidecar_base
+    from ..store.paths import sidecar_base
 
     base = sidecar_base(item.output)
     _write_if_changed(base + ".INDEX", item.index)
@@ -198,7 +198,7 @@ def _write_index(item: Item) -> None:
 
 
 def _index_only(item: Item) -> None:
-    from ..store.pathsum import sidecar_base
+    from ..store.paths import sidecar_base
 
     if item.kind == "file":
         _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
@@ -211,7 +211,7 @@ def _index_only(item: Item) -> None:
 
 
 def _to_stdout(items, sources) -> int:
-    from ._transfer import fetch
+    from ..store.materialize import fetch
 
     if len(items) != 1 or items[0].kind != "file":
         raise usage_error("--stdout needs exactly one file argument")
@@ -238,7 +238,7 @@ def body(argv) -> int:
         for item in items:
             _index_only(item)
         return 0
-    from ._transfer import buffer_size, confirm_download, progress
+    from ..store.materialize import buffer_size, confirm_download, progress
 
     checksums = [cs for item in items for cs in item.checksums()]
     nbytes = sum(buffer_size(cs, sources) for cs in checksums)

@@ -37,7 +37,7 @@ def body(argv) -> int:
     start(PROG, params)
     from ..queue.records import queue_file
     from ..queue.server import QueueServer
-    from ._outputs import write_targets
+    from ..store.outputs import write_targets
 
     server = QueueServer(queue_file(params["queue_file"]), workers=params["workers"],
                          write_targets=write_targets, quiet=params["quiet"])

@@ -6,11 +6,11 @@
          ─► miss: store inputs ─► .FUTURE files ─► engine Job run in this thread ─► outputs
 
 The hit path is the one users pay for on every repeat, so it imports neither click nor bashlex
-(the parse is memoized by bashparse.analyse) nor the execution layer (engine, run_bash,
+(the parse is memoized by bashparse.analyse) nor the execution layer (engine, execution.bash,
 workspace): those are imported only on a miss. Input files are hashed through the stat memo.
 
 Signals: SIGINT exits 130 and SIGTERM 143. Either one, arriving while the job runs, makes
-run_bash kill the job's process group and remove its workspace before we exit; the .FUTURE
+execution.bash kill the job's process group and remove its workspace before we exit; the .FUTURE
 files are removed on every exit path.
 """
 
@@ -41,7 +41,7 @@ def body(argv) -> int:
             raise usage_error(f"{flag} {directory}: the directory already exists")
     start(PROG, verbose=args.verbose, quiet=args.quiet, debug=args.debug, project=args.project, stage=args.stage)
     from .. import config
-    from ..transformation.command import prepare
+    from ..bashrun.prepare import prepare
 
     cwd = os.getcwd()
     prepared = prepare(args.command, _run_options(args, config.get_settings()), cwd)
@@ -60,7 +60,7 @@ def _answer(args):
 
 
 def _run_options(args, settings):
-    from ..transformation.command import RunOptions
+    from ..bashrun.prepare import RunOptions
 
     meta = {}
     if settings.queue:
@@ -84,7 +84,7 @@ def _run_options(args, settings):
 
 
 def _dry(args, prepared, cwd) -> int:
-    from ..transformation.command import write_job_dir
+    from ..bashrun.prepare import write_job_dir
 
     upload = args.upload or args.remote_job_dir is not None
     if upload:
@@ -120,8 +120,8 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
     """Store the inputs, create the targets' .FUTURE files, append the queue record (SPEC §4.9, §6.4)."""
     from ..queue import records
     from ..store.storage import get_storage
-    from ._outputs import future_files
-    from ._transfer import _threshold
+    from ..store.outputs import future_files
+    from ..store.materialize import _threshold
 
     store_buffers(prepared.buffers, get_storage(), _answer(args))
     tf = prepared.tf_checksum.hex()
@@ -152,11 +152,11 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
 
 def store_buffers(buffers: dict, storage, answer=None) -> None:
     """Store the job's buffers: bytes as they are, files by path (compressed ones decompressed)."""
-    from ..store.pathsum import store_file
+    from ..store.paths import store_file
 
     files = [(cs, path) for cs, path in buffers.items() if isinstance(path, str) and not storage.has_buffer(cs)]
     if files:
-        from ._transfer import confirm_upload
+        from ..store.materialize import confirm_upload
 
         nbytes = sum(_size(path) for _cs, path in files)
         confirm_upload(len(files), nbytes, answer, prog=PROG)
@@ -166,7 +166,7 @@ def store_buffers(buffers: dict, storage, answer=None) -> None:
             storage.put_buffer(value, cs)
     if not files:
         return
-    from ._transfer import progress
+    from ..store.materialize import progress
 
     with progress(len(files), nbytes, desc="upload") as bar:
         for cs, path in files:
@@ -204,7 +204,7 @@ def _run(args, prepared, cwd) -> int:
 
             raise UsageError(f"--docker {args.docker}: docker is not available")
     store_buffers(prepared.buffers, storage, _answer(args))
-    from ._outputs import Futures
+    from ..store.outputs import Futures
 
     with Futures(prepared, cwd):
         buffer = _execute(args, prepared)
@@ -225,7 +225,7 @@ def _cached_result(prepared, storage, download: bool):
         logger.info("result %s is no longer available; recomputing", result.hex())
         return None
     if prepared.mode == "targets" and download:
-        from ._outputs import missing_leaves, parse_deep
+        from ..store.outputs import missing_leaves, parse_deep
 
         if missing_leaves(prepared, parse_deep(buffer), storage):
             logger.info("a file of result %s is no longer available; recomputing", result.hex())
@@ -234,7 +234,7 @@ def _cached_result(prepared, storage, download: bool):
 
 
 def _write_outputs(prepared, buffer: bytes, storage, cwd, download, answer) -> None:
-    from ._outputs import write_stdout, write_targets
+    from ..store.outputs import write_stdout, write_targets
 
     if prepared.mode == "stdout":
         write_stdout(buffer)
@@ -273,7 +273,7 @@ class _Signals:
 def _execute(args, prepared) -> bytes:
     """Run the job in this thread (the engine records it); return the result buffer."""
     from ..errors import CanceledError, TransformationError
-    from ..transformation import engine
+    from .. import engine
 
     tf = prepared.tf_checksum
     job = engine.Job(prepared.tf_dict, tf, scratch=args.scratch, direct_print=args.direct_print,

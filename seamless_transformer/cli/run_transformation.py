@@ -127,7 +127,7 @@ def body(argv) -> int:
         merge_dunders(tf_dict, dunder)
     if params["direct_print"]:
         tf_dict["__meta__"] = {**tf_dict.get("__meta__", {}), "__direct_print__": True}
-    from ..transformation import engine
+    from .. import engine
 
     job = engine.submit(tf_dict, tf, scratch=params["scratch"], strict=params["strict"],
                         direct_print=params["direct_print"], fingertip=params["fingertip"])

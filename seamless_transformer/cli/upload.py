@@ -2,7 +2,7 @@
 
 A file gets `<name without .gz/.zst>.CHECKSUM`; a directory gets DIR.INDEX + DIR.CHECKSUM and
 its index buffer is stored too. Buffers go to the active storage, or with --destination DIR
-into that buffer directory (see _upload_plan.py). Only missing buffers are sent.
+into that buffer directory (see store/uploads.py). Only missing buffers are sent.
 """
 
 import logging
@@ -107,13 +107,13 @@ def body(argv) -> int:
     if not targets:
         logger.info("upload no files")
         return 0
-    from ._upload_plan import plan_uploads, run_uploads
+    from ..store.uploads import plan_uploads, run_uploads
 
     plan = plan_uploads(targets, params)
     if not plan.items:
         logger.info("upload no files")
     else:
-        from ._transfer import confirm_upload
+        from ..store.materialize import confirm_upload
 
         confirm_upload(len(plan.items), plan.nbytes, confirmation, PROG)
     run_uploads(plan, params)

@@ -70,7 +70,7 @@ def spawn(n=None) -> None:
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError("the number of workers must be a positive integer")
     from .. import config
-    from ..transformation import engine
+    from .. import engine
     from .manager import Pool
 
     with _lock:
@@ -108,7 +108,7 @@ def shutdown_workers(wait=True) -> None:
     """Stop the workers (after their current work if `wait`); later transformations run in-process."""
     global _pool
     from .. import config
-    from ..transformation import engine
+    from .. import engine
 
     with _lock:
         pool, _pool = _pool, None

@@ -124,7 +124,7 @@ def outcome_to_wire(outcome) -> dict:
 
 
 def outcome_from_wire(data: dict):
-    from ..transformation.execute import Outcome
+    from ..execution.execute import Outcome
 
     return Outcome(**data)
 

@@ -8,7 +8,7 @@ cannot deadlock.
 
 from . import shm
 from .channel import outcome_to_wire
-from .worker import store_buffers
+from ..store.storage import store_buffers
 
 
 class Delegation:
@@ -34,8 +34,8 @@ class Delegation:
 
     def _cached_answer(self, payload):
         from ..store.storage import get_storage
-        from ..transformation import engine
-        from ..transformation.execute import Outcome
+        from .. import engine
+        from ..execution.execute import Outcome
 
         result = engine.lookup(payload["tf"], need_value=True)
         if result is None:

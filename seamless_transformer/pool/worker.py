@@ -133,6 +133,8 @@ class _Worker:
     # -- execution ------------------------------------------------------------------------
     def _run(self, rid, payload):
         try:
+            from ..store.storage import store_buffers
+
             payload = self._receive(payload)
             store_buffers(payload.get("inputs"))
             outcome = self.execute(payload, self._jobs[rid][1])
@@ -146,9 +148,10 @@ class _Worker:
         self.channel.send("response", "run", rid, wire)
 
     def execute(self, payload, cancel):
-        from ..transformation.execute import execute
+        from .. import engine
+        from ..execution.execute import execute
 
-        outcome = execute(payload["tf_dict"], payload["tf"], cancel=cancel,
+        outcome = execute(payload["tf_dict"], payload["tf"], resolve=engine.resolve_buffer, cancel=cancel,
                           direct_print=payload.get("direct_print", False),
                           fingertip=payload.get("fingertip", False))
         outcome.execution_mode = "spawn"
@@ -187,7 +190,7 @@ class _Worker:
 
 def pin_buffers(tf_dict, storage) -> dict:
     """The input buffers of `tf_dict` that `storage` holds, for a peer that cannot read it."""
-    from ..transformation.execute import pins_of
+    from ..execution.execute import pins_of
 
     buffers = {}
     for _name, _celltype, _sub, cs in pins_of(tf_dict):
@@ -196,21 +199,10 @@ def pin_buffers(tf_dict, storage) -> dict:
     return buffers
 
 
-def store_buffers(buffers) -> None:
-    """Put buffers received from a peer ({checksum hex: bytes}) into this process's storage."""
-    if not buffers:
-        return
-    from ..checksum import Checksum
-    from ..store.storage import get_storage
-
-    storage = get_storage()
-    for cs, buf in buffers.items():
-        storage.put_buffer(buf, Checksum(cs))
-
 
 def worker_main(conn, name, snapshot):
     """Entry point of a worker process (multiprocessing spawn target)."""
-    from ..transformation import engine
+    from .. import engine
 
     try:
         import setproctitle  # optional: nicer `ps` output

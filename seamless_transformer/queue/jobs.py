@@ -18,7 +18,7 @@ import threading
 from .._util import unlink_quiet
 from ..checksum import Checksum
 from ..errors import CacheMissError
-from ..transformation.targets import Target
+from ..bashrun.targets import Target
 from .records import QueueCommand
 
 

@@ -207,7 +207,7 @@ class QueueServer:
     def _execute(self, job: QueueJob) -> bytes:
         from ..errors import TransformationError
         from ..store.storage import get_storage
-        from ..transformation import engine
+        from .. import engine
 
         engine_job = engine.Job(job.cmd.tf_dict, Checksum(job.tf), scratch=bool(job.cmd.params["scratch"]), fingertip=True)
         engine_job.unstarted = True

@@ -244,3 +244,12 @@ def _storage_key(settings) -> tuple:
 def _reset() -> None:
     with _lock:
         _current.update(storage=None, generation=None, pid=None)
+
+
+def store_buffers(buffers, storage=None) -> None:
+    """Put {checksum (hex or Checksum): bytes} into `storage` (default: the configured one)."""
+    if not buffers:
+        return
+    storage = storage or get_storage()
+    for cs, buf in buffers.items():
+        storage.put_buffer(buf, Checksum(cs))

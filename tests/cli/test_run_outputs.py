@@ -9,9 +9,9 @@ import time
 import pytest
 
 from seamless_transformer.checksum import Checksum
-from seamless_transformer.cli._outputs import Futures, write_targets
+from seamless_transformer.store.outputs import Futures, write_targets
 from seamless_transformer.store.storage import get_storage
-from seamless_transformer.transformation.command import RunOptions, prepare
+from seamless_transformer.bashrun.prepare import RunOptions, prepare
 
 
 def deep_result(storage, files: dict) -> bytes:
@@ -80,9 +80,9 @@ import sys
 from seamless_transformer.cli._common import run_main
 from seamless_transformer.cli.run import body
 code = run_main("seamless-run", body, ["echo hello"])
-heavy = [m for m in ("click", "bashlex", "seamless_transformer.transformation.engine",
-                     "seamless_transformer.transformation.run_bash", "seamless_transformer.transformation.workspace",
-                     "seamless_transformer.transformation.execute", "seamless_transformer.api") if m in sys.modules]
+heavy = [m for m in ("click", "bashlex", "seamless_transformer.engine",
+                     "seamless_transformer.execution.bash", "seamless_transformer.execution.workspace",
+                     "seamless_transformer.execution.execute", "seamless_transformer.api") if m in sys.modules]
 print(code, heavy, file=sys.stderr)
 """
 

@@ -9,7 +9,7 @@ import textwrap
 
 from seamless_transformer.celltypes import Buffer
 from seamless_transformer.store.storage import get_storage
-from seamless_transformer.transformation.command import RunOptions, prepare, write_job_dir
+from seamless_transformer.bashrun.prepare import RunOptions, prepare, write_job_dir
 
 PRODUCER = textwrap.dedent(
     """

@@ -16,7 +16,7 @@ from seamless_transformer.celltypes import serialize
 from seamless_transformer.store.db import ResultDB
 from seamless_transformer.store.files import BufferDir
 from seamless_transformer.store.storage import get_storage
-from seamless_transformer.transformation import engine
+from seamless_transformer import engine
 
 HELLO = b"hello\n"
 HELLO_CS = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"

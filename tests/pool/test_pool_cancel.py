@@ -58,7 +58,7 @@ def test_cancel_kills_the_bash_command_of_the_worker(workers, tmp_path):
 
 
 def test_seamless_cancel_reaches_a_transformation_running_in_a_worker(workers):
-    from seamless_transformer.transformation.running import cancel_running
+    from seamless_transformer.engine.running import cancel_running
 
     workers(1)
     first = pid(3).run()

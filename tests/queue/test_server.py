@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from seamless_transformer.cli._outputs import write_targets
+from seamless_transformer.store.outputs import write_targets
 from seamless_transformer.cli.run import body as seamless_run
 from seamless_transformer.queue import records
 from seamless_transformer.queue.server import QueueServer

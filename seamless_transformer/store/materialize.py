@@ -235,7 +235,7 @@ def remove_path(path: str) -> None:
 
 
 def _matches(path: str, cs: Checksum) -> bool:
-    from ..store.pathsum import file_checksum
+    from .paths import file_checksum
 
     try:
         return os.path.isfile(path) and file_checksum(path) == cs
@@ -281,7 +281,7 @@ def place_file(path: str, cs, storage, *, policy="repair", link="copy", compress
 
 def _local_files(top: str) -> dict:
     """{key: relpath} of the files under `top` (key: relpath without .gz/.zst)."""
-    from ..store.pathsum import sidecar_base
+    from .paths import sidecar_base
 
     found = {}
     for dirpath, _dirs, files in os.walk(top):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .._util import unlink_quiet
 from ..checksum import Checksum
 from ..errors import ChecksumMismatchError, SeamlessError, UsageError
-from ..store.pathsum import COMPRESSED_SUFFIXES
+from .paths import COMPRESSED_SUFFIXES
 
 _CHUNK = 1 << 20
 
@@ -40,7 +40,7 @@ class StorageSink:
     """The active storage (SPEC §3.1)."""
 
     def __init__(self):
-        from ..store.storage import get_storage
+        from .storage import get_storage
 
         self.storage = get_storage()
 
@@ -51,7 +51,7 @@ class StorageSink:
         self.storage.put_buffer(data, cs)
 
     def put_file(self, path: str, cs) -> None:
-        from ..store.pathsum import store_file
+        from .paths import store_file
 
         store_file(path, cs, self.storage)
 
@@ -60,7 +60,7 @@ class DestinationSink:
     """A buffer directory given with --destination; `policy` decides about buffers already there."""
 
     def __init__(self, directory: str, link: str | None, policy: str | None):
-        from ..store.files import MARKER, BufferDir
+        from .files import MARKER, BufferDir
 
         self.directory = directory
         self.prefix = os.path.exists(os.path.join(directory, MARKER))
@@ -74,7 +74,7 @@ class DestinationSink:
         return os.path.join(self.directory, cs.hex())
 
     def _valid(self, cs: Checksum) -> bool:
-        from ..store.pathsum import file_checksum
+        from .paths import file_checksum
 
         target = self._target(cs)
         for path in (target, target + ".zst", target + ".gz"):
@@ -165,14 +165,14 @@ class DestinationSink:
 
 def _canonical_length(path: str) -> int:
     """The decompressed length of a .gz / .zst file."""
-    from ..store.pathsum import canonical_chunks
+    from .paths import canonical_chunks
 
     return sum(len(chunk) for chunk in canonical_chunks(path))
 
 
 def _incremental_hit(path: str, sink) -> Checksum | None:
     """--incremental: the sidecar's checksum if it is newer than the file and the buffer is there."""
-    from ..store.pathsum import read_checksum_sidecar, sidecar_base
+    from .paths import read_checksum_sidecar, sidecar_base
 
     sidecar = sidecar_base(path) + ".CHECKSUM"
     try:
@@ -186,7 +186,7 @@ def _incremental_hit(path: str, sink) -> Checksum | None:
 
 def plan_uploads(paths, params) -> Plan:
     """Checksum every target and list the buffers the sink does not hold yet."""
-    from ..store.pathsum import directory_index, file_checksum
+    from .paths import directory_index, file_checksum
 
     sink = DestinationSink(params["destination"], params["link"], params["policy"]) \
         if params["destination"] else StorageSink()
@@ -215,8 +215,8 @@ def plan_uploads(paths, params) -> Plan:
 
 def run_uploads(plan: Plan, params) -> None:
     """Send the missing buffers, then the index buffers, then write every sidecar."""
-    from ..store.pathsum import write_checksum_sidecar, write_index_sidecar
-    from ._transfer import parallel_map, progress
+    from .paths import write_checksum_sidecar, write_index_sidecar
+    from .materialize import parallel_map, progress
 
     sink = plan.sink
     with progress(len(plan.items), plan.nbytes, "upload") as bar:

@@ -21,10 +21,10 @@ from concurrent.futures import Future
 
 from ..celltypes import deserialize
 from ..checksum import Checksum, checksum_of
-from ..errors import CacheMissError, CanceledError, StrictDunderError, TransformationError
+from ..errors import CacheMissError, CanceledError, SeamlessError, StrictDunderError, TransformationError
 from ..store.storage import get_storage
-from . import execute
-from .build import ORTHOGONAL_DUNDERS
+from ..execution import execute
+from ..identity import ORTHOGONAL_DUNDERS
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def _run_job(job: Job):
             if _on_backend(job):
                 outcome = _backend(job)
             else:
-                outcome = execute.execute(job.tf_dict, job.tf, cancel=job.cancel_event,
+                outcome = execute.execute(job.tf_dict, job.tf, resolve=resolve_buffer, cancel=job.cancel_event,
                                           direct_print=job.direct_print, fingertip=job.fingertip)
     except BaseException as exc:  # noqa: BLE001 - handled by _complete
         error = exc
@@ -259,3 +259,26 @@ def result_value(result, celltype, *, job=None):
     else:
         buffer = get_storage().get_buffer(result)
     return deserialize(buffer, celltype)
+
+
+MAX_FINGERTIP_DEPTH = 10
+
+
+def resolve_buffer(cs, *, fingertip=False, storage=None, _depth=0) -> bytes:
+    """The buffer of `cs`; with `fingertip`, recompute it from a producing transformation (depth ≤ 10)."""
+    storage = storage or get_storage()
+    try:
+        return storage.get_buffer(cs)
+    except CacheMissError:
+        if not fingertip or _depth >= MAX_FINGERTIP_DEPTH:
+            raise
+    for producer in storage.get_rev_transformations(Checksum(cs).hex()):
+        try:
+            identity = resolve_buffer(producer, fingertip=True, storage=storage, _depth=_depth + 1)
+            tf_dict = deserialize(identity, "plain")
+            tf_dict.setdefault("__output__", ["result", "mixed", None])
+            compute(tf_dict, producer, need_value=True, fingertip=True)
+            return storage.get_buffer(cs)
+        except SeamlessError:
+            continue
+    raise CacheMissError(f"buffer {Checksum(cs).hex()} not available")

@@ -149,7 +149,7 @@ class ArgTyper:
     def _existing_input(self, value: str) -> InputPin | None:
         full = self.local(value)
         if os.path.isdir(full):
-            from ..store.pathsum import directory_index
+            from ..store.paths import directory_index
 
             index = directory_index(full)
             pin = self._register(value, "directory", index.checksum, index=index.buffer)
@@ -162,7 +162,7 @@ class ArgTyper:
     def _sidecar_input(self, value: str, label: str) -> InputPin | None:
         if value.endswith(".CHECKSUM") or value.endswith(".INDEX"):
             return None
-        from ..store.pathsum import read_checksum_sidecar, read_index_sidecar
+        from ..store.paths import read_checksum_sidecar, read_index_sidecar
 
         base = split_compression(value)[0]
         checksum_path = self.local(base + ".CHECKSUM")
@@ -223,6 +223,6 @@ class ArgTyper:
 
 
 def _file_checksum(path: str) -> Checksum:
-    from ..store.pathsum import file_checksum
+    from ..store.paths import file_checksum
 
     return Checksum(file_checksum(path))

@@ -7,7 +7,7 @@ import pytest
 
 from seamless_transformer.celltypes import serialize
 from seamless_transformer.checksum import Checksum
-from seamless_transformer.transformation.build import (
+from seamless_transformer.identity import (
     DERIVED_DUNDERS,
     LOAD_BEARING_DUNDERS,
     ORTHOGONAL_DUNDERS,
@@ -21,7 +21,7 @@ from seamless_transformer.transformation.build import (
     value_pin,
 )
 
-DATA = pathlib.Path(__file__).parent.parent / "data"
+DATA = pathlib.Path(__file__).parent / "data"
 ADD_CODE = "ba1a531f581d2e6094e978ed6f7aca7a8d92eeb62c6e7ad73ee692f7f18bc772"
 ADD_TF = "b305d13f07b5d60227ab9085d44f9abc346793f684d20fd246b199907311a006"
 PASTE_AWK_TF = "4cdfa93114f1d80004979ee4338069f477f04317e2cf97d7558987512904f014"

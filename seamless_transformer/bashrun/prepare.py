@@ -21,7 +21,7 @@ from ..errors import UsageError
 from .argtyping import ArgTyper, InputPin
 from .bashcode import apply_rewrites, build_command_string, generate_code
 from .bashparse import analyse
-from .build import code_text_checksum, identity_buffer, tf_checksum
+from ..identity import code_text_checksum, identity_buffer, tf_checksum
 from .pinnames import PinNamer
 from .targets import parse_captures, redirect_targets
 
@@ -158,7 +158,7 @@ def _analyse_command(text: str, options: RunOptions, typer: ArgTyper, explicit: 
 
 
 def _metafile_pins(options: RunOptions, namer: PinNamer, cwd: str) -> dict:
-    from ..store.pathsum import file_checksum
+    from ..store.paths import file_checksum
 
     pins = {}
     for path in options.metafiles:

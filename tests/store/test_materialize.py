@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from seamless_transformer.checksum import Checksum
-from seamless_transformer.cli import _transfer
+from seamless_transformer.store import materialize
 from seamless_transformer.errors import UsageError
 from seamless_transformer.store.storage import get_storage
 
@@ -19,45 +19,45 @@ HELLO = Checksum("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be
     [("100 MB", 100_000_000), ("500MB", 500_000_000), ("1.5 kB", 1500), ("2 KiB", 2048), ("17", 17), ("3 B", 3)],
 )
 def test_sizes_use_decimal_units_unless_binary_ones_are_named(text, value):
-    assert _transfer.parse_size(text) == value
+    assert materialize.parse_size(text) == value
 
 
 def test_an_invalid_size_is_a_usage_error():
     with pytest.raises(UsageError, match="invalid size 'lots'"):
-        _transfer.parse_size("lots")
+        materialize.parse_size("lots")
 
 
 @pytest.mark.parametrize("nbytes, text", [(0, "0 B"), (999, "999 B"), (1500, "1.5 kB"), (120_000_000, "120.0 MB")])
 def test_sizes_are_shown_in_decimal_units(nbytes, text):
-    assert _transfer.format_size(nbytes) == text
+    assert materialize.format_size(nbytes) == text
 
 
 def test_an_upload_within_the_thresholds_needs_no_confirmation():
-    _transfer.confirm_upload(400, 100_000_000)
+    materialize.confirm_upload(400, 100_000_000)
 
 
 def test_an_upload_above_the_file_threshold_is_declined_by_default(monkeypatch):
     monkeypatch.setattr("sys.stdin", open(os.devnull))
     with pytest.raises(UsageError) as info:
-        _transfer.confirm_upload(401, 2000)
+        materialize.confirm_upload(401, 2000)
     assert str(info.value) == "upload of 401 files (2.0 kB) not confirmed; use -y"
 
 
 def test_the_thresholds_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("SEAMLESS_MAX_UPLOAD_SIZE", "1 kB")
     with pytest.raises(UsageError):
-        _transfer.confirm_upload(1, 1001, answer=False)
-    _transfer.confirm_upload(1, 1001, answer=True)
+        materialize.confirm_upload(1, 1001, answer=False)
+    materialize.confirm_upload(1, 1001, answer=True)
 
 
 def test_a_download_above_the_thresholds_proceeds_by_default(monkeypatch):
     monkeypatch.setattr("sys.stdin", open(os.devnull))
-    _transfer.confirm_download(2001, 10)
+    materialize.confirm_download(2001, 10)
 
 
 def test_a_declined_download_names_its_size():
     with pytest.raises(UsageError) as info:
-        _transfer.confirm_download(1, 600_000_000, answer=False)
+        materialize.confirm_download(1, 600_000_000, answer=False)
     assert str(info.value) == "download of 1 files (600.0 MB) not confirmed; use -y"
 
 
@@ -65,7 +65,7 @@ def test_place_file_writes_through_a_temp_name_and_leaves_none(tmp_path):
     get_storage().put_buffer(b"hello\n")
     (tmp_path / "dir").mkdir()
     target = tmp_path / "dir" / "out.txt"
-    assert _transfer.place_file(str(target), HELLO, get_storage())
+    assert materialize.place_file(str(target), HELLO, get_storage())
     assert target.read_bytes() == b"hello\n"
     assert os.listdir(tmp_path / "dir") == ["out.txt"]
 
@@ -75,7 +75,7 @@ def test_place_file_keeps_a_matching_file_untouched(tmp_path):
     target = tmp_path / "out.txt"
     target.write_bytes(b"hello\n")
     os.utime(target, (1, 1))
-    assert not _transfer.place_file(str(target), HELLO, get_storage())
+    assert not materialize.place_file(str(target), HELLO, get_storage())
     assert os.stat(target).st_mtime == 1
 
 
@@ -85,7 +85,7 @@ def test_swap_in_directory_replaces_the_old_contents(tmp_path):
     target = tmp_path / "top" / "d"
     target.mkdir()
     (target / "stale.txt").write_text("old")
-    _transfer.swap_in_directory(str(target), {"sub/h.txt": HELLO}, get_storage())
+    materialize.swap_in_directory(str(target), {"sub/h.txt": HELLO}, get_storage())
     assert sorted(os.listdir(target)) == ["sub"]
     assert (target / "sub" / "h.txt").read_bytes() == b"hello\n"
     assert os.listdir(tmp_path / "top") == ["d"]
@@ -100,7 +100,7 @@ def test_a_tampered_buffer_is_never_placed(tmp_path):
         f.write(b"tampered\n")
     storage._memory._data.clear()
     with pytest.raises(KeyError):
-        _transfer.place_file(str(tmp_path / "out.txt"), HELLO, storage)
+        materialize.place_file(str(tmp_path / "out.txt"), HELLO, storage)
     assert not (tmp_path / "out.txt").exists()
 
 

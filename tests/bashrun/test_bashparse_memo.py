@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from seamless_transformer.errors import UsageError
-from seamless_transformer.transformation.bashparse import _analysis_from_parse, _memo_path, analyse
+from seamless_transformer.bashrun.bashparse import _analysis_from_parse, _memo_path, analyse
 
 TEXT = "paste data/b.txt data/a.txt | awk '{print $2}' > out.txt"
 
@@ -55,7 +55,7 @@ def test_words_in_shlex_quote_form_are_unquoted():
 
 def test_a_memoized_analysis_does_not_import_bashlex():
     code = (
-        "import sys; from seamless_transformer.transformation.bashparse import analyse; "
+        "import sys; from seamless_transformer.bashrun.bashparse import analyse; "
         f"analyse({TEXT!r}); print('bashlex' in sys.modules)"
     )
     first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

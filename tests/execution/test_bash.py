@@ -15,7 +15,7 @@ import pytest
 from seamless_transformer.celltypes import serialize
 from seamless_transformer.checksum import Checksum
 from seamless_transformer.errors import CanceledError, TransformationError
-from seamless_transformer.transformation.run_bash import JobEnv, command_line, execute_bash
+from seamless_transformer.execution.bash import JobEnv, command_line, execute_bash
 
 
 def run(tf, storage, **kwargs):
@@ -298,7 +298,7 @@ def test_no_process_outlives_a_finished_job(bash_tf, storage, tmp_path):
 _RUNNER = """
 import json, sys
 from seamless_transformer.store.storage import get_storage
-from seamless_transformer.transformation.run_bash import execute_bash
+from seamless_transformer.execution.bash import execute_bash
 execute_bash(json.load(open(sys.argv[1])), get_storage())
 """
 

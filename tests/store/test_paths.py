@@ -13,9 +13,9 @@ import pytest
 
 from seamless_transformer.checksum import Checksum
 from seamless_transformer.errors import UsageError
-from seamless_transformer.store import pathsum, statcache
+from seamless_transformer.store import paths, statcache
 from seamless_transformer.store.storage import get_storage
-from seamless_transformer.store.pathsum import (
+from seamless_transformer.store.paths import (
     directory_index,
     file_checksum,
     read_checksum_sidecar,
@@ -120,13 +120,13 @@ def test_empty_file_has_the_empty_checksum(tmp_path):
 
 
 def test_large_file_is_hashed_in_chunks(tmp_path):
-    data = os.urandom(3 * pathsum.CHUNK_SIZE + 17)
+    data = os.urandom(3 * paths.CHUNK_SIZE + 17)
     path = _write(tmp_path / "big", data)
     assert file_checksum(path) == hashlib.sha256(data).hexdigest()
 
 
 def test_large_gz_file_is_hashed_in_chunks(tmp_path):
-    data = os.urandom(pathsum.CHUNK_SIZE) * 3
+    data = os.urandom(paths.CHUNK_SIZE) * 3
     path = _write(tmp_path / "big.gz", gzip.compress(data, compresslevel=1))
     assert file_checksum(path) == hashlib.sha256(data).hexdigest()
 
@@ -303,8 +303,8 @@ def test_three_thousand_file_directory(tmp_path):
 
 def test_big_files_hashed_in_parallel_batches_give_their_checksums(tmp_path):
     data = {f"f{i}": os.urandom(3 << 20) for i in range(4)}
-    paths = [_write(tmp_path / "d" / name, blob) for name, blob in data.items()]
-    assert len(pathsum._batches([(p, os.stat(p)) for p in paths])) > 1  # several threads
+    files = [_write(tmp_path / "d" / name, blob) for name, blob in data.items()]
+    assert len(paths._batches([(p, os.stat(p)) for p in files])) > 1  # several threads
     expected = {name: Checksum.of(blob) for name, blob in data.items()}
     assert directory_index(tmp_path / "d").entries == expected
 
@@ -312,7 +312,7 @@ def test_big_files_hashed_in_parallel_batches_give_their_checksums(tmp_path):
 # --- stat memo --------------------------------------------------------------------------------
 
 
-def _settled_big_file(path, size=pathsum.MEMO_MIN_SIZE * 2):
+def _settled_big_file(path, size=paths.MEMO_MIN_SIZE * 2):
     """A file big enough to be memoized, older than one timestamp tick."""
     data = os.urandom(size)
     _write(path, data)
@@ -364,10 +364,10 @@ def test_memo_waits_until_ctime_is_older_than_a_tick():
     def st(ctime_ns):
         return os.stat_result(fields + [0, ctime_ns, ctime_ns])
 
-    assert not pathsum._memo_safe(st(now - 1_000_000 + 7), now)
-    assert pathsum._memo_safe(st(now - 1_000_000_000 + 7), now)
+    assert not paths._memo_safe(st(now - 1_000_000 + 7), now)
+    assert paths._memo_safe(st(now - 1_000_000_000 + 7), now)
     whole_second = (now // 10**9 - 1) * 10**9  # a filesystem with 1 s timestamps
-    assert not pathsum._memo_safe(st(whole_second), now)
+    assert not paths._memo_safe(st(whole_second), now)
 
 
 # --- sidecars ---------------------------------------------------------------------------------

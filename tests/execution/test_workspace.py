@@ -11,7 +11,7 @@ import pytest
 from seamless_transformer.celltypes import serialize
 from seamless_transformer.checksum import Checksum
 from seamless_transformer.errors import TransformationError, UsageError
-from seamless_transformer.transformation.workspace import (
+from seamless_transformer.execution.workspace import (
     collect_result,
     executable_pins,
     materialize_pins,

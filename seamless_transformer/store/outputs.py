@@ -115,7 +115,7 @@ def missing_leaves(prepared, deep: dict, storage) -> bool:
 
 
 def _sizes(plan, storage) -> tuple:
-    from ._transfer import buffer_size
+    from .materialize import buffer_size
 
     nfiles = nbytes = 0
     for _target, kind, what in plan:
@@ -131,7 +131,7 @@ def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download
 
     plan = _plan(prepared, parse_deep(result_buffer))
     if download:
-        from ._transfer import confirm_download
+        from .materialize import confirm_download
 
         nfiles, nbytes = _sizes(plan, storage)
         confirm_download(nfiles, nbytes, answer, prog="seamless-run")
@@ -153,8 +153,8 @@ def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download
 
 def _write_file(local: str, cs: Checksum, storage, download: bool) -> None:
     from .._util import unlink_quiet
-    from ..store.pathsum import write_checksum_sidecar
-    from ._transfer import fetch, remove_path, write_atomic
+    from .paths import write_checksum_sidecar
+    from .materialize import fetch, remove_path, write_atomic
 
     if download:
         if os.path.isdir(local) and not os.path.islink(local):
@@ -167,8 +167,8 @@ def _write_file(local: str, cs: Checksum, storage, download: bool) -> None:
 
 
 def _write_directory(local: str, entries: dict, index: bytes, storage, download: bool) -> None:
-    from ..store.pathsum import write_index_sidecar
-    from ._transfer import progress, remove_path, swap_in_directory
+    from .paths import write_index_sidecar
+    from .materialize import progress, remove_path, swap_in_directory
 
     if download:
         if os.path.lexists(local) and not os.path.isdir(local):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from seamless_transformer.errors import UsageError
-from seamless_transformer.transformation.command import RunOptions, build_command_string, prepare, write_job_dir
+from seamless_transformer.bashrun.prepare import RunOptions, build_command_string, prepare, write_job_dir
 
 A_TXT = "apples\npears\noranges\nbananas\npineapples\nkiwis\ntomatoes"
 B_TXT = "5\n12\n7\n4\n15\n8\n1\n80\n90"
@@ -341,7 +341,7 @@ def test_existing_job_dir_is_an_error():
 
 def test_a_command_word_that_is_not_utf8_is_a_usage_error():
     from seamless_transformer.errors import UsageError
-    from seamless_transformer.transformation.bashcode import build_command_string
+    from seamless_transformer.bashrun.bashcode import build_command_string
 
     word = b"bad\xff.txt".decode("utf-8", "surrogateescape")
     with pytest.raises(UsageError, match=r"argument #2 'bad\\xff.txt' is not valid UTF-8"):

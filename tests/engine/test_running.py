@@ -11,7 +11,7 @@ import pytest
 
 from seamless_transformer.checksum import Checksum
 from seamless_transformer.errors import CanceledError
-from seamless_transformer.transformation import running
+from seamless_transformer.engine import running
 
 TF = Checksum("5" * 64)
 
@@ -109,7 +109,7 @@ def test_the_entry_of_a_dead_process_is_removed():
 
 def test_an_exiting_process_removes_its_entries():
     code = (
-        "from seamless_transformer.transformation import running\n"
+        "from seamless_transformer.engine import running\n"
         "ctx = running.registered('" + TF.hex() + "', lambda: None)\n"
         "ctx.__enter__()\n"
     )
@@ -120,7 +120,7 @@ def test_an_exiting_process_removes_its_entries():
 def test_an_engine_job_canceled_through_the_registry_raises_canceled_error_with_its_tf():
     from seamless_transformer.api.transformer import delayed
     from seamless_transformer.store.storage import get_storage
-    from seamless_transformer.transformation import engine
+    from seamless_transformer import engine
 
     transformation = delayed("sleep 60; echo x > RESULT", "bash")(a=2)
     tf = transformation.construct()

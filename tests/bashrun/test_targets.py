@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from seamless_transformer.errors import UsageError
-from seamless_transformer.transformation.command import RunOptions, prepare
+from seamless_transformer.bashrun.prepare import RunOptions, prepare
 
 
 def targets_of(job):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from seamless_transformer.errors import UsageError
-from seamless_transformer.transformation.command import RunOptions, prepare, wait_for_future
+from seamless_transformer.bashrun.prepare import RunOptions, prepare, wait_for_future
 
 
 def sha(data: bytes) -> str:

@@ -1,7 +1,8 @@
 """Execute one transformation dict right here, whatever its language, and measure it.
 
-Input buffers are resolved from storage; with `fingertip`, a missing buffer is recomputed from
-a transformation that is known to have produced it (DB `rev_transformation`, depth ≤ 10).
+Input buffers come from the `resolve(checksum, fingertip=...) -> bytes` callable the caller
+hands in: the engine's `resolve_buffer`, which with `fingertip` recomputes a missing buffer from
+the transformation that produced it. This layer never calls back into the engine itself.
 """
 
 import types
@@ -12,10 +13,7 @@ from ..checksum import Checksum
 from ..config import get_settings
 from ..errors import CacheMissError, SeamlessError
 from ..store.storage import get_storage
-from .records import Measurement, build_record
-
-MAX_FINGERTIP_DEPTH = 10
-
+from .record import Measurement, build_record
 
 @dataclass
 class Outcome:
@@ -31,27 +29,6 @@ class Outcome:
     input_total_bytes: int | None = None
     retry_count: int = 0
     worker_execution_index: int | None = None
-
-
-def resolve_buffer(cs, *, fingertip=False, storage=None, _depth=0) -> bytes:
-    storage = storage or get_storage()
-    try:
-        return storage.get_buffer(cs)
-    except CacheMissError:
-        if not fingertip or _depth >= MAX_FINGERTIP_DEPTH:
-            raise
-    from .engine import compute  # engine imports this module: resolve the cycle at call time
-
-    for producer in storage.get_rev_transformations(Checksum(cs).hex()):
-        try:
-            identity = resolve_buffer(producer, fingertip=True, storage=storage, _depth=_depth + 1)
-            tf_dict = deserialize(identity, "plain")
-            tf_dict.setdefault("__output__", ["result", "mixed", None])
-            compute(tf_dict, producer, need_value=True, fingertip=True)
-            return storage.get_buffer(cs)
-        except SeamlessError:
-            continue
-    raise CacheMissError(f"buffer {Checksum(cs).hex()} not available")
 
 
 def pins_of(tf_dict: dict):
@@ -77,14 +54,14 @@ def _make_module(name: str, definition: dict):
     return module
 
 
-def _python_namespace(tf_dict, *, fingertip):
+def _python_namespace(tf_dict, *, resolve, fingertip):
     """(code text, input values, extra globals, total input bytes) of a Python transformation."""
     renames = tf_dict.get("__as__", {})
     code, inputs, extra, total = None, {}, {}, 0
     for name, celltype, subcelltype, cs in pins_of(tf_dict):
         if name.startswith("META__"):
             continue
-        buffer = resolve_buffer(cs, fingertip=fingertip)
+        buffer = resolve(cs, fingertip=fingertip)
         total += len(buffer)
         if name == "code":
             code = deserialize(buffer, "text")
@@ -101,10 +78,10 @@ def _python_namespace(tf_dict, *, fingertip):
     return code, inputs, extra, total
 
 
-def _execute_python(tf_dict, *, direct_print, fingertip) -> Outcome:
-    from .run_python import run_python
+def _execute_python(tf_dict, *, resolve, direct_print, fingertip) -> Outcome:
+    from .python import run_python
 
-    code, inputs, extra, total = _python_namespace(tf_dict, fingertip=fingertip)
+    code, inputs, extra, total = _python_namespace(tf_dict, resolve=resolve, fingertip=fingertip)
     celltype = tf_dict.get("__output__", ["result", "mixed", None])[1]
     measurement = Measurement.start()
     code_cs = tf_dict["code"][2]
@@ -115,14 +92,14 @@ def _execute_python(tf_dict, *, direct_print, fingertip) -> Outcome:
     return Outcome(buffer, logs=logs, measurement=measurement, input_total_bytes=total)
 
 
-def _execute_bash(tf_dict, *, cancel, fingertip, stdout=None, stderr=None) -> Outcome:
-    from .run_bash import execute_bash
+def _execute_bash(tf_dict, *, resolve, cancel, fingertip, stdout=None, stderr=None) -> Outcome:
+    from .bash import execute_bash
 
     storage = get_storage()
     if fingertip:  # recompute missing inputs now, so that the workspace can be materialized
         for _name, _celltype, _sub, cs in pins_of(tf_dict):
             if not storage.has_buffer(cs):
-                resolve_buffer(cs, fingertip=True, storage=storage)
+                resolve(cs, fingertip=True)
     measurement = Measurement.start()
     outcome = execute_bash(tf_dict, storage, cancel=cancel, stdout=stdout, stderr=stderr)
     measurement.stop(cpu=(outcome.utime, outcome.stime), memory_peak=outcome.maxrss_bytes)
@@ -130,14 +107,17 @@ def _execute_bash(tf_dict, *, cancel, fingertip, stdout=None, stderr=None) -> Ou
                    measurement=measurement, language_kind="bash", input_total_bytes=None)
 
 
-def execute(tf_dict, tf, *, cancel=None, direct_print=False, fingertip=False,
+def execute(tf_dict, tf, *, resolve, cancel=None, direct_print=False, fingertip=False,
             stdout=None, stderr=None) -> Outcome:
-    """Run the transformation in this process and return its Outcome (raises on failure)."""
+    """Run the transformation in this process and return its Outcome (raises on failure).
+
+    `resolve(checksum, fingertip=bool) -> bytes` obtains input buffers (raises CacheMissError).
+    """
     language = tf_dict.get("__language__", "python")
     if language == "python":
-        return _execute_python(tf_dict, direct_print=direct_print, fingertip=fingertip)
+        return _execute_python(tf_dict, resolve=resolve, direct_print=direct_print, fingertip=fingertip)
     if language == "bash":
-        return _execute_bash(tf_dict, cancel=cancel, fingertip=fingertip,
+        return _execute_bash(tf_dict, resolve=resolve, cancel=cancel, fingertip=fingertip,
                              stdout=stdout, stderr=stderr)
     raise SeamlessError(f"language '{language}' is not supported")
 

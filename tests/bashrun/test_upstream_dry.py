@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from seamless_transformer.transformation.command import RunOptions, prepare
+from seamless_transformer.bashrun.prepare import RunOptions, prepare
 
 FIXTURE = json.loads((Path(__file__).parent.parent / "data" / "upstream_dry.json").read_text())
 _FLAGS_WITH_VALUE = {"--var": "vars", "--metavar": "metavars", "-cp": "captures"}
