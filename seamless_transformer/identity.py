@@ -237,12 +237,120 @@ def _code_buffer(code_text: str) -> bytes:
     return (code_text.rstrip("\n") + "\n").encode("utf-8")
 
 
-def _module_definition(module) -> dict:
+MODULE_SUFFIXES_REFUSED = (".so", ".pyd", ".dll", ".dylib")
+
+
+class ModulePinError(TypeError):
+    """A module or global that cannot be shipped with a transformation (the message says why)."""
+
+
+def _cannot_ship(name: str, why: str) -> ModulePinError:
+    return ModulePinError(f"module '{name}' cannot be shipped: {why}; install it in the environment "
+                          "and import it inside the function instead")
+
+
+def _read_source(path: str, name: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _cannot_ship(name, f"its source {path} cannot be read ({exc})") from None
+
+
+def package_sources(package) -> dict:
+    """{relpath: source} of every .py file below a regular package's directory, '/'-separated.
+
+    Subpackages are included; `__pycache__` and hidden directories are not. Raises
+    ModulePinError for a namespace package or a package that holds compiled extensions.
+    """
+    import os
+
+    name = package.__name__
+    init = getattr(package, "__file__", None)
+    if not init or os.path.basename(init) != "__init__.py":
+        raise _cannot_ship(name, "it is a namespace package without an __init__.py")
+    root = os.path.dirname(init)
+    sources = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
+        for filename in sorted(filenames):
+            path = os.path.join(dirpath, filename)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            if filename.endswith(MODULE_SUFFIXES_REFUSED):
+                raise _cannot_ship(name, f"it contains the compiled extension {rel}")
+            if filename.endswith(".py"):
+                sources[rel] = _read_source(path, name)
+    return sources
+
+
+def _check_definition(name: str, definition: dict) -> dict:
+    code = definition.get("code") if isinstance(definition, dict) else None
+    ok_code = isinstance(code, str) or (
+        isinstance(code, dict) and "__init__.py" in code
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in code.items()))
+    if definition.get("language", "python") != "python" or not ok_code:
+        raise ModulePinError(
+            f"module '{name}': a definition is {{'language': 'python', 'type': 'interpreted', "
+            "'code': str | {relpath: str} with an '__init__.py' key}")
+    return {"language": "python", "type": "interpreted", "code": code}
+
+
+def module_definition(module, name: str = "module") -> dict:
+    """The definition of a module pin: {"language": "python", "type": "interpreted", "code": …}.
+
+    `code` is the source of a single-file module, or {relpath: source} of every .py file of a
+    package (see package_sources). `module` may also be such a definition dict already.
+    Raises ModulePinError for what has no Python source: builtin and compiled extension
+    modules, namespace packages.
+    """
+    if isinstance(module, dict):
+        return _check_definition(name, module)
+    name = getattr(module, "__name__", name)
+    if hasattr(module, "__path__"):
+        return {"language": "python", "type": "interpreted", "code": package_sources(module)}
+    origin = getattr(module, "__file__", None)
+    if not origin:
+        raise _cannot_ship(name, "it is a builtin module without Python source")
+    if origin.endswith(MODULE_SUFFIXES_REFUSED):
+        raise _cannot_ship(name, "it is a compiled extension module")
     try:
         source = inspect.getsource(module)
     except (OSError, TypeError) as exc:
-        raise TypeError(f"module '{module.__name__}' has no Python source: {exc}") from None
+        raise _cannot_ship(name, f"it has no Python source ({exc})") from None
     return {"language": "python", "type": "interpreted", "code": source}
+
+
+def global_pin(name: str, obj):
+    """(pin entry, buffer) of a `.globals` object.
+
+    Values that the mixed celltype serializes are stored as values (["mixed", "global", cs]).
+    Functions and classes travel by source, other objects by their repr, which must evaluate
+    back to an equal object (["plain", "global", cs] of {"language": "python", "type":
+    "source" | "repr", "name": name, "code": text}). Raises ModulePinError otherwise.
+    """
+    if inspect.isfunction(obj) or inspect.isclass(obj):
+        try:
+            code = textwrap.dedent(inspect.getsource(obj))
+        except (OSError, TypeError) as exc:
+            raise ModulePinError(f"globals.{name}: {obj.__qualname__} has no Python source ({exc})") from None
+        definition = {"language": "python", "type": "source", "name": obj.__name__, "code": code}
+    else:
+        try:
+            buffer = serialize(obj, "mixed")
+            return ["mixed", "global", checksum_of(buffer).hex()], buffer
+        except Exception:  # noqa: BLE001 - not a value: try its repr
+            pass
+        text = repr(obj)
+        try:
+            same = eval(text, {"__builtins__": {}}) == obj  # noqa: S307 - the user's own object
+        except Exception:  # noqa: BLE001
+            same = False
+        if not same:
+            raise ModulePinError(f"globals.{name}: a {type(obj).__name__} is not a value, and its repr "
+                                 f"{text[:60]!r} does not evaluate back to it; pass it as an argument")
+        definition = {"language": "python", "type": "repr", "name": name, "code": text}
+    buffer = serialize(definition, "plain")
+    return ["plain", "global", checksum_of(buffer).hex()], buffer
 
 
 def build_python_dict(*, language, code_text, arguments, celltypes, modules, globals_, env, meta):
@@ -272,15 +380,14 @@ def build_python_dict(*, language, code_text, arguments, celltypes, modules, glo
         if entry_format is not None:
             fmt[name] = entry_format
     for name in sorted(modules):
-        buf = serialize(_module_definition(modules[name]), "plain")
+        buf = serialize(module_definition(modules[name], name), "plain")
         cs = checksum_of(buf)
         buffers[cs.hex()] = buf
         tf_dict[name] = ["plain", "module", cs.hex()]
     for name in sorted(globals_):
-        buf = serialize(globals_[name], "mixed")
-        cs = checksum_of(buf)
-        buffers[cs.hex()] = buf
-        tf_dict[name] = ["mixed", "global", cs.hex()]
+        entry, buf = global_pin(name, globals_[name])
+        buffers[entry[2]] = buf
+        tf_dict[name] = entry
     if fmt:
         tf_dict["__format__"] = fmt
     if env:

@@ -143,8 +143,11 @@ class Transformer:
 
     @staticmethod
     def _check_module(name, value):
-        if not isinstance(value, types.ModuleType):
-            raise TypeError(f"modules.{name} must be a module")
+        from ..identity import module_definition
+
+        if not isinstance(value, (types.ModuleType, dict)):
+            raise TypeError(f"modules.{name} must be a module or a module definition dict")
+        module_definition(value, name)  # refuses what cannot be shipped, at once
         return value
 
     @property

@@ -45,19 +45,14 @@ def _is_deep(tf_dict, name, celltype) -> bool:
     return celltype in DEEP_CELLTYPES or fmt.get("filesystem", {}).get("mode") == "directory"
 
 
-def _make_module(name: str, definition: dict):
-    module = types.ModuleType(name)
-    code = definition.get("code", "")
-    if isinstance(code, dict):
-        raise SeamlessError(f"module '{name}': multi-file modules are not supported yet")
-    exec(compile(code, f"<module {name}>", "exec"), module.__dict__)
-    return module
-
-
 def _python_namespace(tf_dict, *, resolve, fingertip):
-    """(code text, input values, extra globals, total input bytes) of a Python transformation."""
+    """(code text, input values, extra globals, pins, total input bytes) of a Python transformation.
+
+    `pins` is ({name: module definition}, {name: source/repr global definition}).
+    """
     renames = tf_dict.get("__as__", {})
     code, inputs, extra, total = None, {}, {}, 0
+    modules, global_definitions = {}, {}
     for name, celltype, subcelltype, cs in pins_of(tf_dict):
         if name.startswith("META__"):
             continue
@@ -66,7 +61,9 @@ def _python_namespace(tf_dict, *, resolve, fingertip):
         if name == "code":
             code = deserialize(buffer, "text")
         elif subcelltype == "module":
-            extra[renames.get(name, name)] = _make_module(name, deserialize(buffer, "plain"))
+            modules[renames.get(name, name)] = deserialize(buffer, "plain")
+        elif subcelltype == "global" and celltype == "plain":
+            global_definitions[renames.get(name, name)] = deserialize(buffer, "plain")
         elif subcelltype == "global":
             extra[renames.get(name, name)] = deserialize(buffer, celltype)
         elif _is_deep(tf_dict, name, celltype):
@@ -75,17 +72,17 @@ def _python_namespace(tf_dict, *, resolve, fingertip):
             inputs[renames.get(name, name)] = deserialize(buffer, celltype)
     if code is None:
         raise SeamlessError("transformation has no code pin")
-    return code, inputs, extra, total
+    return code, inputs, extra, (modules, global_definitions), total
 
 
 def _execute_python(tf_dict, *, resolve, direct_print, fingertip) -> Outcome:
     from .python import run_python
 
-    code, inputs, extra, total = _python_namespace(tf_dict, resolve=resolve, fingertip=fingertip)
+    code, inputs, extra, pins, total = _python_namespace(tf_dict, resolve=resolve, fingertip=fingertip)
     celltype = tf_dict.get("__output__", ["result", "mixed", None])[1]
     measurement = Measurement.start()
     code_cs = tf_dict["code"][2]
-    value, logs = run_python(code, inputs, extra_globals=extra, direct_print=direct_print,
+    value, logs = run_python(code, inputs, extra_globals=extra, pins=pins, direct_print=direct_print,
                              label=f"transformer {code_cs[:12]}")
     measurement.stop()
     buffer = serialize(value, celltype)

@@ -15,6 +15,7 @@ import threading
 import traceback
 
 from ..errors import TransformationError
+from .modules import pinned
 
 _capture = threading.local()
 _install_lock = threading.Lock()
@@ -127,24 +128,29 @@ class _ResultUndefined(Exception):
     pass
 
 
-def run_python(code_text: str, inputs: dict, *, extra_globals=None, direct_print=False,
+def run_python(code_text: str, inputs: dict, *, extra_globals=None, pins=None, direct_print=False,
                label="transformer"):
     """Run Python transformation code; return (value, logs).
 
     `inputs` are the pin values (passed as kwargs to a def/lambda); `extra_globals` are the
-    modules and globals pins (visible, never passed). Failures raise TransformationError whose
+    value globals, and `pins` the (module definitions, source/repr global definitions) that
+    execution.modules builds for this run (visible, never passed). Failures raise TransformationError whose
     text is the user's traceback only; `logs` is attached to it as `.logs`.
     """
     filename = f"<{label}>"
     _register_source(code_text, filename)
     namespace = {"__name__": "transformer"}
     namespace.update(extra_globals or {})
-    namespace.update(inputs)
     capture = captured_output(forward=direct_print)
     error = None
     with capture:
         try:
-            value = _execute(code_text, filename, namespace, inputs)
+            with pinned(*(pins or ({}, {}))) as (pin_globals, builtins_dict):
+                namespace.update(pin_globals)
+                namespace.update(inputs)
+                if builtins_dict is not None:
+                    namespace["__builtins__"] = builtins_dict
+                value = _execute(code_text, filename, namespace, inputs)
         except _ResultUndefined:
             error = "Output variable name 'result' undefined\n"
         except SyntaxError as exc:
