@@ -128,6 +128,4 @@ def start(prog: str, *, verbose=0, quiet=False, debug=False, project=None, stage
 
 def usage_error(message: str) -> UsageError:
     """A usage error; its line ends with ' (see <prog> --help)'."""
-    exc = UsageError(message)
-    exc.usage = True
-    return exc
+    return UsageError(message, usage=True)

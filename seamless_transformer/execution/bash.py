@@ -174,10 +174,7 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
 
 
 def _failure(message: str, job) -> TransformationError:
-    exc = TransformationError(message)
-    exc.stderr = bytes(job.stderr_tail[-TAIL_BYTES:])
-    exc.logs = job.logs()
-    return exc
+    return TransformationError(message, stderr=bytes(job.stderr_tail[-TAIL_BYTES:]), logs=job.logs())
 
 
 class _Job:
