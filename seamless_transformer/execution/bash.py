@@ -21,6 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from .. import config
 from ..checksum import Checksum
 from ..errors import CanceledError, TransformationError
 from . import workspace as ws_mod
@@ -85,7 +86,7 @@ def code_text(tf_dict: dict, storage) -> str:
 
 def conda_lines(name: str) -> str:
     """Lines that activate conda environment `name` (CONDA_ROOT, else `conda info --base`)."""
-    root = os.environ.get("CONDA_ROOT")
+    root = config.conda_root()
     if not root:
         try:
             proc = subprocess.run(
@@ -350,7 +351,7 @@ def _which(program):
 
 
 def _remove_workspace(workspace, err):
-    if os.environ.get("SEAMLESS_KEEP_WORKSPACE") == "1":
+    if config.keep_workspace():
         if err is not None:
             try:
                 err.write(f"workspace kept: {workspace}\n".encode())

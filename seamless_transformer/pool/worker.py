@@ -13,11 +13,11 @@ import signal
 import threading
 from concurrent.futures import Future
 
+from .. import config
 from . import shm
 from .channel import (Channel, ChannelClosed, error_from_wire, error_to_wire, outcome_from_wire,
                       outcome_to_wire)
 
-SETTINGS_ENV = ("SEAMLESS_CACHE", "XDG_CACHE_HOME", "HOME")
 BASH_CANCEL_GRACE = 3.5
 JOB_THREADS = 64  # more than the slots the parent ever fills (nested jobs run in their asker's thread)
 
@@ -27,7 +27,7 @@ def settings_snapshot(settings) -> dict:
     return {
         "workdir": settings.workdir, "project": settings.project, "subproject": settings.subproject,
         "stage": settings.stage, "substage": settings.substage, "record": settings.record,
-        "env": {k: os.environ.get(k) for k in SETTINGS_ENV},
+        "env": {k: os.environ.get(k) for k in config.SETTINGS_ENV},  # the worker's own environment
     }
 
 

@@ -233,10 +233,9 @@ def _walk_files(top: str) -> list:
 
 
 def _compute_threads() -> int:
-    value = os.environ.get("SEAMLESS_COMPUTE_THREADS", "")
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    return min(32, (os.cpu_count() or 1) + 4)
+    from ..config import compute_threads
+
+    return compute_threads()
 
 
 def _batches(files: list) -> list:
