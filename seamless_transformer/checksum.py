@@ -5,6 +5,9 @@ import re
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
 
+# A file whose name ends so is checksummed by its decompressed bytes (SPEC §2.3).
+COMPRESSION_SUFFIXES = (".gz", ".zst")
+
 # Buffers that resolve without any storage.
 TRIVIAL_BUFFERS = (b"", b"{}", b"{}\n", b"[]", b"[]\n")
 
@@ -78,3 +81,22 @@ def checksum_of(buffer: bytes) -> Checksum:
 
 
 TRIVIAL_CHECKSUMS = {checksum_of(b).hex(): b for b in TRIVIAL_BUFFERS}
+
+
+def split_compression(name: str) -> tuple[str, str]:
+    """('a.npy.zst') -> ('a.npy', '.zst'); a name without a compression suffix (or that is
+    nothing but one) gets ('name', '')."""
+    for suffix in COMPRESSION_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], suffix
+    return name, ""
+
+
+def hash_file(path) -> Checksum:
+    """The checksum of a file's bytes as they are (no decompression), read in 1 MiB chunks.
+    Raises OSError if the file cannot be read."""
+    hasher = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            hasher.update(chunk)
+    return Checksum(hasher.digest())

@@ -10,6 +10,13 @@ bare strings or single-key mappings. `inherit_from_parent` in either file makes 
 For a `type: local` cluster, `hashserver.bufferdir` and `database.database_dir` are used as
 embedded roots (with the same project sub-path), with no server in between.
 SEAMLESS_CACHE only chooses the embedded directory; config files still apply (bug 28).
+
+This module is the only one that reads environment variables for settings (SPEC §12); the
+accessors at the end of the file read them when called, never at import time:
+`cache_dir()`, `runtime_dir()`, `queue_file_env()`, `debug_env()`, `shm_threshold()`,
+`worker_throttle()`, `worker_max_retries()`, `compute_threads()`, `transfer_limit(name)`,
+`conda_root()`, `keep_workspace()`. (seamless-mode-rewrite, on every Enter of the shell, reads
+SEAMLESS_MODE_SKIP itself: importing this module would double its start-up time.)
 """
 
 import glob
@@ -22,6 +29,7 @@ from .errors import ConfigError
 TOPLEVEL = "__TOPLEVEL__"
 EXECUTION_MODES = ("process", "spawn", "remote")
 CONFIG_FILES = ("seamless.yaml", "seamless.profile.yaml")
+SETTINGS_ENV = ("SEAMLESS_CACHE", "XDG_CACHE_HOME", "HOME")  # the variables Settings depend on
 
 
 @dataclass(frozen=True)
@@ -135,7 +143,7 @@ def get_nparallel() -> int:
 
 def get_settings() -> Settings:
     with _lock:
-        env_key = tuple(os.environ.get(k) for k in ("SEAMLESS_CACHE", "XDG_CACHE_HOME", "HOME"))
+        env_key = tuple(os.environ.get(k) for k in SETTINGS_ENV)
         if _state["settings"] is not None and _state["env_key"] == env_key:
             return _state["settings"]
         if _state["workdir"] is None:
@@ -152,13 +160,20 @@ def get_settings() -> Settings:
 
 
 def _cache_root() -> str:
+    """The embedded storage root: $SEAMLESS_CACHE, else cache_dir()."""
     root = os.environ.get("SEAMLESS_CACHE")
     if root:
         return os.path.abspath(os.path.expanduser(root))
+    return cache_dir()
+
+
+def cache_dir(*parts: str) -> str:
+    """${XDG_CACHE_HOME:-$HOME/.cache}/seamless[/parts...], absolute: the stat memo, the parse
+    memo and (without SEAMLESS_CACHE) the embedded storage live here."""
     xdg = os.environ.get("XDG_CACHE_HOME")
     if not xdg:
         xdg = os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(os.path.abspath(xdg), "seamless")
+    return os.path.join(os.path.abspath(xdg), "seamless", *parts)
 
 
 def _storage_subpath(project, subproject, stage) -> str:
@@ -403,3 +418,74 @@ def _expand(path) -> str:
 def _with_scheme(url) -> str:
     url = str(url)
     return url if "://" in url else "http://" + url
+
+
+# ---------------------------------------------------------------- other environment variables (SPEC §12)
+
+TRANSFER_LIMITS = ("SEAMLESS_MAX_DOWNLOAD_SIZE", "SEAMLESS_MAX_DOWNLOAD_FILES",
+                   "SEAMLESS_MAX_UPLOAD_SIZE", "SEAMLESS_MAX_UPLOAD_FILES")
+DEFAULT_SHM_THRESHOLD = 64 * 1024
+
+
+def runtime_dir() -> str:
+    """${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}: where per-user run-time state (the cancel registry) lives."""
+    return os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
+
+
+def queue_file_env() -> str | None:
+    """$SEAMLESS_QUEUE_FILE, or None when unset or empty."""
+    return os.environ.get("SEAMLESS_QUEUE_FILE") or None
+
+
+def debug_env() -> bool:
+    """SEAMLESS_DEBUG=1: every CLI shows our traceback with its error line."""
+    return os.environ.get("SEAMLESS_DEBUG") == "1"
+
+
+def _positive_int(name: str, default: int, minimum: int = 1) -> int:
+    """Integer variable `name`, at least `minimum`; unset, empty or not a number: `default`."""
+    try:
+        return max(minimum, int(os.environ.get(name) or default))
+    except ValueError:
+        return default
+
+
+def shm_threshold() -> int:
+    """SEAMLESS_SHM_THRESHOLD (bytes, default 64 KiB): pool buffers of this size or more go through shared memory."""
+    return _positive_int("SEAMLESS_SHM_THRESHOLD", DEFAULT_SHM_THRESHOLD)
+
+
+def worker_throttle() -> int:
+    """SEAMLESS_WORKER_TRANSFORMATION_THROTTLE (default 3): slots per pool worker."""
+    return _positive_int("SEAMLESS_WORKER_TRANSFORMATION_THROTTLE", 3)
+
+
+def worker_max_retries() -> int:
+    """SEAMLESS_WORKER_MAX_RETRIES (default 2, may be 0): retries of a transformation whose worker crashed."""
+    return _positive_int("SEAMLESS_WORKER_MAX_RETRIES", 2, minimum=0)
+
+
+def compute_threads() -> int:
+    """SEAMLESS_COMPUTE_THREADS (default min(32, cpu + 4)): threads that hash many files."""
+    value = os.environ.get("SEAMLESS_COMPUTE_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+def transfer_limit(name: str) -> str | None:
+    """The raw text of one of TRANSFER_LIMITS (None when unset or blank); the caller parses it."""
+    if name not in TRANSFER_LIMITS:
+        raise KeyError(name)
+    value = os.environ.get(name)
+    return value if value is not None and value.strip() else None
+
+
+def conda_root() -> str | None:
+    """$CONDA_ROOT, or None (then `conda info --base` is asked)."""
+    return os.environ.get("CONDA_ROOT") or None
+
+
+def keep_workspace() -> bool:
+    """SEAMLESS_KEEP_WORKSPACE=1: a bash job's workspace is kept (and its path printed)."""
+    return os.environ.get("SEAMLESS_KEEP_WORKSPACE") == "1"

@@ -13,6 +13,10 @@
     └── NothingRunningError (exit 4)             seamless-cancel found nothing to cancel
 
 The engine raises these and never exits; cli/ turns them into one stderr line + exit code.
+Attributes an error carries are declared on its class (None when not known): a UsageError's
+`usage` (its line points to --help), a TransformationError's `tf`, `logs` and `stderr`. An error
+that happened in another process arrives with that process's traceback as its `__cause__`
+(a RemoteTraceback), as concurrent.futures does.
 """
 
 
@@ -28,6 +32,10 @@ class SeamlessError(Exception):
 
 class UsageError(SeamlessError, ValueError):
     exit_code = 2
+
+    def __init__(self, *args, usage: bool = False):
+        super().__init__(*args)
+        self.usage = usage  # True: the error line ends with "(see PROG --help)"
 
 
 class ConfigError(UsageError):
@@ -51,7 +59,16 @@ class RemoteError(SeamlessError):
 
 
 class TransformationError(SeamlessError, RuntimeError):
+    """The transformation failed. `tf`: its checksum (hex), when known. `logs`: the stdout and
+    stderr it produced (str). `stderr`: the last bytes of a bash job's stderr (bytes)."""
+
     exit_code = 1
+
+    def __init__(self, *args, tf: str | None = None, logs: str | None = None, stderr: bytes | None = None):
+        super().__init__(*args)
+        self.tf = tf
+        self.logs = logs
+        self.stderr = stderr
 
 
 class CanceledError(TransformationError):
@@ -64,6 +81,18 @@ class WorkerCrashedError(TransformationError):
 
 class NothingRunningError(SeamlessError):
     exit_code = 4
+
+
+class RemoteTraceback(Exception):
+    """The formatted traceback of an exception raised in another process: the `__cause__` of the
+    error that reports it here."""
+
+    def __init__(self, tb: str):
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self):
+        return self.tb
 
 
 def one_line(message) -> str:

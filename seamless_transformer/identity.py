@@ -75,9 +75,14 @@ def tf_checksum(tf_dict: dict) -> Checksum:
 # --- code text ---------------------------------------------------------------------------------
 
 
+def code_buffer(code_text: str) -> bytes:
+    """The buffer of a code pin: the text celltype's rule, text.rstrip("\\n") + "\\n" in UTF-8."""
+    return serialize(code_text, "text")
+
+
 def code_text_checksum(text: str) -> Checksum:
-    """Checksum of a code text: sha256(text.rstrip("\\n") + "\\n")."""
-    return Checksum.of((text.rstrip("\n") + "\n").encode("utf-8"))
+    """Checksum of a code text: the checksum of its code_buffer."""
+    return Checksum.of(code_buffer(text))
 
 
 def python_code_text(func) -> str:
@@ -233,9 +238,6 @@ def format_entry_for(celltype: str):
         return {"filesystem": {"mode": "directory"}, "celltype": celltype}
     return None
 
-def _code_buffer(code_text: str) -> bytes:
-    return (code_text.rstrip("\n") + "\n").encode("utf-8")
-
 
 MODULE_SUFFIXES_REFUSED = (".so", ".pyd", ".dll", ".dylib")
 
@@ -359,7 +361,7 @@ def build_python_dict(*, language, code_text, arguments, celltypes, modules, glo
     `arguments` holds values, or Checksums (dependency results and explicit checksums).
     """
     buffers = {}
-    code_buf = _code_buffer(code_text)
+    code_buf = code_buffer(code_text)
     code_cs = code_text_checksum(code_text)
     buffers[code_cs.hex()] = code_buf
     code_celltype = "python" if language == "python" else "text"

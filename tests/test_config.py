@@ -274,3 +274,78 @@ def test_importing_reads_no_config_file(isolated_env):
     assert subprocess.run([sys.executable, "-c", code], cwd=isolated_env).returncode == 0
     with pytest.raises(ConfigError):
         config.get_settings()
+
+
+# ---------------------------------------------------------------- config owns the environment
+
+ENVIRON_READS_ALLOWED = {  # (module, line text): process plumbing, not a setting
+    ("pool/worker.py", '"env": {k: os.environ.get(k) for k in config.SETTINGS_ENV},'),  # parent → worker
+    ("pool/worker.py", "os.environ.pop(key, None)"),  # the worker installs the parent's environment
+    ("pool/worker.py", "os.environ[key] = value"),
+    ("execution/bash.py", "job = _Job(argv, {**os.environ, **pin_env}, workspace, out, err, container)"),
+    ("cli/mode_rewrite.py", 'scan = analyse(line, os.environ.get("SEAMLESS_MODE_SKIP", ""))'),  # Enter-key fast path
+}
+
+
+def _environ_reads():
+    import pathlib
+
+    package = pathlib.Path(config.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        if rel == "config.py":
+            continue
+        for line in path.read_text().splitlines():
+            if "os.environ" in line or "getenv" in line:
+                yield rel, line.split("#")[0].strip()
+
+
+def test_only_config_reads_environment_variables_for_settings():
+    unexpected = [read for read in _environ_reads() if read not in ENVIRON_READS_ALLOWED]
+    assert unexpected == []
+
+
+def test_every_allowed_environment_read_still_exists():
+    assert set(_environ_reads()) >= ENVIRON_READS_ALLOWED
+
+
+def test_the_stat_memo_the_parse_memo_and_the_default_storage_share_one_cache_dir(isolated_env, monkeypatch, tmp_path):
+    from seamless_transformer.bashrun.bashparse import memo_dir
+    from seamless_transformer.store.statcache import statcache_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    root = str(tmp_path / "xdg" / "seamless")
+    assert statcache_path() == os.path.join(root, "statcache.sqlite")
+    assert memo_dir() == os.path.join(root, "cmdparse")
+    assert config.get_settings().buffer_dirs == (os.path.join(root, config.TOPLEVEL),)
+
+
+def test_seamless_cache_moves_the_storage_but_not_the_memos(isolated_env, monkeypatch, tmp_path):
+    from seamless_transformer.store.statcache import statcache_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("SEAMLESS_CACHE", str(tmp_path / "cache"))
+    assert statcache_path() == str(tmp_path / "xdg" / "seamless" / "statcache.sqlite")
+    assert config.get_settings().buffer_dirs == (str(tmp_path / "cache" / config.TOPLEVEL),)
+
+
+@pytest.mark.parametrize("value, expected", [(None, 3), ("", 3), ("x", 3), ("0", 1), ("5", 5)])
+def test_the_worker_throttle_is_a_positive_integer_with_a_default(monkeypatch, value, expected):
+    if value is not None:
+        monkeypatch.setenv("SEAMLESS_WORKER_TRANSFORMATION_THROTTLE", value)
+    assert config.worker_throttle() == expected
+
+
+def test_zero_worker_retries_is_allowed(monkeypatch):
+    monkeypatch.setenv("SEAMLESS_WORKER_MAX_RETRIES", "0")
+    assert config.worker_max_retries() == 0
+
+
+def test_a_blank_transfer_limit_is_unset(monkeypatch):
+    monkeypatch.setenv("SEAMLESS_MAX_DOWNLOAD_FILES", "  ")
+    assert config.transfer_limit("SEAMLESS_MAX_DOWNLOAD_FILES") is None
+
+
+def test_an_unknown_transfer_limit_name_is_refused():
+    with pytest.raises(KeyError):
+        config.transfer_limit("SEAMLESS_MAX_NOTHING")

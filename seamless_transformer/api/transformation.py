@@ -38,6 +38,13 @@ def _spawn_if_configured():
         ensure_spawned(settings.workers)
 
 
+def _again(exc: TransformationError, text: str) -> TransformationError:
+    """A fresh error of the same type (WorkerCrashedError, CanceledError...) and attributes as
+    `exc`, with the text of `.exception`: raising the future's own object again and again would
+    pile up tracebacks."""
+    return type(exc)(text, tf=exc.tf, logs=exc.logs, stderr=exc.stderr)
+
+
 class Transformation:
     """A lazy transformation: code + arguments, identified by a checksum."""
 
@@ -137,16 +144,18 @@ class Transformation:
             tf = self.construct()
             if not self._meta.get("local"):
                 _spawn_if_configured()
-            job = engine.submit(self._tf_dict, tf, scratch=self._scratch,
-                                direct_print=self._direct_print, fingertip=self._fingertip,
-                                inline=inline)
+            options = {"scratch": self._scratch, "direct_print": self._direct_print, "fingertip": self._fingertip}
+            if inline:  # compute() would only wait: run it in this thread
+                engine.run_here(self._tf_dict, tf, on_job=self._attach, **options)
+            else:
+                self._attach(engine.submit(self._tf_dict, tf, **options))
         except BaseException as exc:  # noqa: BLE001 - reported through the future
             self._fail(exc)
-            return
+
+    def _attach(self, job):
         with self._lock:
             self._job = job
         job.future.add_done_callback(self._job_done)
-        engine.run_inline(job)
 
     def _job_done(self, fut):
         exc = fut.exception()
@@ -157,7 +166,8 @@ class Transformation:
 
     def _fail(self, exc):
         if not isinstance(exc, SeamlessError):
-            exc = TransformationError(f"{type(exc).__name__}: {exc}")
+            wrapped = TransformationError(f"{type(exc).__name__}: {exc}")
+            wrapped.__cause__, exc = exc, wrapped
         with self._lock:
             if self._exception is None:
                 self._exception = "Transformation was canceled" if self._canceled else str(exc)
@@ -170,8 +180,8 @@ class Transformation:
         self.start(_inline=True)
         try:
             return self._future.result()
-        except TransformationError:
-            raise TransformationError(self._exception) from None
+        except TransformationError as exc:
+            raise _again(exc, self._exception) from exc.__cause__
 
     def run(self):
         """The result value (blocking)."""
@@ -188,8 +198,8 @@ class Transformation:
         self.start()
         try:
             return await asyncio.wrap_future(self._future)
-        except TransformationError:
-            raise TransformationError(self._exception) from None
+        except TransformationError as exc:
+            raise _again(exc, self._exception) from exc.__cause__
 
     async def construction(self) -> Checksum:
         return await asyncio.to_thread(self.construct)

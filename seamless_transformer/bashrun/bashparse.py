@@ -267,8 +267,9 @@ def _from_json(data: dict) -> Analysis:
 
 
 def memo_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "seamless", "cmdparse")
+    from ..config import cache_dir
+
+    return cache_dir("cmdparse")
 
 
 def _memo_path(text: str) -> str:

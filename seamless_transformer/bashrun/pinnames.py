@@ -7,19 +7,11 @@ sources never share one.
 
 import os
 
+from ..checksum import COMPRESSION_SUFFIXES, split_compression  # noqa: F401 - re-exported
 from ..errors import UsageError
 
 MAPPINGS = ("literal", "strip", "extension")
 RESERVED_PIN_NAMES = frozenset({"code", "bashcode", "pins_"})
-COMPRESSION_SUFFIXES = (".gz", ".zst")
-
-
-def split_compression(name: str) -> tuple[str, str]:
-    """('a.npy.zst') -> ('a.npy', '.zst'); names without a compression suffix get ''."""
-    for suffix in COMPRESSION_SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)], suffix
-    return name, ""
 
 
 class PinNamer:

@@ -21,7 +21,7 @@ from ..errors import UsageError
 from .argtyping import ArgTyper, InputPin
 from .bashcode import apply_rewrites, build_command_string, generate_code
 from .bashparse import analyse
-from ..identity import code_text_checksum, identity_buffer, tf_checksum
+from ..identity import code_buffer as code_buffer_of, code_text_checksum, identity_buffer, tf_checksum
 from .pinnames import PinNamer
 from .targets import parse_captures, redirect_targets
 
@@ -271,7 +271,7 @@ def _assemble(code, command, inputs, targets, stdout_local, variables, metavars,
         _input_buffers(pin, buffers, cwd)
     if fmt:
         tf_dict["__format__"] = fmt
-    code_buffer = (code.rstrip("\n") + "\n").encode()
+    code_buffer = code_buffer_of(code)
     code_checksum = code_text_checksum(code)
     buffers[code_checksum] = code_buffer
     tf_dict["code"] = ["text", None, code_checksum.hex()]

@@ -59,12 +59,14 @@ _debug = False  # --debug or -vvv, as parsed by start()
 
 def debug_enabled() -> bool:
     """Show our traceback with the error line: SEAMLESS_DEBUG=1, or --debug / -vvv."""
-    return _debug or os.environ.get("SEAMLESS_DEBUG") == "1"
+    from ..config import debug_env
+
+    return _debug or debug_env()
 
 
 def error_line(prog: str, exc: BaseException) -> str:
     message = one_line(str(exc)) or type(exc).__name__
-    if isinstance(exc, UsageError) and getattr(exc, "usage", False):
+    if isinstance(exc, UsageError) and exc.usage:
         message += f" (see {prog} --help)"
     return f"{prog}: error: {message}"
 
@@ -128,6 +130,4 @@ def start(prog: str, *, verbose=0, quiet=False, debug=False, project=None, stage
 
 def usage_error(message: str) -> UsageError:
     """A usage error; its line ends with ' (see <prog> --help)'."""
-    exc = UsageError(message)
-    exc.usage = True
-    return exc
+    return UsageError(message, usage=True)

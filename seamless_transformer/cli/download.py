@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import click
 
-from ..checksum import Checksum, is_hex_checksum
+from ..checksum import COMPRESSION_SUFFIXES, Checksum, is_hex_checksum
 from ..errors import UsageError
 from ._click import parse, parse_only
 from ._common import run_main, usage_error
@@ -75,7 +75,7 @@ def _from_sidecars(arg: str, output, params) -> Item:
         base = arg[: -len(".INDEX")]
     else:
         base = sidecar_base(arg)
-    compression = params["compression"] or next((s[1:] for s in (".gz", ".zst") if arg.endswith(s)), None)
+    compression = params["compression"] or next((s[1:] for s in COMPRESSION_SUFFIXES if arg.endswith(s)), None)
     if os.path.isfile(base + ".INDEX"):
         index = read_index_sidecar(base + ".INDEX")
         return Item(output or base, "directory", Checksum.of(index), index)

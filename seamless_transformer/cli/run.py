@@ -3,7 +3,7 @@
     argv ─► _runargs.parse ─► command.prepare (argtyping, pins, targets, code, tf checksum)
          ─► --dry / -j / --upload / --write-remote-job / --undo: print the tf and stop
          ─► lookup (result DB + result buffer) ──hit──► stdout bytes, or targets + sidecars
-         ─► miss: store inputs ─► .FUTURE files ─► engine Job run in this thread ─► outputs
+         ─► miss: store inputs ─► .FUTURE files ─► engine.run_here (in this thread) ─► outputs
 
 The hit path is the one users pay for on every repeat, so it imports neither click nor bashlex
 (the parse is memoized by bashparse.analyse) nor the execution layer (engine, execution.bash,
@@ -276,12 +276,10 @@ def _execute(args, prepared) -> bytes:
     from .. import engine
 
     tf = prepared.tf_checksum
-    job = engine.Job(prepared.tf_dict, tf, scratch=args.scratch, direct_print=args.direct_print,
-                     fingertip=args.fingertip)
-    job.unstarted = True
     with _Signals() as signals:
-        try:
-            engine.run_inline(job)
+        try:  # use_cache=False: _cached_result found no usable result
+            job = engine.run_here(prepared.tf_dict, tf, scratch=args.scratch, direct_print=args.direct_print,
+                                  fingertip=args.fingertip, use_cache=False)
         except (KeyboardInterrupt, Terminated):
             signals.reraise()
             raise

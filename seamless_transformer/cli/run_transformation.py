@@ -20,6 +20,7 @@ from ._common import run_main
 from ._options import common_options, start, tf_argument
 
 PROG = "seamless-run-transformation"
+JOIN_SECONDS = 5.0  # an interrupted job: how long its processes may take to go
 
 
 @parse_only(
@@ -92,16 +93,10 @@ def _wait(job, tf: Checksum):
         raise CanceledError(f"transformation {tf.hex()} was canceled") from None
     except BaseException:
         if job.cancel():
-            _join_job_thread(tf)
+            from .. import engine
+
+            engine.join(job, JOIN_SECONDS)
         raise
-
-
-def _join_job_thread(tf: Checksum, timeout: float = 5.0) -> None:
-    import threading
-
-    for thread in threading.enumerate():
-        if thread.name == f"seamless-{tf.hex()[:8]}":
-            thread.join(timeout)
 
 
 def _report_failure(exc: TransformationError) -> None:

@@ -1,30 +1,40 @@
 """Compute one transformation: look it up, attach to it, or execute it (SPEC §3.4).
 
-    submit(tf_dict, tf) ──► in-process map ──► result DBs ──► running latch ──► start the execution
-                                 │ hit            │ hit (buffer           │ attach     │
-                                 ▼                ▼  obtainable if needed) ▼            ▼
-                              done Job         done Job                same Job    store buffer (unless scratch)
-                                                                                    put_result, put_record,
-                                                                                    in-process map
+Every entry point (seamless-run, seamless-run-transformation, the queue, the Python API, the
+pool's delegation) goes through this door:
 
-An execution starts in one of three ways: on a backend that has `start(job, done)` (the worker
-pool), without a thread of ours; in a thread of its own; or, with `submit(..., inline=True)`,
-from the caller's thread through `run_inline`. Failures and cancellations are never cached.
-Where the code runs is decided by a backend: `None` runs it in this process; the worker pool
-and Dask register themselves with `set_backend` (they live in higher layers, so this module
-never imports them). A transformation whose `__meta__` says `local` always runs in this process.
+    lookup(tf) -> Checksum | None       the cached result: in-process map, then the result DBs
+    in_flight(tf) -> Job | None         the job computing tf in this process (the running latch)
+    submit(tf_dict, tf, ...) -> Job     compute in the background; job.result() waits
+    run_here(tf_dict, tf, ...) -> Job   compute in the calling thread; returns the finished Job
+    join(job, timeout)                  wait until a (canceled) job's execution has ended
+
+    submit / run_here ──► in-process map ──► result DBs ──► running latch ──► execute on the backend
+                               │ hit            │ hit (buffer           │ attach     │
+                               ▼                ▼  obtainable if needed) ▼            ▼
+                            done Job         done Job                same Job    store buffer (unless scratch)
+                                                                                  put_result, put_record,
+                                                                                  in-process map
+
+A Job is the engine's unit of work: one transformation in flight, shared by everyone who asks
+for its tf meanwhile. Where it runs is a Backend (backend.py, which draws the protocol):
+`InProcess` runs it in a thread of this process (with `run_here`, in the caller's thread);
+the worker pool and Dask register themselves with `set_backend` (they live in higher layers,
+so this module never imports them). A transformation whose `__meta__` says `local` always runs
+in this process. Failures and cancellations are never cached.
 """
 
 import logging
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 
 from ..celltypes import deserialize
 from ..checksum import Checksum, checksum_of
 from ..errors import CacheMissError, CanceledError, SeamlessError, StrictDunderError, TransformationError
 from ..store.storage import get_storage
 from ..execution import execute
-from ..identity import ORTHOGONAL_DUNDERS
+from ..identity import META_PREFIX, ORTHOGONAL_DUNDERS
+from .backend import Backend, InProcess
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +44,15 @@ _running: dict = {}  # tf hex -> Job
 _backend = None
 
 
-def set_backend(backend):
-    """Install a callable(job) -> execute.Outcome that runs jobs elsewhere; None = in-process."""
+def set_backend(backend: Backend | None) -> None:
+    """Run every non-local job on `backend` (see backend.py) from now on; None: in this process."""
     global _backend
     _backend = backend
+
+
+def get_backend() -> Backend | None:
+    """The backend installed with set_backend, or None."""
+    return _backend
 
 
 def _reset():
@@ -50,7 +65,7 @@ def envelope_checksum(tf_dict: dict, scratch: bool) -> Checksum:
     """Checksum of the execution-only part of a transformation (used by strict attach)."""
     from ..celltypes import serialize
 
-    tf_dunder = {k: v for k, v in tf_dict.items() if k in ORTHOGONAL_DUNDERS or k.startswith("META__")}
+    tf_dunder = {k: v for k, v in tf_dict.items() if k in ORTHOGONAL_DUNDERS or k.startswith(META_PREFIX)}
     return checksum_of(serialize({"tf_dunder": tf_dunder, "scratch": bool(scratch)}, "plain"))
 
 
@@ -71,6 +86,8 @@ class Job:
         self.logs = None
         self.result_buffer = None
         self.execution_mode = "process"
+        self.backend = None  # where it runs, once started
+        self.ended = threading.Event()  # set when its execution is over (see join)
 
     def result(self, timeout=None) -> Checksum:
         return self.future.result(timeout)
@@ -79,10 +96,9 @@ class Job:
         if self.future.done():
             return False
         self.cancel_event.set()
-        if _backend is not None and hasattr(_backend, "cancel"):
-            _backend.cancel(self)
-        exc = CanceledError("Transformation was canceled")
-        exc.tf = self.tf.hex()
+        if self.backend is not None:
+            self.backend.cancel(self)
+        exc = CanceledError("Transformation was canceled", tf=self.tf.hex())
         self._finish(exception=exc)
         return True
 
@@ -102,6 +118,7 @@ def _done_job(tf, result) -> Job:
     job = Job(None, tf)
     job.cached = True
     job.future.set_result(Checksum(result))
+    job.ended.set()
     return job
 
 
@@ -123,22 +140,23 @@ def lookup(tf, *, need_value=True, storage=None) -> Checksum | None:
     return Checksum(result)
 
 
+def in_flight(tf) -> Job | None:
+    """The Job computing `tf` in this process right now (the running latch), or None."""
+    with _lock:
+        return _running.get(Checksum(tf).hex())
+
+
 def is_cached(tf) -> bool:
     return lookup(tf, need_value=False) is not None
 
 
-def submit(tf_dict, tf, *, scratch=False, need_value=True, strict=False, direct_print=False,
-           fingertip=False, inline=False) -> Job:
-    """Start computing `tf` (or attach to it, or answer from the cache).
-
-    The execution runs in a thread of its own. With `inline`, a new job is returned unstarted
-    (`job.unstarted`): the caller, who would only block waiting for it anyway, keeps a handle
-    on it and then runs it in its own thread with `run_inline(job)`.
-    """
+def _claim(tf_dict, tf, *, scratch, need_value, use_cache, strict, direct_print, fingertip):
+    """(job, new): a done job from the cache, the job in flight to attach to, or a new job
+    (new=True) that now holds the running latch of `tf`."""
     tf = Checksum(tf)
-    result = lookup(tf, need_value=need_value and not scratch)
+    result = lookup(tf, need_value=need_value and not scratch) if use_cache else None
     if result is not None:
-        return _done_job(tf, result)
+        return _done_job(tf, result), False
     job = Job(tf_dict, tf, scratch=scratch, direct_print=direct_print, fingertip=fingertip)
     with _lock:
         running = _running.get(tf.hex())
@@ -147,24 +165,58 @@ def submit(tf_dict, tf, *, scratch=False, need_value=True, strict=False, direct_
                 raise StrictDunderError(
                     f"transformation {tf.hex()} is already running with different execution dunders"
                 )
-            return running
+            return running, False
         _running[tf.hex()] = job
-    if inline:
-        job.unstarted = True
-        return job
-    if _backend_starts(job):  # worker pool: no parent thread per job in flight
-        _start_on_backend(job)
-        return job
-    thread = threading.Thread(target=_run_job, args=(job,), name=f"seamless-{tf.hex()[:8]}", daemon=True)
-    thread.start()
+    return job, True
+
+
+def submit(tf_dict, tf, *, scratch=False, need_value=True, strict=False, direct_print=False,
+           fingertip=False) -> Job:
+    """Start computing `tf` in the background (or attach to it, or answer from the cache).
+
+    The job runs on the installed backend, else in a thread of its own. Returns the Job at
+    once; `job.result()` waits. Raises StrictDunderError (with `strict`) when the run in
+    flight has other execution dunders.
+    """
+    job, new = _claim(tf_dict, tf, scratch=scratch, need_value=need_value, use_cache=True,
+                      strict=strict, direct_print=direct_print, fingertip=fingertip)
+    if new:
+        _start(job)
     return job
 
 
-def run_inline(job: Job) -> None:
-    """Execute a job returned unstarted by `submit(..., inline=True)` in the calling thread."""
-    if job.unstarted:
-        job.unstarted = False
-        _run_job(job)
+def run_here(tf_dict, tf, *, scratch=False, need_value=True, use_cache=True, strict=False,
+             direct_print=False, fingertip=False, on_job=None) -> Job:
+    """Compute `tf` in the calling thread; return its Job, finished (result or exception set).
+
+    A cache hit or a run in flight is waited for; a new job executes here (on a backend, this
+    thread waits for it). `use_cache=False`: the caller found the cached result unusable (a
+    file of it is gone), so it is recomputed, unless a run is already in flight.
+    `on_job(job)` is called as soon as the job exists, before it runs (to keep a handle for
+    cancel); an exception it raises fails a new job. An interrupt (KeyboardInterrupt) while
+    the job runs here fails the job and is not re-raised: the caller decides.
+    """
+    job, new = _claim(tf_dict, tf, scratch=scratch, need_value=need_value, use_cache=use_cache,
+                      strict=strict, direct_print=direct_print, fingertip=fingertip)
+    if not new:
+        if on_job is not None:
+            on_job(job)
+        wait([job.future])
+        return job
+    try:
+        if on_job is not None:
+            on_job(job)
+    except BaseException as exc:  # noqa: BLE001 - handled by _complete
+        _complete(job, None, exc)
+        return job
+    _run_job(job)
+    return job
+
+
+def join(job: Job, timeout: float | None = None) -> bool:
+    """Wait until the job's execution has ended, its clean-up included (a canceled job's future
+    resolves at once, its processes may take a moment to go). False on timeout."""
+    return job.ended.wait(timeout)
 
 
 def compute(tf_dict, tf, **kwargs) -> Checksum:
@@ -172,36 +224,58 @@ def compute(tf_dict, tf, **kwargs) -> Checksum:
     return submit(tf_dict, tf, **kwargs).result()
 
 
-def _run_job(job: Job):
+def _execute_here(job: Job):
+    """Execute the job in this thread (the in-process backend's `run`)."""
+    return execute.execute(job.tf_dict, job.tf, resolve=resolve_buffer, cancel=job.cancel_event,
+                           direct_print=job.direct_print, fingertip=job.fingertip)
+
+
+_IN_PROCESS = InProcess(_execute_here)
+
+
+def _backend_of(job: Job):
+    """The installed backend, unless the job's `__meta__` says `local` (then: this process)."""
+    if _backend is not None and not job.tf_dict.get("__meta__", {}).get("local"):
+        return _backend
+    return _IN_PROCESS
+
+
+def _run_job(job: Job) -> None:
+    """Run a new job in the calling thread (on a backend: wait here for it) and complete it."""
     from .running import registered
 
+    job.backend = backend = _backend_of(job)
     outcome = error = None
     try:
         with registered(job.tf, job.cancel):  # reachable by seamless-cancel (SPEC §6.5)
-            if _on_backend(job):
-                outcome = _backend(job)
+            if isinstance(backend, InProcess):  # it runs jobs in this process: in this thread, then
+                outcome = backend.run(job)
             else:
-                outcome = execute.execute(job.tf_dict, job.tf, resolve=resolve_buffer, cancel=job.cancel_event,
-                                          direct_print=job.direct_print, fingertip=job.fingertip)
+                outcome = _wait_for(backend, job)
     except BaseException as exc:  # noqa: BLE001 - handled by _complete
         error = exc
     _complete(job, outcome, error)
 
 
-def _backend_starts(job: Job) -> bool:
-    """Whether the backend runs this job without a thread of ours: it has `start(job, done)`
-    and calls `done(outcome, error)` later, from a thread of its own (the worker pool does)."""
-    return _on_backend(job) and hasattr(_backend, "start")
+def _wait_for(backend, job: Job):
+    """Submit the job to `backend` and block until it reports back; the Outcome, or raise."""
+    reported = Future()
+
+    def done(outcome, error):
+        if error is not None:
+            reported.set_exception(error)
+        else:
+            reported.set_result(outcome)
+
+    backend.submit(job, done)
+    return reported.result()
 
 
-def _on_backend(job: Job) -> bool:
-    """Whether a backend runs this job (not one marked local in its `__meta__`)."""
-    return _backend is not None and not job.tf_dict.get("__meta__", {}).get("local")
-
-
-def _start_on_backend(job: Job) -> None:
+def _start(job: Job) -> None:
+    """Start a new job on its backend; the backend's `done` completes it."""
     from .running import registered
 
+    job.backend = backend = _backend_of(job)
     registration = registered(job.tf, job.cancel)  # reachable by seamless-cancel (SPEC §6.5)
     registration.__enter__()
 
@@ -210,13 +284,13 @@ def _start_on_backend(job: Job) -> None:
         _complete(job, outcome, error)
 
     try:
-        _backend.start(job, done)
+        backend.submit(job, done)
     except BaseException as exc:  # noqa: BLE001 - handled by _complete
         done(error=exc)
 
 
 def _complete(job: Job, outcome, error) -> None:
-    """Store a finished execution (or report its failure) and resolve the job."""
+    """Store a finished execution (or report its failure), resolve the job, mark it ended."""
     try:
         if error is not None:
             raise error
@@ -226,11 +300,13 @@ def _complete(job: Job, outcome, error) -> None:
     except BaseException as exc:  # noqa: BLE001 - every failure reaches the waiting caller
         if not isinstance(exc, TransformationError | CacheMissError | StrictDunderError):
             logger.debug("engine failure", exc_info=True)
-            exc = TransformationError(f"{type(exc).__name__}: {exc}")
+            wrapped = TransformationError(f"{type(exc).__name__}: {exc}")
+            wrapped.__cause__, exc = exc, wrapped
         job.logs = getattr(exc, "logs", job.logs)
         job._finish(exception=exc)
-        return
-    job._finish(result=result)
+    else:
+        job._finish(result=result)
+    job.ended.set()
 
 
 def _store(job: Job, outcome) -> Checksum:

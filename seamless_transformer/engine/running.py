@@ -50,8 +50,9 @@ _atexit_installed = False
 
 def registry_root() -> str:
     """The directory holding one subdirectory per running transformation."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
-    return os.path.join(base, f"seamless-{os.getuid()}", "running")
+    from ..config import runtime_dir
+
+    return os.path.join(runtime_dir(), f"seamless-{os.getuid()}", "running")
 
 
 def entry_name(pid=None) -> str:

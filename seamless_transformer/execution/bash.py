@@ -21,6 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from .. import config
 from ..checksum import Checksum
 from ..errors import CanceledError, TransformationError
 from . import workspace as ws_mod
@@ -85,7 +86,7 @@ def code_text(tf_dict: dict, storage) -> str:
 
 def conda_lines(name: str) -> str:
     """Lines that activate conda environment `name` (CONDA_ROOT, else `conda info --base`)."""
-    root = os.environ.get("CONDA_ROOT")
+    root = config.conda_root()
     if not root:
         try:
             proc = subprocess.run(
@@ -174,10 +175,7 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
 
 
 def _failure(message: str, job) -> TransformationError:
-    exc = TransformationError(message)
-    exc.stderr = bytes(job.stderr_tail[-TAIL_BYTES:])
-    exc.logs = job.logs()
-    return exc
+    return TransformationError(message, stderr=bytes(job.stderr_tail[-TAIL_BYTES:]), logs=job.logs())
 
 
 class _Job:
@@ -353,7 +351,7 @@ def _which(program):
 
 
 def _remove_workspace(workspace, err):
-    if os.environ.get("SEAMLESS_KEEP_WORKSPACE") == "1":
+    if config.keep_workspace():
         if err is not None:
             try:
                 err.write(f"workspace kept: {workspace}\n".encode())

@@ -13,6 +13,7 @@ from ..checksum import Checksum
 from ..config import get_settings
 from ..errors import CacheMissError, SeamlessError
 from ..store.storage import get_storage
+from ..identity import is_dunder
 from .record import Measurement, build_record
 
 @dataclass
@@ -34,7 +35,7 @@ class Outcome:
 def pins_of(tf_dict: dict):
     """(name, celltype, subcelltype, checksum) of every pin, sorted by name."""
     for name in sorted(tf_dict):
-        if name.startswith("__") and name.endswith("__"):
+        if is_dunder(name):
             continue
         celltype, subcelltype, cs = tf_dict[name]
         yield name, celltype, subcelltype, cs

@@ -162,7 +162,5 @@ def run_python(code_text: str, inputs: dict, *, extra_globals=None, pins=None, d
     if error is None and value is None:
         error = "RuntimeError: Result is empty\n"
     if error is not None:
-        exc = TransformationError(error)
-        exc.logs = capture.text
-        raise exc
+        raise TransformationError(error, logs=capture.text)
     return value, capture.text

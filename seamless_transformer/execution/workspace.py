@@ -26,20 +26,16 @@ import json
 import os
 import shlex
 
-from ..celltypes import DEEP_CELLTYPES, DIRECTORY_CELLTYPES
-from ..checksum import Checksum
+from ..celltypes import DEEP_CELLTYPES, DIRECTORY_CELLTYPES, TEXT_CELLTYPES
+from ..checksum import COMPRESSION_SUFFIXES, Checksum
 from ..errors import TransformationError, UsageError
+from ..identity import is_dunder
 
 TEXT_ENV_LIMIT = 1000
-TEXT_CELLTYPES = ("text", "python", "ipython", "yaml", "cson")
 META_FILE_PREFIX = "META__FILE__"
 
 
 # ---------------------------------------------------------------- pins in
-
-
-def is_dunder(name: str) -> bool:
-    return name.startswith("__") and name.endswith("__") and len(name) > 4
 
 
 def pin_names(tf_dict: dict) -> list[str]:
@@ -193,7 +189,7 @@ def _write_bytes(path, data: bytes, mode: int):
 
 
 def _compression(path):
-    for suffix in (".gz", ".zst"):
+    for suffix in COMPRESSION_SUFFIXES:
         if path.endswith(suffix):
             return suffix
     return None

@@ -16,31 +16,14 @@ _pool = None
 _atexit_installed = False
 
 
-class _Backend:
-    """The engine backend that runs jobs in the pool: called with a job it blocks the job's
-    thread; `start` (used by engine.submit) holds no thread while the job is in a worker."""
+class PoolBackend:
+    """The engine backend (engine/backend.py) that runs jobs in the pool's workers: `submit`
+    holds no thread of ours while the job is in a worker; `done` runs on a completion thread."""
 
     def __init__(self, pool):
         self.pool = pool
 
-    def __call__(self, job):
-        from concurrent.futures import Future
-
-        future = Future()
-
-        def done(outcome, error):
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(outcome)
-
-        task = self.pool.make_task(job.tf_dict, job.tf, done, scratch=job.scratch,
-                                   fingertip=job.fingertip, direct_print=job.direct_print, job=job)
-        self.pool.submit(task)
-        return future.result()
-
-    def start(self, job, done):
-        """Non-blocking: `done(outcome, error)` is called from the pool's completion threads."""
+    def submit(self, job, done):
         task = self.pool.make_task(job.tf_dict, job.tf, self.pool.completing(done),
                                    scratch=job.scratch, fingertip=job.fingertip,
                                    direct_print=job.direct_print, job=job)
@@ -48,6 +31,9 @@ class _Backend:
 
     def cancel(self, job):
         self.pool.cancel_job(job)
+
+    def close(self, wait=True):
+        self.pool.close(wait=wait)
 
 
 def _in_main_process() -> bool:
@@ -83,7 +69,7 @@ def spawn(n=None) -> None:
             pool.close(wait=False)
             raise
         _pool = pool
-        engine.set_backend(_Backend(pool))
+        engine.set_backend(PoolBackend(pool))
         config.note_spawned_workers(n)
         if not _atexit_installed:
             atexit.register(shutdown_workers, wait=False)
@@ -114,7 +100,8 @@ def shutdown_workers(wait=True) -> None:
         pool, _pool = _pool, None
         if pool is None:
             return
-        if isinstance(engine._backend, _Backend) and engine._backend.pool is pool:
+        backend = engine.get_backend()
+        if isinstance(backend, PoolBackend) and backend.pool is pool:
             engine.set_backend(None)
         config.note_spawned_workers(None)
     pool.close(wait=wait)

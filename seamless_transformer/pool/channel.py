@@ -18,7 +18,7 @@ SEAMLESS_SHM_THRESHOLD bytes inside a payload are replaced by shm.ShmRef (see sh
       |                         error | refused, ...} --> |  refused: the worker runs it itself
       | <----------- event    release  {names} ---------- |  parent segments copied out: unlink
       | <----------- response run     id {outcome} |     |
-      |                                  {error, etype, logs}
+      |                                  {error, etype, logs, traceback}
       | -- request  ping     id ----------------------->  |
       | <----------- response ping     id --------------- |  (within 1 s, or the worker is hung)
       | -- request  echo     id {data} ---------------->  |  (transport benchmark)
@@ -130,22 +130,30 @@ def outcome_from_wire(data: dict):
 
 
 def error_to_wire(exc: BaseException) -> dict:
-    """What the parent needs to raise the same error the in-process engine would raise."""
+    """What the parent needs to raise the same error the in-process engine would raise, with
+    this process's traceback of it."""
+    import traceback
+
     from ..errors import SeamlessError
 
     if isinstance(exc, SeamlessError):
         etype, text = type(exc).__name__, str(exc)
     else:
         etype, text = "TransformationError", f"{type(exc).__name__}: {exc}"
-    return {"error": text, "etype": etype, "logs": getattr(exc, "logs", None)}
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"error": text, "etype": etype, "logs": getattr(exc, "logs", None), "traceback": tb}
 
 
 def error_from_wire(data: dict) -> BaseException:
+    """The error of `error_to_wire`, its remote traceback as `__cause__` (a RemoteTraceback)."""
     from .. import errors
 
     cls = getattr(errors, data.get("etype") or "", None)
     if not (isinstance(cls, type) and issubclass(cls, errors.SeamlessError)):
         cls = errors.TransformationError
     exc = cls(data["error"])
-    exc.logs = data.get("logs")
+    if isinstance(exc, errors.TransformationError):
+        exc.logs = data.get("logs")
+    if data.get("traceback"):
+        exc.__cause__ = errors.RemoteTraceback(f'\n"""\n{data["traceback"]}"""')
     return exc

@@ -1,14 +1,6 @@
 """Book-keeping objects of the pool: one Task per transformation, one WorkerHandle per slot."""
 
 import itertools
-import os
-
-
-def env_int(name, default, minimum):
-    try:
-        return max(minimum, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
 
 
 class Task:

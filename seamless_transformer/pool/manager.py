@@ -20,7 +20,8 @@ from collections import deque
 from . import shm
 from .channel import Channel, ChannelClosed, error_from_wire, outcome_from_wire
 from .delegation import Delegation
-from .handles import Task, WorkerHandle, env_int
+from .. import config
+from .handles import Task, WorkerHandle
 from .worker import settings_snapshot, worker_main
 
 logger = logging.getLogger(__name__)
@@ -38,8 +39,8 @@ class Pool(Delegation):
         import multiprocessing
 
         self.ctx = multiprocessing.get_context("spawn")
-        self.throttle = env_int("SEAMLESS_WORKER_TRANSFORMATION_THROTTLE", 3, 1)
-        self.max_retries = env_int("SEAMLESS_WORKER_MAX_RETRIES", 2, 0)
+        self.throttle = config.worker_throttle()
+        self.max_retries = config.worker_max_retries()
         self.limit = shm.threshold()
         self.segments = shm.SegmentTable()
         self.workers = [WorkerHandle(i + 1) for i in range(n)]

@@ -20,16 +20,13 @@ import os
 import threading
 from dataclasses import dataclass
 
-DEFAULT_THRESHOLD = 64 * 1024
 
 
 def threshold() -> int:
     """Buffers of at least this many bytes go through shared memory."""
-    value = os.environ.get("SEAMLESS_SHM_THRESHOLD")
-    try:
-        return max(1, int(value)) if value else DEFAULT_THRESHOLD
-    except ValueError:
-        return DEFAULT_THRESHOLD
+    from ..config import shm_threshold
+
+    return shm_threshold()
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ import signal
 import threading
 from concurrent.futures import Future
 
+from .. import config
 from . import shm
 from .channel import (Channel, ChannelClosed, error_from_wire, error_to_wire, outcome_from_wire,
                       outcome_to_wire)
 
-SETTINGS_ENV = ("SEAMLESS_CACHE", "XDG_CACHE_HOME", "HOME")
 BASH_CANCEL_GRACE = 3.5
 JOB_THREADS = 64  # more than the slots the parent ever fills (nested jobs run in their asker's thread)
 
@@ -27,7 +27,7 @@ def settings_snapshot(settings) -> dict:
     return {
         "workdir": settings.workdir, "project": settings.project, "subproject": settings.subproject,
         "stage": settings.stage, "substage": settings.substage, "record": settings.record,
-        "env": {k: os.environ.get(k) for k in SETTINGS_ENV},
+        "env": {k: os.environ.get(k) for k in config.SETTINGS_ENV},  # the worker's own environment
     }
 
 
@@ -159,7 +159,8 @@ class _Worker:
         return outcome
 
     def delegate(self, job):
-        """Engine backend of the worker: ask the parent to run a nested transformation."""
+        """The worker's engine backend runs this (in a thread per nested transformation): ask the
+        parent to run it; returns its Outcome."""
         from ..store.storage import get_storage
 
         payload = {"tf_dict": job.tf_dict, "tf": job.tf.hex(), "scratch": job.scratch,
@@ -203,6 +204,7 @@ def pin_buffers(tf_dict, storage) -> dict:
 def worker_main(conn, name, snapshot):
     """Entry point of a worker process (multiprocessing spawn target)."""
     from .. import engine
+    from ..engine.backend import InProcess
 
     try:
         import setproctitle  # optional: nicer `ps` output
@@ -212,7 +214,7 @@ def worker_main(conn, name, snapshot):
         pass
     _install_settings(snapshot)
     worker = _Worker(conn, name)
-    engine.set_backend(worker.delegate)
+    engine.set_backend(InProcess(worker.delegate))  # nested transformations: ask the parent
     signal.signal(signal.SIGTERM, worker.on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     worker.serve()

@@ -1,6 +1,6 @@
 """The job queue of `seamless-run --qsubmit`, `seamless-queue` and `seamless-queue-finish` (SPEC §6.4).
 
     records   the queue file format (upstream-compatible), the submitter lock, the partial-record-safe reader
-    jobs      one queued job, the Execution shared by jobs of one tf, cache checks, futures
+    jobs      one queued job, cache checks, futures
     server    QueueServer: runs the queued jobs with at most N slots in use, each in its recorded workdir
 """

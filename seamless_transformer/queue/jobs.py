@@ -1,7 +1,6 @@
-"""One queued job: its slots, targets and futures; the shared Execution of a tf; cache and undo (SPEC §6.4).
+"""One queued job: its slots, targets and futures; cache and undo (SPEC §6.4).
 
     QueueJob(number, cmd, workers)   .slots (ncores, at most workers), .targets [Target], .futures [paths]
-    Execution                        one computation of a tf, shared by every job waiting for it
     cached(job) -> bytes | None      the cached result, if it and every leaf to download are available
     leaf_checksums(targets, buffer)  what writing the targets downloads
     download_size(checksums, storage)
@@ -13,29 +12,12 @@ Every path is joined to the job's recorded workdir; nothing depends on the proce
 
 import json
 import os
-import threading
 
 from .._util import unlink_quiet
 from ..checksum import Checksum
 from ..errors import CacheMissError
 from ..bashrun.targets import Target
 from .records import QueueCommand
-
-
-class Execution:
-    """One computation of a tf, shared by every job that asked for it while it was in flight."""
-
-    def __init__(self):
-        self.done = threading.Event()
-        self.buffer = None
-        self.error = None
-        self.engine_job = None
-
-    def wait(self) -> bytes:
-        self.done.wait()
-        if self.error is not None:
-            raise self.error
-        return self.buffer
 
 
 class QueueJob:
@@ -53,8 +35,8 @@ class QueueJob:
         self.slots = max(1, min(ncores, workers))
         self.targets = [Target(ws, local if local is not None else ws) for ws, local in cmd.result_targets.items()]
         self.futures = [os.path.join(cmd.workdir, t.local + ".FUTURE") for t in self.targets]
-        self.execution = None
-        self.leader = False
+        self.engine_job = None  # the engine Job computing its tf (to cancel it)
+        self.leader = False  # it holds slots: no run of its tf was in flight when it started
 
 
 def leaf_checksums(targets, buffer: bytes) -> list:

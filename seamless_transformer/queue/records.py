@@ -46,7 +46,9 @@ PARAM_DEFAULTS = {
 
 def queue_file(explicit: str | None = None) -> str:
     """The queue file: --queue-file, else $SEAMLESS_QUEUE_FILE, else ./.seamless-queue (absolute)."""
-    path = explicit or os.environ.get("SEAMLESS_QUEUE_FILE") or DEFAULT_QUEUE_FILE
+    from ..config import queue_file_env
+
+    path = explicit or queue_file_env() or DEFAULT_QUEUE_FILE
     return os.path.abspath(os.path.expanduser(path))
 
 

@@ -5,8 +5,8 @@
     main thread:  wait for the file ─► tail it every POLL_SECONDS ─► RecordBuffer (complete records only)
                   ─► pending (FIFO) ─► start the head when its slots are free ─► ... ─► EOF: wait, delete file
     job thread:   leader:   cache (result + every leaf to download) ──hit──┐
-                            miss: engine Job run in this thread (fingertip) ┴─► Execution (shared by tf)
-                  follower: a job whose tf is already in flight waits for that Execution (no slot)
+                            miss: engine.run_here in this thread (fingertip) ┴─► result buffer
+                  follower: a job whose tf the engine has in flight attaches to that run (no slot)
                   then:     targets + sidecars in the job's recorded workdir ─► .FUTURE files removed
 
 A job with `__meta__.ncores` k takes k slots (at most N). Nothing here changes the process cwd:
@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from ..checksum import Checksum
 from ..errors import CanceledError, SeamlessError, one_line
 from . import records
-from .jobs import Execution, QueueJob, cached, download_size, leaf_checksums, remove_futures, undo, write_futures
+from .jobs import QueueJob, cached, download_size, leaf_checksums, remove_futures, undo, write_futures
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,6 @@ class QueueServer:
         self.stream = stream if stream is not None else sys.stderr
         self._cond = threading.Condition()
         self._free = self.workers
-        self._inflight: dict = {}  # tf hex -> Execution
         self._active: set = set()  # QueueJob started and not finished
         self._threads: list = []
         self._pending: list = []
@@ -126,18 +125,18 @@ class QueueServer:
             self._bar.refresh()
 
     def _schedule(self) -> None:
-        """Start jobs in FIFO order while the head fits (called with the condition held)."""
+        """Start jobs in FIFO order while the head fits (called with the condition held). A job
+        whose tf the engine is computing already (the engine's running latch) takes no slot."""
+        from .. import engine
+
         while self._pending:
             job = self._pending[0]
-            execution = None if job.cmd.params["undo"] else self._inflight.get(job.tf)
-            if execution is not None:
-                job.execution = execution  # a follower: no slot of its own
-            elif not job.cmd.params["undo"]:
+            params = job.cmd.params  # a scratch result is not stored: a late follower could not read it
+            job.leader = not params["undo"] and (params["scratch"] or engine.in_flight(job.tf) is None)
+            if job.leader:
                 if job.slots > self._free:
                     return
                 self._free -= job.slots
-                job.execution, job.leader = Execution(), True
-                self._inflight[job.tf] = job.execution
             self._pending.pop(0)
             self._active.add(job)
             self._say(f"job {job.number} started: {job.cmd.original_command}")
@@ -150,8 +149,6 @@ class QueueServer:
         with self._cond:
             if job.leader:
                 self._free += job.slots
-                if self._inflight.get(job.tf) is job.execution:
-                    del self._inflight[job.tf]
                 job.leader = False
             self._cond.notify_all()
 
@@ -163,7 +160,9 @@ class QueueServer:
             if job.cmd.params["undo"]:
                 undo(job.tf)
             else:
-                buffer = self._leader(job) if job.leader else job.execution.wait()
+                buffer = cached(job) if job.leader else None
+                if buffer is None:
+                    buffer = self._execute(job)
                 self._write(job, buffer)
         except BaseException as exc:  # noqa: BLE001 - every failure is reported, the queue goes on
             self._failed(job, exc)
@@ -190,31 +189,18 @@ class QueueServer:
             reason = f"{type(exc).__name__}: {one_line(str(exc))}"
         self._say(f"job {job.number} failed: {reason}", error=True)
 
-    def _leader(self, job: QueueJob) -> bytes:
-        execution = job.execution
-        try:
-            buffer = cached(job)
-            if buffer is None:
-                buffer = self._execute(job)
-            execution.buffer = buffer
-            return buffer
-        except BaseException as exc:
-            execution.error = exc
-            raise
-        finally:
-            execution.done.set()  # the slot is released once this job's outputs are written too
-
     def _execute(self, job: QueueJob) -> bytes:
         from ..errors import TransformationError
         from ..store.storage import get_storage
         from .. import engine
 
-        engine_job = engine.Job(job.cmd.tf_dict, Checksum(job.tf), scratch=bool(job.cmd.params["scratch"]), fingertip=True)
-        engine_job.unstarted = True
-        job.execution.engine_job = engine_job
-        if self._stopping.is_set():  # interrupted before this job got going (see _cancel_all)
-            raise CanceledError("Transformation was canceled")
-        engine.run_inline(engine_job)
+        def claimed(engine_job):
+            job.engine_job = engine_job
+            if self._stopping.is_set():  # interrupted before this job got going (see _cancel_all)
+                raise CanceledError("Transformation was canceled")
+
+        engine_job = engine.run_here(job.cmd.tf_dict, Checksum(job.tf), scratch=bool(job.cmd.params["scratch"]),
+                                     fingertip=True, use_cache=not job.leader, on_job=claimed)
         try:
             result = engine_job.result()
         except CanceledError:
@@ -265,10 +251,9 @@ class QueueServer:
         """Interrupted: cancel every running execution and give the threads a moment to clean up."""
         self._stopping.set()
         with self._cond:
-            executions = [job.execution for job in self._active if job.execution is not None]
-        for execution in executions:
-            if execution.engine_job is not None:
-                execution.engine_job.cancel()
+            engine_jobs = [job.engine_job for job in self._active if job.engine_job is not None]
+        for engine_job in engine_jobs:
+            engine_job.cancel()
         deadline = time.monotonic() + CANCEL_JOIN_SECONDS
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))

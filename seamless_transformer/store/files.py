@@ -19,14 +19,14 @@ import os
 import secrets
 
 from .._util import unlink_quiet
-from ..checksum import Checksum, is_hex_checksum
+from ..checksum import Checksum, hash_file, is_hex_checksum
 from ..errors import ChecksumMismatchError, SeamlessError
 
 logger = logging.getLogger(__name__)
 
 MARKER = ".HASHSERVER_PREFIX"
 CHUNK = 1 << 20
-_COMPRESSED = (".zst", ".gz")
+_COMPRESSED = (".zst", ".gz")  # COMPRESSION_SUFFIXES, in the order buffer files are looked for
 
 
 class BufferDir:
@@ -153,7 +153,7 @@ class BufferDir:
         if expected is not None and self.has(expected):
             return expected
         if link:
-            actual = Checksum(_hash_file(src_path))
+            actual = hash_file(src_path)
             if expected is not None and actual != expected:
                 raise ChecksumMismatchError(f"{src_path}: content does not match checksum {expected.hex()}")
             if self.has(actual):
@@ -219,14 +219,6 @@ def _holds_flat_buffers(path: str) -> bool:
             return any(is_hex_checksum(entry.name.split(".")[0]) for entry in it)
     except OSError:
         return False
-
-
-def _hash_file(path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def _buffer_length(path: str) -> int | None:

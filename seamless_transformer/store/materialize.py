@@ -60,9 +60,9 @@ def format_size(nbytes: int) -> str:
 
 
 def _threshold(name: str, kind) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        raw = DEFAULTS[name]
+    from ..config import transfer_limit
+
+    raw = transfer_limit(name) or DEFAULTS[name]
     try:
         return int(raw) if kind is int else parse_size(raw)
     except (ValueError, UsageError):

@@ -17,11 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .._util import atomic_write
-from ..checksum import Checksum, checksum_of, is_hex_checksum
+from ..checksum import COMPRESSION_SUFFIXES as COMPRESSED_SUFFIXES, Checksum, checksum_of, is_hex_checksum, split_compression
 from ..errors import UsageError
 from . import statcache
 
-COMPRESSED_SUFFIXES = (".gz", ".zst")
 CHUNK_SIZE = 1 << 20
 # Below this size, reading and hashing a file costs less than a memo lookup (bench/identity.py).
 MEMO_MIN_SIZE = 64 * 1024
@@ -52,10 +51,7 @@ def display_path(path) -> str:
 
 
 def _strip_compression(path: str) -> str:
-    for suffix in COMPRESSED_SUFFIXES:
-        if path.endswith(suffix) and len(path) > len(suffix):
-            return path[: -len(suffix)]
-    return path
+    return split_compression(path)[0]
 
 
 def sidecar_base(path) -> str:
@@ -233,10 +229,9 @@ def _walk_files(top: str) -> list:
 
 
 def _compute_threads() -> int:
-    value = os.environ.get("SEAMLESS_COMPUTE_THREADS", "")
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    return min(32, (os.cpu_count() or 1) + 4)
+    from ..config import compute_threads
+
+    return compute_threads()
 
 
 def _batches(files: list) -> list:

@@ -38,10 +38,9 @@ _abandoned = []  # connections inherited over fork: never used, never closed by 
 
 def statcache_path() -> str:
     """Where the memo lives, from the environment as it is now."""
-    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".cache"
-    )
-    return os.path.join(cache_home, "seamless", "statcache.sqlite")
+    from ..config import cache_dir
+
+    return cache_dir("statcache.sqlite")
 
 
 def _int64(value: int) -> int:

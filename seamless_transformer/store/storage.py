@@ -15,10 +15,10 @@ import threading
 from collections import OrderedDict
 
 from .. import config
-from ..checksum import TRIVIAL_CHECKSUMS, Checksum
+from ..checksum import TRIVIAL_CHECKSUMS, Checksum, hash_file
 from ..errors import CacheMissError, ChecksumMismatchError
 from .db import ResultDB
-from .files import BufferDir, _hash_file
+from .files import BufferDir
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class Storage:
             except OSError as exc:
                 self._warn_once(store, exc)
         if result is None:
-            result = Checksum(_hash_file(path))
+            result = hash_file(path)
         return result
 
     def buffer_path(self, cs) -> str | None:

@@ -77,7 +77,7 @@ class DestinationSink:
         from .paths import file_checksum
 
         target = self._target(cs)
-        for path in (target, target + ".zst", target + ".gz"):
+        for path in (target, *(target + suffix for suffix in COMPRESSED_SUFFIXES)):
             try:
                 if os.path.exists(path) and file_checksum(path) == cs:
                     return True

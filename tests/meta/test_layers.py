@@ -117,3 +117,14 @@ def test_no_import_cycles_between_modules_counting_function_level_imports():
     for module in sorted(graph):
         visit(module, [])
     assert cycles == []
+
+
+@pytest.mark.parametrize("modname", sorted(m for m in MODULES if not m.startswith("cli")))
+def test_nothing_below_the_cli_imports_from_it(modname):
+    into_cli = [t for t in _imports(modname, MODULES[modname], top_level_only=False) if t.split(".")[0] == "cli"]
+    assert into_cli == []
+
+
+def test_the_cli_is_the_only_importer_of_click():
+    importers = sorted(m for m, path in MODULES.items() if "click" in set(_third_party(path)))
+    assert importers and all(m.startswith("cli.") for m in importers)

@@ -85,11 +85,36 @@ def test_sigkill_fails_with_worker_crashed_error_after_three_attempts(workers):
     from seamless_transformer import WorkerCrashedError
 
     workers(1)
-    tf = fail("kill", 1)
-    text = error_of(tf)
-    assert text == "worker died (signal 9) while running this transformation (3 attempts)"
-    assert isinstance(tf._job.future.exception(), WorkerCrashedError)
+    with pytest.raises(WorkerCrashedError) as info:
+        fail("kill", 1).run()
+    assert str(info.value) == "worker died (signal 9) while running this transformation (3 attempts)"
     assert serves_next_job()
+
+
+def test_a_worker_crash_reaches_await_as_worker_crashed_error(workers):
+    import asyncio
+
+    from seamless_transformer import WorkerCrashedError
+
+    workers(1, max_retries=0)
+
+    async def value():
+        return await fail("kill", 4)
+
+    with pytest.raises(WorkerCrashedError):
+        asyncio.run(value())
+
+
+def test_a_worker_exception_carries_the_workers_traceback_as_its_cause(workers):
+    from seamless_transformer.errors import RemoteTraceback
+
+    workers(1)
+    with pytest.raises(TransformationError) as info:
+        fail("raise", 5).run()
+    cause = info.value.__cause__
+    assert isinstance(cause, RemoteTraceback)
+    assert "ValueError: boom" in str(cause)
+    assert 'File "' in str(cause)  # the frames of the worker's side
 
 
 def test_max_retries_setting_changes_the_attempt_count(workers):
