@@ -361,3 +361,14 @@ def test_function_without_source_code_is_refused_with_a_clear_error():
     exec("def f(x):\n    return x\n", namespace)
     with pytest.raises(ValueError, match="cannot read the source code of function 'f'"):
         python_code_text(namespace["f"])
+
+
+@pytest.mark.parametrize("hexvalue", [ADD_CODE, ADD_CODE.upper()])
+def test_a_pin_from_a_checksum_object_and_from_its_hex_give_the_same_identity(hexvalue):
+    from_hex = dict(python_pipeline_dict(python_code_text(add)), code=["python", "transformer", hexvalue])
+    from_object = dict(from_hex, code=["python", "transformer", Checksum(ADD_CODE)])
+    assert identity_dict(from_object)["code"] == ["python", "transformer", ADD_CODE]
+    assert [type(part) for part in identity_dict(from_object)["code"]] == [str, str, str]
+    assert identity_dict(from_hex) == identity_dict(from_object)
+    assert identity_buffer(from_object) == identity_buffer(from_hex)
+    assert tf_checksum(from_object) == tf_checksum(from_hex)

@@ -368,3 +368,42 @@ def test_index_sidecar_not_matching_its_checksum_is_an_error():
     Path("outdir.CHECKSUM").write_text(sha(b"other") + "\n")
     with pytest.raises(UsageError, match="outdir.INDEX does not match"):
         prepare(["ls", "outdir"])
+
+
+def test_a_word_ending_in_slash_has_no_extension_whatever_precedes_it():
+    Path("d.dir").mkdir()
+    Path("d.dir/f").write_text("f")
+    job = prepare(["ls", "d.dir/"])
+    assert job.inputs["d.dir"].kind == "directory"
+
+
+@pytest.mark.parametrize("pattern", ["./data/*.txt", "other/../data/*.txt"])
+def test_glob_matches_written_with_dot_parts_map_to_the_normalized_pins(data, pattern):
+    Path("other").mkdir()
+    job = prepare([f"cat {pattern}"])
+    assert sorted(job.inputs) == ["data/a.txt", "data/b.txt"]
+    assert job.code == f"(\ncat {pattern}\n) > RESULT\n"
+
+
+def test_existence_is_checked_in_the_given_cwd_not_the_process_cwd_nor_the_w_root(tmp_path):
+    sub = tmp_path / "work" / "sub"
+    sub.mkdir()
+    (sub / "a.txt").write_text("a\n")
+    Path("b.txt").write_text("b\n")  # exists in the process cwd, which is also the -w root
+    job = prepare(["cat", "a.txt"], RunOptions(workdir=".."), cwd=str(sub))
+    assert list(job.inputs) == ["sub/a.txt"]
+    with pytest.raises(UsageError, match="'b.txt' has an extension, so it must be an existing file"):
+        prepare(["cat", "b.txt"], RunOptions(workdir=".."), cwd=str(sub))
+
+
+def test_bashcode_is_a_reserved_pin_name():
+    Path("bashcode").mkdir()
+    Path("bashcode/f.txt").write_text("f")
+    with pytest.raises(UsageError, match="'bashcode', which is reserved"):
+        prepare(["ls", "bashcode"])
+
+
+def test_strip_mapping_takes_the_basename_of_the_full_path_not_of_the_typed_word(data):
+    job = prepare(["ls", "data/"], RunOptions(mapping="strip"))
+    assert list(job.inputs) == ["data"]
+    assert job.code == "(\nls data\n) > RESULT\n"

@@ -130,3 +130,14 @@ def test_constructs_bashlex_cannot_parse_are_masked_not_refused(command):
     job = prepare([command])
     assert targets_of(job) == [("o.txt", "o.txt")]
     assert job.code == f"mkdir -p RESULT/\n{command}\nmv o.txt RESULT/\n"
+
+
+def test_redirect_into_a_sibling_whose_name_starts_with_the_capture_is_its_own_target():
+    job = prepare(["mkdir -p ws ws2; echo x > ws2/o.txt"], RunOptions(captures=["ws"]))
+    assert targets_of(job) == [("ws", "ws"), ("ws2/o.txt", "ws2/o.txt")]
+
+
+def test_absolute_target_in_a_sibling_whose_name_starts_with_the_cwd_is_outside():
+    sibling = f"{os.getcwd()}2/o.txt"
+    with pytest.raises(UsageError, match="is an absolute path outside the current directory"):
+        prepare([f"echo x > {sibling}"])

@@ -217,3 +217,46 @@ def test_a_stray_nul_is_skipped_without_an_error_or_a_job_number(queue, capsys):
     code, err = serve(queue)
     assert code == 0
     assert err == "seamless-queue: job 1 started: seamless-run --qsubmit echo x > o.txt\nseamless-queue: job 1 finished\n"
+
+
+def serve_in_thread(queue, workers=2):
+    """serve() in a daemon thread -> (thread, result dict filled with (code, stderr) when done)."""
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(out=serve(queue, workers=workers, eof=False)), daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_a_job_gives_back_every_slot_it_took(queue, capsys):
+    qsubmit(capsys, "--ncores", "2", "echo a > a.txt")
+    qsubmit(capsys, "--ncores", "2", "echo b > b.txt")
+    records.append_record(queue, records.EOF_RECORD)
+    thread, result = serve_in_thread(queue, workers=2)
+    thread.join(60)
+    assert not thread.is_alive(), "the second two-slot job never got its slots"
+    assert result["out"][0] == 0
+    assert open("b.txt").read() == "b\n"
+
+
+def test_the_futures_of_a_running_job_are_touched(queue, capsys, tmp_path, monkeypatch):
+    from seamless_transformer.queue import server
+
+    monkeypatch.setattr(server, "FUTURE_TOUCH_SECONDS", 0.05)
+    started, go = tmp_path / "started", tmp_path / "go"
+    qsubmit(capsys, f"touch {started}; while [ ! -e {go} ]; do sleep 0.05; done; echo x > o.txt")
+    records.append_record(queue, records.EOF_RECORD)
+    thread, result = serve_in_thread(queue)
+    try:
+        deadline = time.monotonic() + 30
+        while not started.exists():
+            assert time.monotonic() < deadline, "the job did not start within 30 s"
+            time.sleep(0.02)
+        os.utime("o.txt.FUTURE", (0, 0))
+        while os.stat("o.txt.FUTURE").st_mtime == 0:
+            assert time.monotonic() < deadline, "o.txt.FUTURE was not touched within 30 s"
+            time.sleep(0.02)
+    finally:
+        go.touch()
+        thread.join(60)
+    assert result["out"][0] == 0
+    assert not os.path.exists("o.txt.FUTURE")

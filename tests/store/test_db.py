@@ -236,3 +236,72 @@ def test_writing_to_an_unwritable_database_raises_one_clear_error(db, tmp_path):
     (tmp_path / "seamless.db-shm").mkdir()
     with pytest.raises(PermissionError, match=r"seamless\.db: result database is not writable \("):
         ResultDB(tmp_path / "seamless.db").put_transformation(OTHER, RES)
+
+
+def test_a_busy_error_is_retried_until_it_clears():
+    from seamless_transformer.store import db as dbmod
+
+    calls = []
+
+    def locked_twice():
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "done"
+
+    assert dbmod._retry(locked_twice) == "done"
+    assert len(calls) == 3
+
+
+def test_a_busy_error_that_outlasts_the_busy_timeout_is_raised(monkeypatch):
+    from seamless_transformer.store import db as dbmod
+
+    monkeypatch.setattr(dbmod, "BUSY_RETRY_SECONDS", 0.05)
+    calls = []
+
+    def always_locked():
+        calls.append(1)
+        assert len(calls) < 100, "retried past the busy timeout"
+        raise sqlite3.OperationalError("database is locked")
+
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        dbmod._retry(always_locked)
+    assert len(calls) > 1
+
+
+def test_a_non_busy_error_is_raised_without_a_retry():
+    from seamless_transformer.store import db as dbmod
+
+    calls = []
+
+    def broken():
+        calls.append(1)
+        assert len(calls) == 1, "a non-busy error was retried"
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        dbmod._retry(broken)
+    assert len(calls) == 1
+
+
+def test_put_metadata_is_refused_when_the_recorded_metadata_has_another_result(db):
+    db.put_metadata(TF, RES, {"n": 1})
+    db.put_transformation(TF, OTHER)  # the transformation row now agrees with the new call
+    assert db.put_metadata(TF, OTHER, {"n": 2}) is False
+    assert db.get_metadata(TF) == {"n": 1}
+
+
+def test_a_forked_child_writes_through_a_connection_of_its_own(db):
+    db.put_transformation(TF, RES)
+    inherited = db._conn
+    pid = os.fork()
+    if pid == 0:
+        try:
+            db.put_transformation(OTHER, RES)
+            os._exit(0 if db._conn is not None and db._conn is not inherited else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert db.get_transformation(OTHER) == RES
+    assert db._conn is inherited  # the parent keeps its own

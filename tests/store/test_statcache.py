@@ -3,6 +3,8 @@
 import os
 import sqlite3
 
+import pytest
+
 from seamless_transformer.store import statcache
 
 HEX_A = "a" * 64
@@ -132,3 +134,23 @@ def test_memo_works_in_a_forked_child(tmp_path):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert statcache.get_cached_checksum(child_path, os.stat(child_path)) == HEX_B
+
+
+def _stat_with(st: os.stat_result, **changes) -> os.stat_result:
+    fields = {"st_dev": 2, "st_ino": 1, "st_size": 6}  # indexes in the stat tuple
+    values = list(st)
+    for name, delta in changes.items():
+        if name in fields:
+            values[fields[name]] += delta
+    extra = [st.st_atime, st.st_mtime, st.st_ctime, st.st_atime_ns,
+             st.st_mtime_ns + changes.get("st_mtime_ns", 0), st.st_ctime_ns + changes.get("st_ctime_ns", 0)]
+    return os.stat_result(values + extra)
+
+
+@pytest.mark.parametrize("field", ["st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns"])
+def test_each_part_of_the_stat_key_alone_makes_a_miss(tmp_path, field):
+    path = _write(tmp_path / "f")
+    st = os.stat(path)
+    statcache.put_cached_checksum(path, st, HEX_A)
+    assert statcache.get_cached_checksum(path, _stat_with(st, **{field: 1})) is None
+    assert statcache.get_cached_checksum(path, _stat_with(st)) == HEX_A

@@ -1,0 +1,75 @@
+"""The engine (engine/__init__.py): cache lookup, scratch, META__ pins and attaching to a running job."""
+
+import os
+
+import pytest
+
+from seamless_transformer import engine
+from seamless_transformer.bashrun.prepare import RunOptions, prepare
+from seamless_transformer.errors import StrictDunderError
+from seamless_transformer.store import storage as storage_mod
+from seamless_transformer.store.storage import get_storage
+
+
+def prepared(command, **options):
+    """A bash transformation whose input buffers are stored, ready for the engine."""
+    job = prepare([command], RunOptions(**options))
+    storage = get_storage()
+    for cs, value in job.buffers.items():
+        storage.put_buffer(value if isinstance(value, bytes) else open(value, "rb").read(), cs)
+    return job
+
+
+def forget_buffer(result):
+    """Remove a result buffer from the store, and every in-memory copy of it."""
+    os.remove(get_storage().buffer_path(result))
+    storage_mod._reset()
+    engine._reset()
+
+
+def test_a_result_whose_buffer_is_gone_is_recomputed_when_the_value_is_needed():
+    job = prepared("echo recomputed")
+    result = engine.compute(job.tf_dict, job.tf_checksum)
+    forget_buffer(result)
+    assert engine.lookup(job.tf_checksum) is None
+    again = engine.submit(job.tf_dict, job.tf_checksum)
+    assert again.result(timeout=60) == result and not again.cached
+    assert get_storage().get_buffer(result) == b"recomputed\n"
+
+
+def test_a_result_whose_buffer_is_gone_is_a_hit_when_the_value_is_not_needed():
+    job = prepared("echo kept")
+    result = engine.compute(job.tf_dict, job.tf_checksum)
+    forget_buffer(result)
+    assert engine.lookup(job.tf_checksum, need_value=False) == result
+
+
+def test_a_scratch_submission_does_not_need_the_result_buffer():
+    job = prepared("echo scratch")
+    result = engine.compute(job.tf_dict, job.tf_checksum)
+    forget_buffer(result)
+    again = engine.submit(job.tf_dict, job.tf_checksum, scratch=True)
+    assert again.cached and again.result(timeout=5) == result
+
+
+def test_meta_pins_reach_the_executed_job_but_not_the_identity():
+    five = prepared("echo $N", metavars=["N=5"])
+    six = prepare(["echo $N"], RunOptions(metavars=["N=6"]))
+    assert five.tf_checksum == six.tf_checksum
+    result = engine.compute(five.tf_dict, five.tf_checksum)
+    assert get_storage().get_buffer(result) == b"5\n"
+
+
+def test_a_strict_submission_with_other_execution_dunders_does_not_join_a_running_job(tmp_path):
+    go = tmp_path / "go"
+    job = prepared(f"while [ ! -e {go} ]; do sleep 0.05; done; echo done")
+    running = engine.submit(job.tf_dict, job.tf_checksum)
+    try:
+        other = dict(job.tf_dict, __meta__={"ncores": 2})
+        with pytest.raises(StrictDunderError, match="already running with different execution dunders"):
+            engine.submit(other, job.tf_checksum, strict=True)
+        assert engine.submit(dict(job.tf_dict), job.tf_checksum, strict=True) is running
+        assert engine.submit(other, job.tf_checksum) is running  # not strict: joins
+    finally:
+        go.touch()
+    assert running.result(timeout=60) is not None

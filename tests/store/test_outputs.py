@@ -1,0 +1,87 @@
+"""seamless-run's outputs in the current directory (store/outputs.py): order, atomicity, names, download decision."""
+
+import json
+import os
+
+import pytest
+
+from seamless_transformer.bashrun.prepare import RunOptions, prepare
+from seamless_transformer.checksum import Checksum
+from seamless_transformer.errors import CacheMissError
+from seamless_transformer.store.outputs import missing_leaves, parse_deep, write_targets
+from seamless_transformer.store.storage import get_storage
+
+ABSENT = Checksum.of(b"a buffer that was never stored\n")
+
+
+def deep(storage, files: dict) -> bytes:
+    """A targets-mode result buffer {relpath: cs}; bytes values are stored, Checksums are not."""
+    return json.dumps({rel: (data if isinstance(data, Checksum) else storage.put_buffer(data)).hex()
+                       for rel, data in files.items()}).encode()
+
+
+def write(prepared, buffer, download=True):
+    storage = get_storage()
+    write_targets(prepared, buffer, storage, cwd=os.getcwd(), download=download, answer=True)
+
+
+def test_a_file_sidecar_is_not_written_when_its_content_cannot_be():
+    prepared = prepare(["echo x > o.txt"])
+    with pytest.raises(CacheMissError):
+        write(prepared, deep(get_storage(), {"o.txt": ABSENT}))
+    assert sorted(os.listdir()) == []
+
+
+def test_a_directory_sidecar_is_not_written_when_its_content_cannot_be():
+    prepared = prepare(["true"], RunOptions(captures=["d"]))
+    with pytest.raises(CacheMissError):
+        write(prepared, deep(get_storage(), {"d/a.txt": b"A\n", "d/b.txt": ABSENT}))
+    assert sorted(os.listdir()) == []
+
+
+def test_a_file_target_is_replaced_never_rewritten_in_place():
+    open("o.txt", "w").write("old\n")
+    open("o.txt.CHECKSUM", "w").write(Checksum.of(b"old\n").hex() + "\n")
+    os.link("o.txt", "reader-of-o.txt")
+    os.link("o.txt.CHECKSUM", "reader-of-o.txt.CHECKSUM")
+    write(prepare(["echo new > o.txt"]), deep(get_storage(), {"o.txt": b"new\n"}))
+    assert open("o.txt").read() == "new\n"
+    assert open("reader-of-o.txt").read() == "old\n"
+    assert open("reader-of-o.txt.CHECKSUM").read() == Checksum.of(b"old\n").hex() + "\n"
+
+
+def test_a_directory_target_and_its_sidecars_are_replaced_never_rewritten_in_place():
+    os.mkdir("d")
+    open("d/a.txt", "w").write("old\n")
+    open("d.INDEX", "w").write("{}\n")
+    os.link("d/a.txt", "reader-of-a.txt")
+    os.link("d.INDEX", "reader-of-d.INDEX")
+    write(prepare(["true"], RunOptions(captures=["d"])), deep(get_storage(), {"d/a.txt": b"new\n"}))
+    assert open("d/a.txt").read() == "new\n"
+    assert open("reader-of-a.txt").read() == "old\n"
+    assert open("reader-of-d.INDEX").read() == "{}\n"
+
+
+def test_the_entries_of_a_deep_result_keep_their_relative_names():
+    prepared = prepare(["true"], RunOptions(captures=["d"]))
+    write(prepared, deep(get_storage(), {"d/sub/x/a.txt": b"A\n", "d/b.txt": b"B\n"}))
+    assert open("d/sub/x/a.txt").read() == "A\n"
+    assert open("d/b.txt").read() == "B\n"
+    assert json.loads(open("d.INDEX").read()) == {"b.txt": Checksum.of(b"B\n").hex(),
+                                                 "sub/x/a.txt": Checksum.of(b"A\n").hex()}
+
+
+@pytest.mark.parametrize("absent", ["d/a.txt", "d/b.txt", "o.txt"])
+def test_one_missing_leaf_among_present_ones_makes_the_cached_result_unusable(absent):
+    prepared = prepare(["echo x > o.txt"], RunOptions(captures=["d"]))
+    storage = get_storage()
+    files = {"d/a.txt": b"A\n", "d/b.txt": b"B\n", "o.txt": b"x\n"}
+    files[absent] = ABSENT
+    assert missing_leaves(prepared, parse_deep(deep(storage, files)), storage) is True
+
+
+def test_a_cached_result_with_every_leaf_present_is_usable():
+    prepared = prepare(["echo x > o.txt"], RunOptions(captures=["d"]))
+    storage = get_storage()
+    buffer = deep(storage, {"d/a.txt": b"A\n", "d/b.txt": b"B\n", "o.txt": b"x\n"})
+    assert missing_leaves(prepared, parse_deep(buffer), storage) is False
