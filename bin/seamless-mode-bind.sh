@@ -89,54 +89,158 @@ seamless-mode--bind-x() {
 
 # How to run the rewriter: asked once from the installed command (--fast-argv: the same module
 # without the console-script wrapper and `site`, which dominate its start-up), then reused.
+# The rewriter's built-in skip words are asked once too, so that the shell can decline the
+# usual lines (builtins, `cd`, `git`, ...) without starting Python at all.
 seamless-mode--rewriter() {
   [[ -n ${__seamless_mode_rewriter[0]-} && -f ${__seamless_mode_rewriter[3]-} ]] && return 0
   __seamless_mode_rewriter=()
   mapfile -t __seamless_mode_rewriter < <(command seamless-mode-rewrite --fast-argv 2>/dev/null)
   ((${#__seamless_mode_rewriter[@]} == 4)) || __seamless_mode_rewriter=(seamless-mode-rewrite)
+  local word words
+  words=$(command "${__seamless_mode_rewriter[@]}" --skip-words 2>/dev/null) || words=
+  for word in $words; do
+    __seamless_mode_skip[$word]=1
+  done
+}
+
+# Is WORD run by the shell itself (alias, keyword, function, builtin) rather than as a program?
+# The same answer as `type -t`, without a subshell.
+seamless-mode--shell-word() {
+  [[ -n $1 ]] || return 0
+  [[ -n ${BASH_ALIASES[$1]+x} || -n ${__seamless_mode_builtin[$1]+x} ]] && return 0
+  builtin declare -F -- "$1" >/dev/null
+}
+
+# Decline early, in the shell: blank lines, comments, and lines whose first word (after
+# NAME=VALUE words) is a shell word or a skip word. Everything else goes to the rewriter.
+seamless-mode--quick-decline() {
+  local -a words
+  local word user=${SEAMLESS_MODE_SKIP-}
+  read -r -a words <<<"$1" || true
+  for word in ${words[@]+"${words[@]}"}; do
+    [[ $word == [A-Za-z_]*([A-Za-z0-9_])?(+)=* ]] && continue
+    [[ $word == '#'* || $word == seamless* ]] && return 0
+    [[ -n ${__seamless_mode_skip[$word]+x} ]] && return 0
+    [[ " ${user//[,:]/ } " == *" $word "* ]] && return 0
+    seamless-mode--shell-word "$word"
+    return
+  done
+  return 0
 }
 
 seamless-mode--rewrite() {
   local line=$1 names name
-  local -a args=()
+  local -a args=(--commands)
   seamless-mode--rewriter
   [[ -n ${SEAMLESS_MODE_OPTS-} ]] && args+=(--opts "$SEAMLESS_MODE_OPTS")
+  [[ -n ${SEAMLESS_MODE_SKIP-} ]] && args+=(--skip "$SEAMLESS_MODE_SKIP")
   if [[ $line == *'$'* ]]; then
     names=$(command "${__seamless_mode_rewriter[@]}" --list-vars -- "$line") || return 1
     while IFS= read -r name; do
       [[ -n $name && -n ${!name+set} ]] && args+=(--set "$name=${!name}")
     done <<<"$names"
   fi
-  command "${__seamless_mode_rewriter[@]}" ${args[@]+"${args[@]}"} -- "$line"
+  command "${__seamless_mode_rewriter[@]}" "${args[@]}" -- "$line"
 }
 
-# First step of Enter (bound with bind -x): replace the line by `seamless-mode-exec` when the
-# rewriter accepts it. The typed line never passes through word splitting or globbing here.
+# First step of Enter (bound with bind -x). It acts only once per primary prompt: the prompt
+# hook arms it, and it disarms itself at once. So it never runs a command substitution while
+# bash is reading the second or later line of a command (that corrupts bash 5.2's parser, see
+# shell/README.md), and a continuation line is never rewritten on its own.
+# When the rewriter accepts the line, it becomes `seamless-mode-exec`. The typed line never
+# passes through word splitting or globbing here.
 seamless-mode--prepare() {
-  builtin export -n READLINE_LINE READLINE_POINT 2>/dev/null
-  local line=$READLINE_LINE out
+  [[ ${__seamless_mode_armed-} == 1 ]] || return 0
+  __seamless_mode_armed=0
   __seamless_mode_R=
+  builtin export -n READLINE_LINE READLINE_POINT 2>/dev/null
+  local line=$READLINE_LINE out word bang=${histchars-!}
+  bang=${bang:0:1}
+  # History expansion first, exactly as bash would do it after Enter (`!$`, `!!`).
+  if [[ -n $bang && $- == *H* && $line == *"$bang"* ]]; then
+    builtin shopt -q histverify && return 0
+    line=$(builtin history -p -- "$line" 2>/dev/null) || return 0
+  fi
+  seamless-mode--quick-decline "$line" && return 0
   seamless-mode--rewriter  # here, not only in the $(...) below, so that the answer is kept
   out=$(seamless-mode--rewrite "$line") || return 0
   [[ -n $out ]] || return 0
+  # After R come the command words of the line: all of them must be programs.
+  while IFS= read -r word; do
+    seamless-mode--shell-word "$word" && return 0
+  done <<<"${out#*$'\n'}"
   __seamless_mode_L=$line
-  __seamless_mode_R=$out
+  __seamless_mode_R=${out%%$'\n'*}
+  [[ $line == "$READLINE_LINE" ]] || builtin printf '%s\n' "$line"
   READLINE_LINE=seamless-mode-exec
   READLINE_POINT=${#READLINE_LINE}
 }
 
-# The line that Enter accepted: put the typed line in history instead of this one, run R.
+# The line that Enter accepted: the typed line L replaces it in history, then R runs.
+# `history -s` replaces the entry of the command that runs it (this line) when bash added
+# one, and otherwise just adds L; it applies HISTCONTROL and HISTIGNORE to L. No other entry
+# is touched.
 seamless-mode-exec() {
-  local r=${__seamless_mode_R-} l=${__seamless_mode_L-} num rest
+  local r=${__seamless_mode_R-} l=${__seamless_mode_L-}
   __seamless_mode_R=
   [[ -n $r ]] || return 0
-  read -r num rest <<<"$(HISTTIMEFORMAT='' builtin history 1)"
-  if [[ $rest == seamless-mode-exec ]]; then
-    builtin history -d "${num%\*}"
-  fi
-  builtin history -s -- "$l"
+  [[ -o history ]] && builtin history -s -- "$l"
   [[ ${SEAMLESS_MODE_ECHO-} == 1 ]] && builtin printf '%s\n' "$r" >&2
   builtin eval "$r"
+}
+
+# Runs before every primary prompt (PROMPT_COMMAND, or bash-preexec's precmd_functions):
+# arms Enter, binds it if the hotkey asked for that, and keeps the marker in the current
+# prompt exactly while the mode is on. Keeps $?.
+seamless-mode--prompt() {
+  local status=$?
+  if [[ ${__seamless_mode_on-} == 1 ]]; then
+    [[ ${__seamless_mode_bound_enter-} == 1 ]] || seamless-mode--bind-enter
+    __seamless_mode_armed=1
+    [[ ${PS1-} == *"$__seamless_mode_marker"* ]] || PS1=$__seamless_mode_marker${PS1-}
+  elif [[ ${PS1-} == *"$__seamless_mode_marker"* ]]; then
+    PS1=${PS1/"$__seamless_mode_marker"/}
+  fi
+  return "$status"
+}
+
+# Put seamless-mode--prompt in front of PROMPT_COMMAND (string or array), as direnv does; with
+# bash-preexec loaded, in precmd_functions instead (its first PROMPT_COMMAND entry must stay
+# first, to see $? and PIPESTATUS).
+seamless-mode--hook() {
+  if [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
+    [[ " ${precmd_functions[*]-} " == *" seamless-mode--prompt "* ]] || precmd_functions+=(seamless-mode--prompt)
+    return 0
+  fi
+  [[ ";${PROMPT_COMMAND[*]-};" == *"seamless-mode--prompt"* ]] && return 0
+  if [[ -n ${PROMPT_COMMAND+x} && ${PROMPT_COMMAND@a} == *a* ]]; then
+    PROMPT_COMMAND=(seamless-mode--prompt "${PROMPT_COMMAND[@]}")
+  else
+    # shellcheck disable=SC2178,SC2128  # here PROMPT_COMMAND is a string
+    PROMPT_COMMAND="seamless-mode--prompt${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
+  fi
+}
+
+seamless-mode--unhook() {
+  local -a kept=()
+  local entry
+  for entry in ${precmd_functions[@]+"${precmd_functions[@]}"}; do
+    [[ $entry == seamless-mode--prompt ]] || kept+=("$entry")
+  done
+  [[ -n ${precmd_functions+x} ]] && precmd_functions=(${kept[@]+"${kept[@]}"})
+  [[ -n ${PROMPT_COMMAND+x} ]] || return 0
+  if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
+    kept=()
+    for entry in "${PROMPT_COMMAND[@]}"; do
+      [[ $entry == seamless-mode--prompt ]] || kept+=("$entry")
+    done
+    PROMPT_COMMAND=(${kept[@]+"${kept[@]}"})
+  else
+    # shellcheck disable=SC2178,SC2128  # here PROMPT_COMMAND is a string
+    PROMPT_COMMAND=${PROMPT_COMMAND/#seamless-mode--prompt;/}
+    # shellcheck disable=SC2178,SC2128
+    PROMPT_COMMAND=${PROMPT_COMMAND/#seamless-mode--prompt/}
+  fi
 }
 
 seamless-mode-on() {
@@ -147,35 +251,48 @@ seamless-mode-on() {
     SEAMLESS_MODE_OPTS=
   fi
   builtin export -n SEAMLESS_MODE_OPTS
-  seamless-mode--enable
+  seamless-mode--enable now
 }
 
-# Turn the mode on keeping SEAMLESS_MODE_OPTS (the hotkey path).
-seamless-mode--enable() {
-  local km key macro
-  if [[ ${__seamless_mode_on-} != 1 ]]; then
-    __seamless_mode_saved_enter=()
-    seamless-mode--save __seamless_mode_saved_enter '\C-m' '\C-j'
-    macro="\"$__seamless_mode_seq_rewrite$__seamless_mode_seq_accept\""
-    for km in "${__seamless_mode_keymaps[@]}"; do
-      for key in '\C-m' '\C-j'; do
-        builtin bind -m "$km" -r "$key"
-        builtin bind -m "$km" "\"$key\": $macro"
-      done
+# Save the user's Enter bindings, then make Enter our macro.
+seamless-mode--bind-enter() {
+  local km key macro="\"$__seamless_mode_seq_rewrite$__seamless_mode_seq_accept\""
+  __seamless_mode_saved_enter=()
+  seamless-mode--save __seamless_mode_saved_enter '\C-m' '\C-j'
+  for km in "${__seamless_mode_keymaps[@]}"; do
+    for key in '\C-m' '\C-j'; do
+      builtin bind -m "$km" -r "$key"
+      builtin bind -m "$km" "\"$key\": $macro"
     done
-    __seamless_mode_saved_ps1=${PS1-}
-    PS1="\[\e[35m\][seamless-mode]\[\e[0m\] ${PS1-}"
+  done
+  __seamless_mode_bound_enter=1
+}
+
+# Turn the mode on keeping SEAMLESS_MODE_OPTS. With "now" (a command typed at the prompt), Enter
+# is bound at once; from the hotkey, which may be pressed while bash is reading a continuation
+# line, nothing that could disturb the parser runs: the prompt hook binds Enter before the next
+# prompt, and the mode (with its marker) starts there.
+seamless-mode--enable() {
+  if [[ ${__seamless_mode_on-} != 1 ]]; then
     __seamless_mode_on=1
+    __seamless_mode_armed=0
+    seamless-mode--hook
+    [[ ${1-} == now ]] && seamless-mode--bind-enter
+    [[ ${PS1-} == *"$__seamless_mode_marker"* ]] || PS1=$__seamless_mode_marker${PS1-}
   fi
   builtin printf 'seamless mode ON\n' >&2
 }
 
 seamless-mode-off() {
   if [[ ${__seamless_mode_on-} == 1 ]]; then
-    seamless-mode--replay "${__seamless_mode_saved_enter[@]}"
-    PS1=$__seamless_mode_saved_ps1
+    if [[ ${__seamless_mode_bound_enter-} == 1 ]]; then
+      seamless-mode--replay "${__seamless_mode_saved_enter[@]}"
+      __seamless_mode_bound_enter=0
+    fi
     __seamless_mode_on=0
+    __seamless_mode_armed=0
   fi
+  PS1=${PS1/"$__seamless_mode_marker"/}
   builtin printf 'seamless mode OFF\n' >&2
 }
 
@@ -183,7 +300,7 @@ seamless-mode-toggle() {
   if [[ ${__seamless_mode_on-} == 1 ]]; then
     seamless-mode-off
   else
-    seamless-mode--enable
+    seamless-mode--enable "${1-now}"
   fi
 }
 
@@ -193,6 +310,7 @@ seamless-mode-toggle() {
 seamless-mode-unbind() {
   local km
   [[ ${__seamless_mode_on-} == 1 ]] && seamless-mode-off
+  seamless-mode--unhook
   [[ ${__seamless_mode_bound-} == 1 ]] || return 0
   for km in "${__seamless_mode_keymaps[@]}"; do
     builtin bind -m "$km" -r "$__seamless_mode_seq_rewrite"
@@ -211,11 +329,19 @@ seamless-mode--bind() {
   for km in "${__seamless_mode_keymaps[@]}"; do
     seamless-mode--bind-x "$km" "$__seamless_mode_seq_rewrite" seamless-mode--prepare
     builtin bind -m "$km" "\"$__seamless_mode_seq_accept\": accept-line"
-    [[ -n $hotkey ]] && seamless-mode--bind-x "$km" "$hotkey" seamless-mode-toggle
+    [[ -n $hotkey ]] && seamless-mode--bind-x "$km" "$hotkey" 'seamless-mode-toggle later'
   done
   __seamless_mode_bound=1
 }
+# The names that `type -t` calls keyword or builtin, for seamless-mode--shell-word.
+declare -gA __seamless_mode_builtin=() __seamless_mode_skip=()
+while IFS= read -r __seamless_mode_word; do
+  __seamless_mode_builtin[$__seamless_mode_word]=1
+done < <(compgen -b -k)
+unset __seamless_mode_word
+__seamless_mode_marker='\[\e[35m\][seamless-mode]\[\e[0m\] '
 seamless-mode--bind
+seamless-mode--hook
 return 0
 fi
 # Seamless mode for interactive zsh >= 5.0 (SPEC §7; contract in shell/README.md).
@@ -254,19 +380,50 @@ seamless-mode--replay() {
 
 # How to run the rewriter: asked once from the installed command (--fast-argv: the same module
 # without the console-script wrapper and `site`, which dominate its start-up), then reused.
+# The rewriter's built-in skip words are asked once too, so that the shell can decline the
+# usual lines (builtins, `cd`, `git`, ...) without starting Python at all.
 seamless-mode--rewriter() {
   emulate -L zsh
   [[ -n ${__seamless_mode_rewriter[1]-} && -f ${__seamless_mode_rewriter[4]-} ]] && return 0
   typeset -ga __seamless_mode_rewriter=(${(f)"$(command seamless-mode-rewrite --fast-argv 2>/dev/null)"})
   (( $#__seamless_mode_rewriter == 4 )) || __seamless_mode_rewriter=(seamless-mode-rewrite)
+  local word
+  for word in ${=${"$(command $__seamless_mode_rewriter --skip-words 2>/dev/null)"}}; do
+    __seamless_mode_skip[$word]=1
+  done
+}
+
+# Is WORD run by the shell itself (alias, reserved word, function, builtin) rather than as a
+# program? The same answer as `whence -w`, without a subshell.
+seamless-mode--shell-word() {
+  [[ -z $1 ]] || (( $+aliases[$1] || $+functions[$1] || $+builtins[$1] || $reswords[(Ie)$1] ))
+}
+
+# Decline early, in the shell: blank lines, comments, and lines whose first word (after
+# NAME=VALUE words) is a shell word or a skip word. Everything else goes to the rewriter.
+seamless-mode--quick-decline() {
+  emulate -L zsh -o extendedglob
+  local word
+  local -a user=(${(s: :)${SEAMLESS_MODE_SKIP//[,:]/ }})
+  for word in ${(z)1}; do
+    [[ $word == [[:alpha:]_][[:alnum:]_]#(|+)=* ]] && continue
+    [[ $word == '#'* ]] && return 0
+    word=${(Q)word}
+    [[ $word == seamless* || -n ${__seamless_mode_skip[$word]-} ]] && return 0
+    (( $user[(Ie)$word] )) && return 0
+    seamless-mode--shell-word $word
+    return
+  done
+  return 0
 }
 
 seamless-mode--rewrite() {
   emulate -L zsh
   local line=$1 name
-  local -a args names
+  local -a args=(--commands) names
   seamless-mode--rewriter
   [[ -n ${SEAMLESS_MODE_OPTS-} ]] && args+=(--opts "$SEAMLESS_MODE_OPTS")
+  [[ -n ${SEAMLESS_MODE_SKIP-} ]] && args+=(--skip "$SEAMLESS_MODE_SKIP")
   if [[ $line == *'$'* ]]; then
     names=(${(f)"$(command $__seamless_mode_rewriter --list-vars -- "$line")"}) || return 1
     for name in $names; do
@@ -276,38 +433,59 @@ seamless-mode--rewrite() {
   command $__seamless_mode_rewriter $args -- "$line"
 }
 
-# Wrapper of accept-line while the mode is on: replace the line by `seamless-mode-exec` when the
-# rewriter accepts it, then chain to the user's accept-line widget or to the builtin one.
-seamless-mode--accept-line() {
+# The zle-line-finish hook: it runs once the line editor is done with a line, after whatever
+# widget accepted it (accept-line, a user's or a plugin's wrapper of it). Only a first line
+# (CONTEXT start; a continuation line has CONTEXT cont) is considered, so a command typed over
+# several lines is never rewritten line by line. When the rewriter accepts the line, it becomes
+# `seamless-mode-exec`.
+seamless-mode--line-finish() {
   emulate -L zsh
-  local out
+  [[ ${__seamless_mode_on-} == 1 && $CONTEXT == start && -z $PREBUFFER ]] || return 0
   typeset -g __seamless_mode_R=
+  local line=$BUFFER typed=$BUFFER out word
+  local -a words
+  # History expansion first (`!$`, `!!`), as zsh would do it; a line where it does nothing or
+  # fails runs as typed.
+  if [[ -o banghist && -n $histchars && $line == *${histchars[1]}* ]]; then
+    [[ -o histverify ]] && return 0
+    zle .expand-history
+    line=$BUFFER
+    BUFFER=$typed
+    [[ $line != $typed ]] || return 0
+  fi
+  seamless-mode--quick-decline $line && return 0
   seamless-mode--rewriter  # here, not only in the $(...) below, so that the answer is kept
-  if out=$(seamless-mode--rewrite "$BUFFER") && [[ -n $out ]]; then
-    typeset -g __seamless_mode_L=$BUFFER __seamless_mode_R=$out
-    BUFFER=seamless-mode-exec
-    CURSOR=$#BUFFER
-  fi
-  if [[ $__seamless_mode_saved_widget == user:* ]]; then
-    zle seamless-mode--orig-accept-line -- "$@"
-  else
-    zle .accept-line
-  fi
+  out=$(seamless-mode--rewrite $line) || return 0
+  words=(${(f)out})
+  (( $#words )) || return 0
+  # After R come the command words of the line: all of them must be programs.
+  for word in ${words[2,-1]}; do
+    seamless-mode--shell-word $word && return 0
+  done
+  typeset -g __seamless_mode_L=$line __seamless_mode_R=$words[1]
+  BUFFER=seamless-mode-exec
+  CURSOR=$#BUFFER
 }
 
-# zshaddhistory hook while the mode is on: the `seamless-mode-exec` line is not remembered.
+# zshaddhistory hook: the `seamless-mode-exec` line is not remembered (seamless-mode-exec puts
+# the typed line in its place).
 seamless-mode--addhistory() {
   emulate -L zsh
   [[ ${1%%$'\n'} != seamless-mode-exec ]]
 }
 
-# The line that Enter accepted: the typed line goes to history, R runs.
+# The line that Enter accepted: the typed line goes to history, R runs. The history options
+# that zsh applies to a typed line are applied here (print -s alone would not). print -s takes
+# each argument as one history word, so the line is given as its shell words (for `!$`).
 seamless-mode-exec() {
   emulate -L zsh
   local r=${__seamless_mode_R-} l=${__seamless_mode_L-}
   typeset -g __seamless_mode_R=
   [[ -n $r ]] || return 0
-  print -rs -- "$l"
+  if ! [[ -o histignorespace && $l == ' '* ]] &&
+     ! [[ -o histignoredups && $l == ${history[$((HISTCMD - 1))]-} ]]; then
+    print -rs -- ${(z)l}
+  fi
   [[ ${SEAMLESS_MODE_ECHO-} == 1 ]] && print -r -- $r >&2
   eval "$r"
 }
@@ -319,46 +497,31 @@ seamless-mode-on() {
   seamless-mode--enable
 }
 
-# Turn the mode on keeping SEAMLESS_MODE_OPTS (the hotkey path).
+# The mode is a flag: no key binding or widget changes when it goes on or off. Only the marker
+# moves, in whatever the prompt is now.
 seamless-mode--enable() {
   emulate -L zsh
-  local km
-  if [[ ${__seamless_mode_on-} != 1 ]]; then
-    typeset -ga __seamless_mode_saved_enter=(
-      "${(@f)$(seamless-mode--save '^M')}" "${(@f)$(seamless-mode--save '^J')}")
-    typeset -g __seamless_mode_saved_widget=${widgets[accept-line]-builtin}
-    if [[ $__seamless_mode_saved_widget == user:* ]]; then
-      zle -A accept-line seamless-mode--orig-accept-line
-    fi
-    zle -N accept-line seamless-mode--accept-line
-    for km in $__seamless_mode_keymaps; do
-      bindkey -M $km '^M' accept-line
-      bindkey -M $km '^J' accept-line
-    done
-    typeset -ga zshaddhistory_functions
-    zshaddhistory_functions+=(seamless-mode--addhistory)
-    typeset -g __seamless_mode_saved_prompt=$PROMPT
-    PROMPT="%F{magenta}[seamless-mode]%f $PROMPT"
-    typeset -g __seamless_mode_on=1
-  fi
+  typeset -g __seamless_mode_on=1
+  [[ $PROMPT == *$__seamless_mode_marker* ]] || PROMPT=$__seamless_mode_marker$PROMPT
   seamless-mode--say 'seamless mode ON'
 }
 
 seamless-mode-off() {
   emulate -L zsh
-  if [[ ${__seamless_mode_on-} == 1 ]]; then
-    if [[ $__seamless_mode_saved_widget == user:* ]]; then
-      zle -A seamless-mode--orig-accept-line accept-line
-      zle -D seamless-mode--orig-accept-line
-    else
-      zle -A .accept-line accept-line
-    fi
-    seamless-mode--replay $__seamless_mode_saved_enter
-    zshaddhistory_functions=(${zshaddhistory_functions:#seamless-mode--addhistory})
-    PROMPT=$__seamless_mode_saved_prompt
-    typeset -g __seamless_mode_on=0
-  fi
+  typeset -g __seamless_mode_on=0
+  PROMPT=${PROMPT/$__seamless_mode_marker}
   seamless-mode--say 'seamless mode OFF'
+}
+
+# precmd hook: the marker is in the prompt exactly while the mode is on (a venv's activate or
+# deactivate may have put back an older prompt meanwhile).
+seamless-mode--precmd() {
+  emulate -L zsh
+  if [[ ${__seamless_mode_on-} == 1 ]]; then
+    [[ $PROMPT == *$__seamless_mode_marker* ]] || PROMPT=$__seamless_mode_marker$PROMPT
+  else
+    PROMPT=${PROMPT/$__seamless_mode_marker}
+  fi
 }
 
 # A message on stderr; inside a widget the display is invalidated first and the prompt redrawn.
@@ -385,12 +548,32 @@ seamless-mode-toggle() {
 seamless-mode-unbind() {
   emulate -L zsh
   [[ ${__seamless_mode_on-} == 1 ]] && seamless-mode-off
+  add-zle-hook-widget -d line-finish seamless-mode--line-finish 2>/dev/null
+  add-zsh-hook -d precmd seamless-mode--precmd
+  zshaddhistory_functions=(${zshaddhistory_functions:#seamless-mode--addhistory})
+  typeset -g __seamless_mode_hooked=
   if [[ -n ${__seamless_mode_hotkey-} ]]; then
     seamless-mode--replay $__seamless_mode_saved_hotkey
     zle -D seamless-mode-toggle
   fi
   typeset -g __seamless_mode_hotkey=
   return 0
+}
+
+# Hooks once per shell: zle-line-finish (through add-zle-hook-widget, which every plugin
+# manager and plugin shares), precmd and zshaddhistory.
+() {
+  emulate -L zsh
+  zmodload -i zsh/parameter
+  typeset -gA __seamless_mode_skip
+  typeset -g __seamless_mode_marker='%F{magenta}[seamless-mode]%f '
+  [[ -z ${__seamless_mode_hooked-} ]] || return 0
+  typeset -g __seamless_mode_hooked=1
+  autoload -Uz add-zle-hook-widget add-zsh-hook
+  add-zle-hook-widget line-finish seamless-mode--line-finish
+  add-zsh-hook precmd seamless-mode--precmd
+  typeset -ga zshaddhistory_functions
+  zshaddhistory_functions+=(seamless-mode--addhistory)
 }
 
 # Bind the hotkey once; its previous bindings are captured for seamless-mode-unbind.
