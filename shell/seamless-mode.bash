@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Seamless mode for interactive bash >= 4.3 (SPEC §7; contract in shell/README.md).
+# Seamless mode for interactive bash >= 4.3 (contract in shell/README.md).
 # shell/build.sh copies this file into bin/seamless-mode-bind.sh; edit it here, then rebuild.
 # Everything is defined by the sourcing shell only: no `set`, no `export`, names seamless-mode-*
 # and __seamless_* / SEAMLESS_MODE_* only.

@@ -1,4 +1,4 @@
-# Seamless mode for interactive zsh >= 5.0 (SPEC §7; contract in shell/README.md).
+# Seamless mode for interactive zsh >= 5.0 (contract in shell/README.md).
 # shell/build.sh copies this file into bin/seamless-mode-bind.sh; edit it here, then rebuild.
 # Every function starts with `emulate -L zsh`, so the user's options never leak in or out.
 

@@ -1,4 +1,4 @@
-"""seamless-mode-rewrite: turn a typed shell line into a `seamless-run` command (SPEC §7).
+"""seamless-mode-rewrite: turn a typed shell line into a `seamless-run` command (contract in shell/README.md).
 
     seamless-mode-rewrite [--opts STR] [--skip WORDS] [--set NAME=VALUE]... [--commands]
                           [--list-vars] -- LINE
