@@ -4,10 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System tools the tests drive for real: zsh (shell mode), shellcheck (lint of the shell code).
+# System packages the tests drive for real: zsh, shellcheck (lint of the shell code), and for the
+# seamless-mode pty tests the shell plugins it must coexist with, plus valgrind.
+# Each entry is PACKAGE:FILE, FILE being what shows that the package is installed.
 missing=()
-for tool in zsh shellcheck; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for entry in zsh:/usr/bin/zsh shellcheck:/usr/bin/shellcheck \
+    zsh-autosuggestions:/usr/share/zsh-autosuggestions/zsh-autosuggestions.zsh \
+    zsh-syntax-highlighting:/usr/share/zsh-syntax-highlighting/zsh-syntax-highlighting.zsh \
+    fzf:/usr/share/doc/fzf/examples/key-bindings.bash bash-completion:/usr/share/bash-completion/bash_completion \
+    direnv:/usr/bin/direnv valgrind:/usr/bin/valgrind; do
+    [ -e "${entry#*:}" ] || missing+=("${entry%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Seamless mode for interactive bash >= 4.3 (SPEC §7; contract in shell/README.md).
+# Seamless mode for interactive bash >= 4.3 (contract in shell/README.md).
 # shell/build.sh copies this file into bin/seamless-mode-bind.sh; edit it here, then rebuild.
 # Everything is defined by the sourcing shell only: no `set`, no `export`, names seamless-mode-*
 # and __seamless_* / SEAMLESS_MODE_* only.
@@ -84,54 +84,158 @@ seamless-mode--bind-x() {
 
 # How to run the rewriter: asked once from the installed command (--fast-argv: the same module
 # without the console-script wrapper and `site`, which dominate its start-up), then reused.
+# The rewriter's built-in skip words are asked once too, so that the shell can decline the
+# usual lines (builtins, `cd`, `git`, ...) without starting Python at all.
 seamless-mode--rewriter() {
   [[ -n ${__seamless_mode_rewriter[0]-} && -f ${__seamless_mode_rewriter[3]-} ]] && return 0
   __seamless_mode_rewriter=()
   mapfile -t __seamless_mode_rewriter < <(command seamless-mode-rewrite --fast-argv 2>/dev/null)
   ((${#__seamless_mode_rewriter[@]} == 4)) || __seamless_mode_rewriter=(seamless-mode-rewrite)
+  local word words
+  words=$(command "${__seamless_mode_rewriter[@]}" --skip-words 2>/dev/null) || words=
+  for word in $words; do
+    __seamless_mode_skip[$word]=1
+  done
+}
+
+# Is WORD run by the shell itself (alias, keyword, function, builtin) rather than as a program?
+# The same answer as `type -t`, without a subshell.
+seamless-mode--shell-word() {
+  [[ -n $1 ]] || return 0
+  [[ -n ${BASH_ALIASES[$1]+x} || -n ${__seamless_mode_builtin[$1]+x} ]] && return 0
+  builtin declare -F -- "$1" >/dev/null
+}
+
+# Decline early, in the shell: blank lines, comments, and lines whose first word (after
+# NAME=VALUE words) is a shell word or a skip word. Everything else goes to the rewriter.
+seamless-mode--quick-decline() {
+  local -a words
+  local word user=${SEAMLESS_MODE_SKIP-}
+  read -r -a words <<<"$1" || true
+  for word in ${words[@]+"${words[@]}"}; do
+    [[ $word == [A-Za-z_]*([A-Za-z0-9_])?(+)=* ]] && continue
+    [[ $word == '#'* || $word == seamless* ]] && return 0
+    [[ -n ${__seamless_mode_skip[$word]+x} ]] && return 0
+    [[ " ${user//[,:]/ } " == *" $word "* ]] && return 0
+    seamless-mode--shell-word "$word"
+    return
+  done
+  return 0
 }
 
 seamless-mode--rewrite() {
   local line=$1 names name
-  local -a args=()
+  local -a args=(--commands)
   seamless-mode--rewriter
   [[ -n ${SEAMLESS_MODE_OPTS-} ]] && args+=(--opts "$SEAMLESS_MODE_OPTS")
+  [[ -n ${SEAMLESS_MODE_SKIP-} ]] && args+=(--skip "$SEAMLESS_MODE_SKIP")
   if [[ $line == *'$'* ]]; then
     names=$(command "${__seamless_mode_rewriter[@]}" --list-vars -- "$line") || return 1
     while IFS= read -r name; do
       [[ -n $name && -n ${!name+set} ]] && args+=(--set "$name=${!name}")
     done <<<"$names"
   fi
-  command "${__seamless_mode_rewriter[@]}" ${args[@]+"${args[@]}"} -- "$line"
+  command "${__seamless_mode_rewriter[@]}" "${args[@]}" -- "$line"
 }
 
-# First step of Enter (bound with bind -x): replace the line by `seamless-mode-exec` when the
-# rewriter accepts it. The typed line never passes through word splitting or globbing here.
+# First step of Enter (bound with bind -x). It acts only once per primary prompt: the prompt
+# hook arms it, and it disarms itself at once. So it never runs a command substitution while
+# bash is reading the second or later line of a command (that corrupts bash 5.2's parser, see
+# shell/README.md), and a continuation line is never rewritten on its own.
+# When the rewriter accepts the line, it becomes `seamless-mode-exec`. The typed line never
+# passes through word splitting or globbing here.
 seamless-mode--prepare() {
-  builtin export -n READLINE_LINE READLINE_POINT 2>/dev/null
-  local line=$READLINE_LINE out
+  [[ ${__seamless_mode_armed-} == 1 ]] || return 0
+  __seamless_mode_armed=0
   __seamless_mode_R=
+  builtin export -n READLINE_LINE READLINE_POINT 2>/dev/null
+  local line=$READLINE_LINE out word bang=${histchars-!}
+  bang=${bang:0:1}
+  # History expansion first, exactly as bash would do it after Enter (`!$`, `!!`).
+  if [[ -n $bang && $- == *H* && $line == *"$bang"* ]]; then
+    builtin shopt -q histverify && return 0
+    line=$(builtin history -p -- "$line" 2>/dev/null) || return 0
+  fi
+  seamless-mode--quick-decline "$line" && return 0
   seamless-mode--rewriter  # here, not only in the $(...) below, so that the answer is kept
   out=$(seamless-mode--rewrite "$line") || return 0
   [[ -n $out ]] || return 0
+  # After R come the command words of the line: all of them must be programs.
+  while IFS= read -r word; do
+    seamless-mode--shell-word "$word" && return 0
+  done <<<"${out#*$'\n'}"
   __seamless_mode_L=$line
-  __seamless_mode_R=$out
+  __seamless_mode_R=${out%%$'\n'*}
+  [[ $line == "$READLINE_LINE" ]] || builtin printf '%s\n' "$line"
   READLINE_LINE=seamless-mode-exec
   READLINE_POINT=${#READLINE_LINE}
 }
 
-# The line that Enter accepted: put the typed line in history instead of this one, run R.
+# The line that Enter accepted: the typed line L replaces it in history, then R runs.
+# `history -s` replaces the entry of the command that runs it (this line) when bash added
+# one, and otherwise just adds L; it applies HISTCONTROL and HISTIGNORE to L. No other entry
+# is touched.
 seamless-mode-exec() {
-  local r=${__seamless_mode_R-} l=${__seamless_mode_L-} num rest
+  local r=${__seamless_mode_R-} l=${__seamless_mode_L-}
   __seamless_mode_R=
   [[ -n $r ]] || return 0
-  read -r num rest <<<"$(HISTTIMEFORMAT='' builtin history 1)"
-  if [[ $rest == seamless-mode-exec ]]; then
-    builtin history -d "${num%\*}"
-  fi
-  builtin history -s -- "$l"
+  [[ -o history ]] && builtin history -s -- "$l"
   [[ ${SEAMLESS_MODE_ECHO-} == 1 ]] && builtin printf '%s\n' "$r" >&2
   builtin eval "$r"
+}
+
+# Runs before every primary prompt (PROMPT_COMMAND, or bash-preexec's precmd_functions):
+# arms Enter, binds it if the hotkey asked for that, and keeps the marker in the current
+# prompt exactly while the mode is on. Keeps $?.
+seamless-mode--prompt() {
+  local status=$?
+  if [[ ${__seamless_mode_on-} == 1 ]]; then
+    [[ ${__seamless_mode_bound_enter-} == 1 ]] || seamless-mode--bind-enter
+    __seamless_mode_armed=1
+    [[ ${PS1-} == *"$__seamless_mode_marker"* ]] || PS1=$__seamless_mode_marker${PS1-}
+  elif [[ ${PS1-} == *"$__seamless_mode_marker"* ]]; then
+    PS1=${PS1/"$__seamless_mode_marker"/}
+  fi
+  return "$status"
+}
+
+# Put seamless-mode--prompt in front of PROMPT_COMMAND (string or array), as direnv does; with
+# bash-preexec loaded, in precmd_functions instead (its first PROMPT_COMMAND entry must stay
+# first, to see $? and PIPESTATUS).
+seamless-mode--hook() {
+  if [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
+    [[ " ${precmd_functions[*]-} " == *" seamless-mode--prompt "* ]] || precmd_functions+=(seamless-mode--prompt)
+    return 0
+  fi
+  [[ ";${PROMPT_COMMAND[*]-};" == *"seamless-mode--prompt"* ]] && return 0
+  if [[ -n ${PROMPT_COMMAND+x} && ${PROMPT_COMMAND@a} == *a* ]]; then
+    PROMPT_COMMAND=(seamless-mode--prompt "${PROMPT_COMMAND[@]}")
+  else
+    # shellcheck disable=SC2178,SC2128  # here PROMPT_COMMAND is a string
+    PROMPT_COMMAND="seamless-mode--prompt${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
+  fi
+}
+
+seamless-mode--unhook() {
+  local -a kept=()
+  local entry
+  for entry in ${precmd_functions[@]+"${precmd_functions[@]}"}; do
+    [[ $entry == seamless-mode--prompt ]] || kept+=("$entry")
+  done
+  [[ -n ${precmd_functions+x} ]] && precmd_functions=(${kept[@]+"${kept[@]}"})
+  [[ -n ${PROMPT_COMMAND+x} ]] || return 0
+  if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
+    kept=()
+    for entry in "${PROMPT_COMMAND[@]}"; do
+      [[ $entry == seamless-mode--prompt ]] || kept+=("$entry")
+    done
+    PROMPT_COMMAND=(${kept[@]+"${kept[@]}"})
+  else
+    # shellcheck disable=SC2178,SC2128  # here PROMPT_COMMAND is a string
+    PROMPT_COMMAND=${PROMPT_COMMAND/#seamless-mode--prompt;/}
+    # shellcheck disable=SC2178,SC2128
+    PROMPT_COMMAND=${PROMPT_COMMAND/#seamless-mode--prompt/}
+  fi
 }
 
 seamless-mode-on() {
@@ -142,35 +246,48 @@ seamless-mode-on() {
     SEAMLESS_MODE_OPTS=
   fi
   builtin export -n SEAMLESS_MODE_OPTS
-  seamless-mode--enable
+  seamless-mode--enable now
 }
 
-# Turn the mode on keeping SEAMLESS_MODE_OPTS (the hotkey path).
-seamless-mode--enable() {
-  local km key macro
-  if [[ ${__seamless_mode_on-} != 1 ]]; then
-    __seamless_mode_saved_enter=()
-    seamless-mode--save __seamless_mode_saved_enter '\C-m' '\C-j'
-    macro="\"$__seamless_mode_seq_rewrite$__seamless_mode_seq_accept\""
-    for km in "${__seamless_mode_keymaps[@]}"; do
-      for key in '\C-m' '\C-j'; do
-        builtin bind -m "$km" -r "$key"
-        builtin bind -m "$km" "\"$key\": $macro"
-      done
+# Save the user's Enter bindings, then make Enter our macro.
+seamless-mode--bind-enter() {
+  local km key macro="\"$__seamless_mode_seq_rewrite$__seamless_mode_seq_accept\""
+  __seamless_mode_saved_enter=()
+  seamless-mode--save __seamless_mode_saved_enter '\C-m' '\C-j'
+  for km in "${__seamless_mode_keymaps[@]}"; do
+    for key in '\C-m' '\C-j'; do
+      builtin bind -m "$km" -r "$key"
+      builtin bind -m "$km" "\"$key\": $macro"
     done
-    __seamless_mode_saved_ps1=${PS1-}
-    PS1="\[\e[35m\][seamless-mode]\[\e[0m\] ${PS1-}"
+  done
+  __seamless_mode_bound_enter=1
+}
+
+# Turn the mode on keeping SEAMLESS_MODE_OPTS. With "now" (a command typed at the prompt), Enter
+# is bound at once; from the hotkey, which may be pressed while bash is reading a continuation
+# line, nothing that could disturb the parser runs: the prompt hook binds Enter before the next
+# prompt, and the mode (with its marker) starts there.
+seamless-mode--enable() {
+  if [[ ${__seamless_mode_on-} != 1 ]]; then
     __seamless_mode_on=1
+    __seamless_mode_armed=0
+    seamless-mode--hook
+    [[ ${1-} == now ]] && seamless-mode--bind-enter
+    [[ ${PS1-} == *"$__seamless_mode_marker"* ]] || PS1=$__seamless_mode_marker${PS1-}
   fi
   builtin printf 'seamless mode ON\n' >&2
 }
 
 seamless-mode-off() {
   if [[ ${__seamless_mode_on-} == 1 ]]; then
-    seamless-mode--replay "${__seamless_mode_saved_enter[@]}"
-    PS1=$__seamless_mode_saved_ps1
+    if [[ ${__seamless_mode_bound_enter-} == 1 ]]; then
+      seamless-mode--replay "${__seamless_mode_saved_enter[@]}"
+      __seamless_mode_bound_enter=0
+    fi
     __seamless_mode_on=0
+    __seamless_mode_armed=0
   fi
+  PS1=${PS1/"$__seamless_mode_marker"/}
   builtin printf 'seamless mode OFF\n' >&2
 }
 
@@ -178,7 +295,7 @@ seamless-mode-toggle() {
   if [[ ${__seamless_mode_on-} == 1 ]]; then
     seamless-mode-off
   else
-    seamless-mode--enable
+    seamless-mode--enable "${1-now}"
   fi
 }
 
@@ -188,6 +305,7 @@ seamless-mode-toggle() {
 seamless-mode-unbind() {
   local km
   [[ ${__seamless_mode_on-} == 1 ]] && seamless-mode-off
+  seamless-mode--unhook
   [[ ${__seamless_mode_bound-} == 1 ]] || return 0
   for km in "${__seamless_mode_keymaps[@]}"; do
     builtin bind -m "$km" -r "$__seamless_mode_seq_rewrite"
@@ -206,9 +324,17 @@ seamless-mode--bind() {
   for km in "${__seamless_mode_keymaps[@]}"; do
     seamless-mode--bind-x "$km" "$__seamless_mode_seq_rewrite" seamless-mode--prepare
     builtin bind -m "$km" "\"$__seamless_mode_seq_accept\": accept-line"
-    [[ -n $hotkey ]] && seamless-mode--bind-x "$km" "$hotkey" seamless-mode-toggle
+    [[ -n $hotkey ]] && seamless-mode--bind-x "$km" "$hotkey" 'seamless-mode-toggle later'
   done
   __seamless_mode_bound=1
 }
+# The names that `type -t` calls keyword or builtin, for seamless-mode--shell-word.
+declare -gA __seamless_mode_builtin=() __seamless_mode_skip=()
+while IFS= read -r __seamless_mode_word; do
+  __seamless_mode_builtin[$__seamless_mode_word]=1
+done < <(compgen -b -k)
+unset __seamless_mode_word
+__seamless_mode_marker='\[\e[35m\][seamless-mode]\[\e[0m\] '
 seamless-mode--bind
+seamless-mode--hook
 return 0

@@ -1,4 +1,4 @@
-# Seamless mode for interactive zsh >= 5.0 (SPEC §7; contract in shell/README.md).
+# Seamless mode for interactive zsh >= 5.0 (contract in shell/README.md).
 # shell/build.sh copies this file into bin/seamless-mode-bind.sh; edit it here, then rebuild.
 # Every function starts with `emulate -L zsh`, so the user's options never leak in or out.
 
@@ -34,19 +34,50 @@ seamless-mode--replay() {
 
 # How to run the rewriter: asked once from the installed command (--fast-argv: the same module
 # without the console-script wrapper and `site`, which dominate its start-up), then reused.
+# The rewriter's built-in skip words are asked once too, so that the shell can decline the
+# usual lines (builtins, `cd`, `git`, ...) without starting Python at all.
 seamless-mode--rewriter() {
   emulate -L zsh
   [[ -n ${__seamless_mode_rewriter[1]-} && -f ${__seamless_mode_rewriter[4]-} ]] && return 0
   typeset -ga __seamless_mode_rewriter=(${(f)"$(command seamless-mode-rewrite --fast-argv 2>/dev/null)"})
   (( $#__seamless_mode_rewriter == 4 )) || __seamless_mode_rewriter=(seamless-mode-rewrite)
+  local word
+  for word in ${=${"$(command $__seamless_mode_rewriter --skip-words 2>/dev/null)"}}; do
+    __seamless_mode_skip[$word]=1
+  done
+}
+
+# Is WORD run by the shell itself (alias, reserved word, function, builtin) rather than as a
+# program? The same answer as `whence -w`, without a subshell.
+seamless-mode--shell-word() {
+  [[ -z $1 ]] || (( $+aliases[$1] || $+functions[$1] || $+builtins[$1] || $reswords[(Ie)$1] ))
+}
+
+# Decline early, in the shell: blank lines, comments, and lines whose first word (after
+# NAME=VALUE words) is a shell word or a skip word. Everything else goes to the rewriter.
+seamless-mode--quick-decline() {
+  emulate -L zsh -o extendedglob
+  local word
+  local -a user=(${(s: :)${SEAMLESS_MODE_SKIP//[,:]/ }})
+  for word in ${(z)1}; do
+    [[ $word == [[:alpha:]_][[:alnum:]_]#(|+)=* ]] && continue
+    [[ $word == '#'* ]] && return 0
+    word=${(Q)word}
+    [[ $word == seamless* || -n ${__seamless_mode_skip[$word]-} ]] && return 0
+    (( $user[(Ie)$word] )) && return 0
+    seamless-mode--shell-word $word
+    return
+  done
+  return 0
 }
 
 seamless-mode--rewrite() {
   emulate -L zsh
   local line=$1 name
-  local -a args names
+  local -a args=(--commands) names
   seamless-mode--rewriter
   [[ -n ${SEAMLESS_MODE_OPTS-} ]] && args+=(--opts "$SEAMLESS_MODE_OPTS")
+  [[ -n ${SEAMLESS_MODE_SKIP-} ]] && args+=(--skip "$SEAMLESS_MODE_SKIP")
   if [[ $line == *'$'* ]]; then
     names=(${(f)"$(command $__seamless_mode_rewriter --list-vars -- "$line")"}) || return 1
     for name in $names; do
@@ -56,38 +87,59 @@ seamless-mode--rewrite() {
   command $__seamless_mode_rewriter $args -- "$line"
 }
 
-# Wrapper of accept-line while the mode is on: replace the line by `seamless-mode-exec` when the
-# rewriter accepts it, then chain to the user's accept-line widget or to the builtin one.
-seamless-mode--accept-line() {
+# The zle-line-finish hook: it runs once the line editor is done with a line, after whatever
+# widget accepted it (accept-line, a user's or a plugin's wrapper of it). Only a first line
+# (CONTEXT start; a continuation line has CONTEXT cont) is considered, so a command typed over
+# several lines is never rewritten line by line. When the rewriter accepts the line, it becomes
+# `seamless-mode-exec`.
+seamless-mode--line-finish() {
   emulate -L zsh
-  local out
+  [[ ${__seamless_mode_on-} == 1 && $CONTEXT == start && -z $PREBUFFER ]] || return 0
   typeset -g __seamless_mode_R=
+  local line=$BUFFER typed=$BUFFER out word
+  local -a words
+  # History expansion first (`!$`, `!!`), as zsh would do it; a line where it does nothing or
+  # fails runs as typed.
+  if [[ -o banghist && -n $histchars && $line == *${histchars[1]}* ]]; then
+    [[ -o histverify ]] && return 0
+    zle .expand-history
+    line=$BUFFER
+    BUFFER=$typed
+    [[ $line != $typed ]] || return 0
+  fi
+  seamless-mode--quick-decline $line && return 0
   seamless-mode--rewriter  # here, not only in the $(...) below, so that the answer is kept
-  if out=$(seamless-mode--rewrite "$BUFFER") && [[ -n $out ]]; then
-    typeset -g __seamless_mode_L=$BUFFER __seamless_mode_R=$out
-    BUFFER=seamless-mode-exec
-    CURSOR=$#BUFFER
-  fi
-  if [[ $__seamless_mode_saved_widget == user:* ]]; then
-    zle seamless-mode--orig-accept-line -- "$@"
-  else
-    zle .accept-line
-  fi
+  out=$(seamless-mode--rewrite $line) || return 0
+  words=(${(f)out})
+  (( $#words )) || return 0
+  # After R come the command words of the line: all of them must be programs.
+  for word in ${words[2,-1]}; do
+    seamless-mode--shell-word $word && return 0
+  done
+  typeset -g __seamless_mode_L=$line __seamless_mode_R=$words[1]
+  BUFFER=seamless-mode-exec
+  CURSOR=$#BUFFER
 }
 
-# zshaddhistory hook while the mode is on: the `seamless-mode-exec` line is not remembered.
+# zshaddhistory hook: the `seamless-mode-exec` line is not remembered (seamless-mode-exec puts
+# the typed line in its place).
 seamless-mode--addhistory() {
   emulate -L zsh
   [[ ${1%%$'\n'} != seamless-mode-exec ]]
 }
 
-# The line that Enter accepted: the typed line goes to history, R runs.
+# The line that Enter accepted: the typed line goes to history, R runs. The history options
+# that zsh applies to a typed line are applied here (print -s alone would not). print -s takes
+# each argument as one history word, so the line is given as its shell words (for `!$`).
 seamless-mode-exec() {
   emulate -L zsh
   local r=${__seamless_mode_R-} l=${__seamless_mode_L-}
   typeset -g __seamless_mode_R=
   [[ -n $r ]] || return 0
-  print -rs -- "$l"
+  if ! [[ -o histignorespace && $l == ' '* ]] &&
+     ! [[ -o histignoredups && $l == ${history[$((HISTCMD - 1))]-} ]]; then
+    print -rs -- ${(z)l}
+  fi
   [[ ${SEAMLESS_MODE_ECHO-} == 1 ]] && print -r -- $r >&2
   eval "$r"
 }
@@ -99,46 +151,31 @@ seamless-mode-on() {
   seamless-mode--enable
 }
 
-# Turn the mode on keeping SEAMLESS_MODE_OPTS (the hotkey path).
+# The mode is a flag: no key binding or widget changes when it goes on or off. Only the marker
+# moves, in whatever the prompt is now.
 seamless-mode--enable() {
   emulate -L zsh
-  local km
-  if [[ ${__seamless_mode_on-} != 1 ]]; then
-    typeset -ga __seamless_mode_saved_enter=(
-      "${(@f)$(seamless-mode--save '^M')}" "${(@f)$(seamless-mode--save '^J')}")
-    typeset -g __seamless_mode_saved_widget=${widgets[accept-line]-builtin}
-    if [[ $__seamless_mode_saved_widget == user:* ]]; then
-      zle -A accept-line seamless-mode--orig-accept-line
-    fi
-    zle -N accept-line seamless-mode--accept-line
-    for km in $__seamless_mode_keymaps; do
-      bindkey -M $km '^M' accept-line
-      bindkey -M $km '^J' accept-line
-    done
-    typeset -ga zshaddhistory_functions
-    zshaddhistory_functions+=(seamless-mode--addhistory)
-    typeset -g __seamless_mode_saved_prompt=$PROMPT
-    PROMPT="%F{magenta}[seamless-mode]%f $PROMPT"
-    typeset -g __seamless_mode_on=1
-  fi
+  typeset -g __seamless_mode_on=1
+  [[ $PROMPT == *$__seamless_mode_marker* ]] || PROMPT=$__seamless_mode_marker$PROMPT
   seamless-mode--say 'seamless mode ON'
 }
 
 seamless-mode-off() {
   emulate -L zsh
-  if [[ ${__seamless_mode_on-} == 1 ]]; then
-    if [[ $__seamless_mode_saved_widget == user:* ]]; then
-      zle -A seamless-mode--orig-accept-line accept-line
-      zle -D seamless-mode--orig-accept-line
-    else
-      zle -A .accept-line accept-line
-    fi
-    seamless-mode--replay $__seamless_mode_saved_enter
-    zshaddhistory_functions=(${zshaddhistory_functions:#seamless-mode--addhistory})
-    PROMPT=$__seamless_mode_saved_prompt
-    typeset -g __seamless_mode_on=0
-  fi
+  typeset -g __seamless_mode_on=0
+  PROMPT=${PROMPT/$__seamless_mode_marker}
   seamless-mode--say 'seamless mode OFF'
+}
+
+# precmd hook: the marker is in the prompt exactly while the mode is on (a venv's activate or
+# deactivate may have put back an older prompt meanwhile).
+seamless-mode--precmd() {
+  emulate -L zsh
+  if [[ ${__seamless_mode_on-} == 1 ]]; then
+    [[ $PROMPT == *$__seamless_mode_marker* ]] || PROMPT=$__seamless_mode_marker$PROMPT
+  else
+    PROMPT=${PROMPT/$__seamless_mode_marker}
+  fi
 }
 
 # A message on stderr; inside a widget the display is invalidated first and the prompt redrawn.
@@ -165,12 +202,32 @@ seamless-mode-toggle() {
 seamless-mode-unbind() {
   emulate -L zsh
   [[ ${__seamless_mode_on-} == 1 ]] && seamless-mode-off
+  add-zle-hook-widget -d line-finish seamless-mode--line-finish 2>/dev/null
+  add-zsh-hook -d precmd seamless-mode--precmd
+  zshaddhistory_functions=(${zshaddhistory_functions:#seamless-mode--addhistory})
+  typeset -g __seamless_mode_hooked=
   if [[ -n ${__seamless_mode_hotkey-} ]]; then
     seamless-mode--replay $__seamless_mode_saved_hotkey
     zle -D seamless-mode-toggle
   fi
   typeset -g __seamless_mode_hotkey=
   return 0
+}
+
+# Hooks once per shell: zle-line-finish (through add-zle-hook-widget, which every plugin
+# manager and plugin shares), precmd and zshaddhistory.
+() {
+  emulate -L zsh
+  zmodload -i zsh/parameter
+  typeset -gA __seamless_mode_skip
+  typeset -g __seamless_mode_marker='%F{magenta}[seamless-mode]%f '
+  [[ -z ${__seamless_mode_hooked-} ]] || return 0
+  typeset -g __seamless_mode_hooked=1
+  autoload -Uz add-zle-hook-widget add-zsh-hook
+  add-zle-hook-widget line-finish seamless-mode--line-finish
+  add-zsh-hook precmd seamless-mode--precmd
+  typeset -ga zshaddhistory_functions
+  zshaddhistory_functions+=(seamless-mode--addhistory)
 }
 
 # Bind the hotkey once; its previous bindings are captured for seamless-mode-unbind.

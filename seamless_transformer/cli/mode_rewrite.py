@@ -1,12 +1,18 @@
-"""seamless-mode-rewrite: turn a typed shell line into a `seamless-run` command (SPEC §7).
+"""seamless-mode-rewrite: turn a typed shell line into a `seamless-run` command (contract in shell/README.md).
 
-    seamless-mode-rewrite [--opts STR] [--set NAME=VALUE]... [--list-vars] -- LINE
+    seamless-mode-rewrite [--opts STR] [--skip WORDS] [--set NAME=VALUE]... [--commands]
+                          [--list-vars] -- LINE
 
 Prints the rewritten line R and a newline, exit 0; or prints nothing and exits 1, meaning
-"do not rewrite, run LINE as typed". With --list-vars it prints the names of the shell
-variables that LINE references in a substitutable place (one per line, exit 0), or exits 1
-when LINE would be declined anyway, so the shell can skip the second call. Bad arguments: one
-error line and exit 2; -h/--help prints the usage.
+"do not rewrite, run LINE as typed". With --commands, the command word of every simple command
+in LINE follows R, one per line: the shell declines the rewrite when one of them is an alias, a
+function, a builtin or a keyword (only the shell itself knows). With --list-vars it prints the
+names of the shell variables that LINE references in a substitutable place (one per line, exit
+0), or exits 1 when LINE would be declined anyway, so the shell can skip the second call.
+--skip adds first words that are never rewritten (like $SEAMLESS_MODE_SKIP, which is read too).
+--skip-words prints the built-in list of such words on one line (the shell declines them itself,
+without starting Python). --fast-argv prints how to run this module fast (see main()).
+Bad arguments: one error line and exit 2; -h/--help prints the usage.
 
 This runs on every Enter in seamless mode, so it imports nothing beyond sys/os and does not
 use bashlex: a small quote-aware scanner is enough here because it only has to find words,
@@ -25,6 +31,9 @@ OUR_SKIP = (
     "umask shopt setopt unsetopt bind bindkey zle declare typeset local readonly read hash type which "
     "whence builtin command logout clear reset sudo su ssh tmux screen vim nvim top htop watch"
 )
+# Commands that change the working tree (or need the terminal): running them through
+# seamless-run would do the work in a scratch copy, so they always run as typed.
+WORKTREE_SKIP = "mkdir rmdir touch ln chmod chown chgrp install git hg svn make most view ed"
 SUFFIXES = (".CHECKSUM", ".INDEX")
 OPERATORS = "|&;<>()"
 NAME_START = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
@@ -52,6 +61,8 @@ class Scan:
 
     words: [start, end, plain] per top-level word (plain = no quoting or expansion in it).
     refs:  (start, end, name, context) with context "unquoted" or "dquote".
+    commands: the word in command position of each simple command (after leading assignments;
+    the target of a redirection is not one), as [start, end] like words.
     """
 
     def __init__(self, line):
@@ -59,21 +70,31 @@ class Scan:
         self.words = []
         self.refs = []
         self.ops = []  # indices of top-level operator characters
+        self.commands = []
         self._top()
 
     # -- top level -------------------------------------------------------------------
     def _top(self):
         line, n, i = self.line, len(self.line), 0
         word = None
+        expect_command, redirect = True, False
         while i < n:
             c = line[i]
-            if c in " \t\n":
+            if c in " \t\n" or c in OPERATORS:
+                if word is not None and word is self._last_command() and _is_assignment(line[word[0]:word[1]]):
+                    self.commands.pop()  # NAME=VALUE before the command: the command word comes later
+                    expect_command = True
                 word = None
+            if c in " \t\n":
+                expect_command = expect_command or c == "\n"
                 i += 1
                 continue
             if c in OPERATORS:
-                word = None
                 self.ops.append(i)
+                if c in "<>" or (c == "&" and line[i - 1] in "<>"):
+                    redirect = True
+                else:
+                    expect_command, redirect = True, False
                 i += 1
                 continue
             if word is None:
@@ -81,10 +102,20 @@ class Scan:
                     return
                 word = [i, i, True]
                 self.words.append(word)
+                if redirect:
+                    redirect = False
+                elif expect_command:
+                    self.commands.append(word)
+                    expect_command = False
             if c in "\\'\"$`":
                 word[2] = False
             i = self._word_char(i, "unquoted", record=True)
             word[1] = i
+        if word is not None and word is self._last_command() and _is_assignment(line[word[0]:word[1]]):
+            self.commands.pop()
+
+    def _last_command(self):
+        return self.commands[-1] if self.commands else None
 
     def _word_char(self, i, ctx, record):
         """Consume one syntactic unit of a word starting at i; return the index after it."""
@@ -224,31 +255,45 @@ def command_word(scan):
     return None
 
 
-_OPENERS = {"if": "fi", "do": "done", "case": "esac", "{": "}"}
+def command_words(scan):
+    """The command word of each simple command, unquoted, in order, without repeats."""
+    seen = []
+    for start, end, _plain in scan.commands:
+        word = _unquote(scan.line[start:end])
+        if word not in seen:
+            seen.append(word)
+    return seen
+
+
+# Compound commands: the words that open one and the word that closes it.
+_COMPOUNDS = ((("if",), "fi"), (("for", "while", "until", "select"), "done"), (("case",), "esac"),
+              (("{",), "}"), (("[[",), "]]"))
 
 
 def unfinished(scan) -> bool:
-    """A line the shell would ask to continue: a trailing `|`, `&&` or `||`, an open `(`,
-    a here-document, or a compound command (if/do/case/{) without its closing word."""
+    """A line the shell would ask to continue: a trailing `|`, `|&`, `&&` or `||`, an open `(`,
+    a here-document, or a compound command (if/for/while/until/select/case/{/[[) without its
+    closing word. Erring towards "unfinished" is safe: such a line runs as typed."""
     line = scan.line
     ops = "".join(line[i] for i in scan.ops)
     tail = line.rstrip()
-    if scan.ops and scan.ops[-1] == len(tail) - 1 and (tail.endswith("|") or tail.endswith("&&")):
+    if scan.ops and scan.ops[-1] == len(tail) - 1 and tail.endswith(("|", "|&", "&&")):
         return True
     heredoc = any(b == a + 1 and line[a] == line[b] == "<" for a, b in zip(scan.ops, scan.ops[1:]))
     if ops.count("(") > ops.count(")") or heredoc:
         return True
     plain = [line[start:end] for start, end, is_plain in scan.words if is_plain]
-    return any(plain.count(opener) > plain.count(closer) for opener, closer in _OPENERS.items())
+    return any(sum(map(plain.count, openers)) > plain.count(closer) for openers, closer in _COMPOUNDS)
 
 
-def skip_words(env_skip):
-    words = set(UPSTREAM_SKIP.split()) | set(OUR_SKIP.split())
-    words.update(env_skip.replace(",", " ").replace(":", " ").split())
+def skip_words(*user_skips):
+    words = set(UPSTREAM_SKIP.split()) | set(OUR_SKIP.split()) | set(WORKTREE_SKIP.split())
+    for skip in user_skips:
+        words.update(skip.replace(",", " ").replace(":", " ").split())
     return words
 
 
-def analyse(line, env_skip=""):
+def analyse(line, env_skip="", extra_skip=""):
     """Return the Scan of LINE, or None when LINE must not be rewritten."""
     if not line.strip() or line.lstrip().startswith("#"):
         return None
@@ -261,9 +306,8 @@ def analyse(line, env_skip=""):
     first = command_word(scan)
     if first is None or first.startswith("seamless"):
         return None
-    if len(first) <= 2 and first != "r":
-        return None
-    if first in skip_words(env_skip):
+    skip = skip_words(env_skip, extra_skip)
+    if any(word in skip or word.startswith("seamless") or "\n" in word for word in command_words(scan)):
         return None
     return scan
 
@@ -315,13 +359,14 @@ def referenced_names(scan):
 
 # -- command line ----------------------------------------------------------------------
 USAGE = (
-    "usage: seamless-mode-rewrite [--opts STR] [--set NAME=VALUE]... [--list-vars] -- LINE\n"
-    "       seamless-mode-rewrite --fast-argv"
+    "usage: seamless-mode-rewrite [--opts STR] [--skip WORDS] [--set NAME=VALUE]... [--commands]\n"
+    "                             [--list-vars] -- LINE\n"
+    "       seamless-mode-rewrite --fast-argv | --skip-words"
 )
 
 
 def parse_args(argv):
-    opts, values, list_vars = "", {}, False
+    opts, values, flags, skip = "", {}, set(), ""
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -329,15 +374,17 @@ def parse_args(argv):
             rest = argv[i + 1:]
             if len(rest) != 1:
                 raise ValueError("exactly one LINE is required after --")
-            return opts, values, list_vars, rest[0]
-        if arg == "--list-vars":
-            list_vars = True
-        elif arg in ("--opts", "--set"):
+            return opts, values, flags, skip, rest[0]
+        if arg in ("--list-vars", "--commands"):
+            flags.add(arg)
+        elif arg in ("--opts", "--set", "--skip"):
             if i + 1 == len(argv):
                 raise ValueError(f"option {arg} requires an argument")
             i += 1
             if arg == "--opts":
                 opts = argv[i]
+            elif arg == "--skip":
+                skip = argv[i]
             else:
                 name, eq, value = argv[i].partition("=")
                 if not eq or not is_name(name):
@@ -353,6 +400,9 @@ def parse_args(argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--skip-words"]:
+        sys.stdout.write(" ".join(sorted(skip_words())) + "\n")
+        return 0
     if argv == ["--fast-argv"]:
         sys.stdout.write("\n".join([sys.executable, "-E", "-S", os.path.abspath(__file__)]) + "\n")
         return 0
@@ -360,18 +410,21 @@ def main(argv=None):
         sys.stdout.write(USAGE + "\n")
         return 0
     try:
-        opts, values, list_vars, line = parse_args(argv)
+        opts, values, flags, skip, line = parse_args(argv)
     except ValueError as exc:
         sys.stderr.write(f"seamless-mode-rewrite: error: {exc} (see seamless-mode-rewrite --help)\n")
         return 2
-    scan = analyse(line, os.environ.get("SEAMLESS_MODE_SKIP", ""))
+    scan = analyse(line, os.environ.get("SEAMLESS_MODE_SKIP", ""), skip)
     if scan is None:
         return 1
-    if list_vars:
+    if "--list-vars" in flags:
         names = referenced_names(scan)
         sys.stdout.write("".join(name + "\n" for name in names))
     else:
-        sys.stdout.write(render(rewrite_line(scan, values), opts) + "\n")
+        out = [render(rewrite_line(scan, values), opts)]
+        if "--commands" in flags:
+            out += command_words(scan)
+        sys.stdout.write("".join(text + "\n" for text in out))
     return 0
 
 

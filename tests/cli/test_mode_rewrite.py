@@ -25,7 +25,7 @@ def test_spec_lines_are_rewritten_to_the_golden_command(capsys, line, expected):
     assert rewrite(capsys, "--", line) == (0, expected)
 
 
-@pytest.mark.parametrize("line", ["ls -l", "wc -l x", "X=5", "F=x.txt", "", "  # note", "sort 'a", "seamless-run x"])
+@pytest.mark.parametrize("line", ["ls -l", "X=5", "F=x.txt", "", "  # note", "sort 'a", "seamless-run x"])
 def test_declined_lines_exit_1_without_output(capsys, line):
     assert rewrite(capsys, "--", line) == (1, "")
 
@@ -85,8 +85,9 @@ def test_help_prints_the_usage_on_stdout(capsys):
 
 @pytest.mark.parametrize(
     "line",
-    ["sort a.txt |", "make all &&", "grep x a.txt ||", "(cd data", "for f in *.txt; do",
-     "if true; then", "cat <<EOF", "while read l; do echo $l"],
+    ["sort a.txt |", "make all &&", "grep x a.txt ||", "sort a.txt |&", "(cd data", "for f in *.txt; do",
+     "for f in a b", "if true; then", "cat <<EOF", "while read l; do echo $l", "tac a.txt \\",
+     "head 'a", "case x in", "{ sort a.txt", "[[ -f a"],
 )
 def test_unfinished_lines_are_left_to_the_shell(capsys, line):
     assert rewrite(capsys, "--", line) == (1, "")
@@ -100,3 +101,31 @@ def test_unfinished_lines_are_left_to_the_shell(capsys, line):
 def test_complete_lines_with_operators_and_keywords_are_rewritten(capsys, line):
     code, out = rewrite(capsys, "--", line)
     assert code == 0 and out.startswith("seamless-run -c ")
+
+
+@pytest.mark.parametrize("line", ["wc -l fruit.txt", "du -s data", "nl a.txt", "od -c a.txt"])
+def test_short_command_names_are_rewritten(capsys, line):
+    assert rewrite(capsys, "--", line) == (0, f"seamless-run -c '{line}'\n")
+
+
+@pytest.mark.parametrize(
+    "line", ["mkdir -p newdir", "touch x", "ln -s a b", "chmod +x a", "git status", "cp a b", "sort a.txt | less"]
+)
+def test_commands_that_change_the_working_tree_or_need_the_terminal_decline(capsys, line):
+    assert rewrite(capsys, "--", line) == (1, "")
+
+
+def test_skip_words_can_be_given_as_an_option(capsys):
+    assert rewrite(capsys, "--skip", "workon:deactivate", "--", "workon env1") == (1, "")
+    assert rewrite(capsys, "--skip", "workon", "--", "sort a.txt") == (0, "seamless-run -c 'sort a.txt'\n")
+
+
+def test_commands_lists_the_command_word_of_every_simple_command_after_r(capsys):
+    line = "LC_ALL=C sort a.txt 2>&1 | my_fn x > out.txt && A=1 'tr' a b <in; head"
+    code, out = rewrite(capsys, "--commands", "--", line)
+    assert code == 0
+    assert out.splitlines()[1:] == ["sort", "my_fn", "tr", "head"]
+
+
+def test_a_skip_word_anywhere_in_a_pipeline_declines(capsys):
+    assert rewrite(capsys, "--skip", "pager", "--", "sort a.txt | pager") == (1, "")

@@ -13,8 +13,10 @@ import pytest
 from shell_session import BIND_SCRIPT, ShellSession, shell_env
 
 STUB = """#!/bin/bash
-# Stub seamless-run: record argv (NUL-separated), then run the command string itself.
+# Stub seamless-run: record argv (NUL-separated), log the command string (one line per run, the
+# side-effect log that counts executions), then run the command string itself.
 printf '%s\\0' "$@" > "$STUB_ARGV_FILE"
+printf 'RUN %s\\n' "${@: -1}" >> "$STUB_LOG"
 exec bash -c "${@: -1}"
 """
 
@@ -44,6 +46,12 @@ def argv_file(tmp_path):
 
 
 @pytest.fixture
+def run_log(tmp_path):
+    """The stub seamless-run's log: one `RUN <command>` line per execution."""
+    return tmp_path / "seamless-run.log"
+
+
+@pytest.fixture
 def home(tmp_path):
     d = tmp_path / "home"
     d.mkdir(exist_ok=True)
@@ -55,11 +63,12 @@ def work(tmp_path):
     d = tmp_path / "work"
     d.mkdir(exist_ok=True)
     (d / "a.txt").write_text("pears\napples\nzucchini\n")
+    (d / "fruit.txt").write_text("pear\napple\nfig\nkiwi\nbanana\nplum\n")
     return d
 
 
 @pytest.fixture
-def make_session(tmp_path, home, stub_dir, argv_file, work):
+def make_session(tmp_path, home, stub_dir, argv_file, run_log, work):
     """make(shell, keymap="emacs", extra_env=None, stub=False) -> ShellSession in `work`.
 
     PATH: [stub dir,] bin/ of this checkout (the bind script under test), the installed console
@@ -75,6 +84,7 @@ def make_session(tmp_path, home, stub_dir, argv_file, work):
         env["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
         env["SEAMLESS_CACHE"] = str(tmp_path / "seamless-cache")
         env["STUB_ARGV_FILE"] = str(argv_file)
+        env["STUB_LOG"] = str(run_log)
         env.update(extra_env or {})
         session = ShellSession(shell, env, work)
         sessions.append(session)
