@@ -70,7 +70,15 @@ def envelope_checksum(tf_dict: dict, scratch: bool) -> Checksum:
 
 
 class Job:
-    """One transformation being computed. `future` resolves to the result Checksum."""
+    """The engine's unit of work: one transformation being computed, shared by every caller
+    that asks for its tf meanwhile ("job" means this in the engine and above; the queue's
+    unit is a QueueJob).
+
+    `future` resolves to the result Checksum, or to the error (TransformationError and its
+    subclasses, CacheMissError, StrictDunderError). `cached`: answered from the cache.
+    `logs` (str), `result_buffer` (bytes, scratch results) once it ran here. `ended` is set
+    once its execution is over, clean-up included (see join).
+    """
 
     def __init__(self, tf_dict, tf, *, scratch=False, direct_print=False, fingertip=False):
         self.tf_dict = tf_dict
@@ -82,7 +90,6 @@ class Job:
         self.future: Future = Future()
         self.cancel_event = threading.Event()
         self.cached = False
-        self.unstarted = False
         self.logs = None
         self.result_buffer = None
         self.execution_mode = "process"

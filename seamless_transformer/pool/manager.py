@@ -282,7 +282,10 @@ class Pool(Delegation):
                 if worker.ping_sent is None:
                     if now - worker.last_seen >= PING_INTERVAL:
                         worker.ping_sent, worker.cpu_at_ping = now, _cpu_seconds(worker.pid)
-                        worker.channel.send("request", "ping", 0)
+                        try:
+                            worker.channel.send("request", "ping", 0)
+                        except ChannelClosed:  # a write found the pipe gone before the sentinel fired
+                            self._on_death(worker, self._exit_text(worker))
                 elif now - worker.ping_sent > PING_TIMEOUT:
                     cpu = _cpu_seconds(worker.pid)
                     if cpu is not None and worker.cpu_at_ping is not None and (

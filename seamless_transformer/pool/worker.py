@@ -19,7 +19,7 @@ from .channel import (Channel, ChannelClosed, error_from_wire, error_to_wire, ou
                       outcome_to_wire)
 
 BASH_CANCEL_GRACE = 3.5
-JOB_THREADS = 64  # more than the slots the parent ever fills (nested jobs run in their asker's thread)
+RUN_THREADS = 64  # more than the slots the parent ever fills (nested runs happen in their asker's thread)
 
 
 def settings_snapshot(settings) -> dict:
@@ -52,7 +52,7 @@ class _Worker:
         self.limit = shm.threshold()
         self._ids = itertools.count(1)
         self._pending = {}  # request id -> Future of the parent's response payload
-        self._jobs = {}  # run id -> (done event, cancel event, language)
+        self._runs = {}  # run id -> (done event, cancel event, language): the transformations running here
         self._lock = threading.RLock()
         self._index = itertools.count(1)
         self._threads = None
@@ -117,13 +117,13 @@ class _Worker:
         if self._threads is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._threads = ThreadPoolExecutor(JOB_THREADS, thread_name_prefix=f"{self.name}-job")
+            self._threads = ThreadPoolExecutor(RUN_THREADS, thread_name_prefix=f"{self.name}-run")
         self._threads.submit(target, rid, payload)
 
     def _start(self, rid, payload):
         language = payload["tf_dict"].get("__language__", "python")
         with self._lock:
-            self._jobs[rid] = (threading.Event(), threading.Event(), language)  # done, cancel
+            self._runs[rid] = (threading.Event(), threading.Event(), language)  # done, cancel
         self._start_thread(self._run, rid, payload)
 
     def _echo(self, rid, payload):
@@ -137,13 +137,13 @@ class _Worker:
 
             payload = self._receive(payload)
             store_buffers(payload.get("inputs"))
-            outcome = self.execute(payload, self._jobs[rid][1])
+            outcome = self.execute(payload, self._runs[rid][1])
             wire = shm.encode({"outcome": outcome_to_wire(outcome)}, self._alloc, self.limit)
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
             wire = error_to_wire(exc)
         finally:
             with self._lock:
-                done = self._jobs.pop(rid)[0]
+                done = self._runs.pop(rid)[0]
             done.set()
         self.channel.send("response", "run", rid, wire)
 
@@ -180,10 +180,10 @@ class _Worker:
     def on_sigterm(self, signum, frame):
         """Cancel: stop running bash jobs (their process groups), then exit."""
         with self._lock:  # an RLock: the handler may interrupt the main thread holding it
-            jobs = list(self._jobs.values())
-        for _done, cancel, _language in jobs:
+            runs = list(self._runs.values())
+        for _done, cancel, _language in runs:
             cancel.set()
-        for done, _cancel, language in jobs:
+        for done, _cancel, language in runs:
             if language == "bash":
                 done.wait(BASH_CANCEL_GRACE)
         os._exit(128 + signum)

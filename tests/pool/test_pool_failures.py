@@ -188,3 +188,19 @@ def test_a_worker_busy_in_c_code_holding_the_gil_is_not_taken_for_hung(workers):
 
     n = 3 * 10**8
     assert long_sum(n).run() == n * (n - 1) // 2
+
+
+def test_a_ping_to_a_worker_whose_pipe_just_closed_replaces_it_and_the_pool_serves_on(workers):
+    from seamless_transformer.pool import get_pool
+
+    workers(1)
+    pool = get_pool()
+    worker = pool.workers[0]
+    generation = worker.generation
+    worker.channel.closed = True  # what the sender thread records when a write finds the pipe gone
+    deadline = time.monotonic() + 30
+    while worker.generation == generation and pool._io.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool._io.is_alive()
+    assert worker.generation > generation
+    assert serves_next_job()
