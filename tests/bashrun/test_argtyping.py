@@ -132,16 +132,21 @@ def test_unknown_command_word_is_left_alone():
 
 def test_future_is_waited_for_until_removed():
     Path("in.txt.FUTURE").write_text("tf.local\n")
+    waiting = threading.Event()
+
+    def wait(path, shown):
+        waiting.set()
+        wait_for_future(path, shown, poll=0.02)
 
     def produce():
-        time.sleep(0.3)
+        assert waiting.wait(30)
         Path("in.txt").write_text("ready\n")
         os.unlink("in.txt.FUTURE")
 
     producer = threading.Thread(target=produce)
     producer.start()
     try:
-        job = prepare(["cat", "in.txt"])
+        job = prepare(["cat", "in.txt"], wait_future=wait)
     finally:
         producer.join()
     assert job.tf_dict["in.txt"] == ["bytes", None, sha(b"ready\n")]

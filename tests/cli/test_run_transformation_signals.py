@@ -36,6 +36,8 @@ def test_an_interrupted_run_exits_with_the_signal_code_and_leaves_no_job(signum,
     proc.send_signal(signum)
     assert proc.wait(timeout=5) == code
     assert proc.stdout.read() == b""
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while job_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert job_processes(marker) == []
     assert get_storage().get_result(tf) is None

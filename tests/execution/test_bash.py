@@ -175,9 +175,10 @@ def test_stderr_of_a_successful_job_reaches_the_stderr_stream(bash_tf, storage):
 def test_300000_bytes_of_stderr_do_not_deadlock(bash_tf, storage):
     err = io.BytesIO()
     code = "python3 -c 'import sys; sys.stderr.write(\"x\"*300000)'\ntouch RESULT\n"
-    start = time.monotonic()
-    run(bash_tf(code), storage, stderr=err)
-    assert time.monotonic() - start < 10
+    worker = threading.Thread(target=run, args=(bash_tf(code), storage), kwargs={"stderr": err}, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the job is stuck writing its stderr"
     assert err.getvalue() == b"x" * 300000
 
 
@@ -207,20 +208,21 @@ def test_logs_hold_the_job_output(bash_tf, storage):
 # ------------------------------------------------------------ concurrency and processes
 
 
-def test_four_concurrent_jobs_in_threads_run_in_parallel(bash_tf, storage):
-    tfs = [bash_tf(f"sleep 1; echo {i} > RESULT") for i in range(4)]
+def test_four_concurrent_jobs_in_threads_run_in_parallel(bash_tf, storage, tmp_path):
+    # each job waits (30 s at most) until all four have started: jobs run one by one would fail
+    together = 'touch "$d/$i"; for _ in $(seq 300); do [ "$(ls "$d" | wc -l)" -ge 4 ] && break; sleep 0.1; done\n'
+    together += '[ "$(ls "$d" | wc -l)" -ge 4 ] && echo "$i" > RESULT\n'
+    tfs = [bash_tf(together, d=str(tmp_path), i=str(i)) for i in range(4)]
     results = {}
 
     def job(i):
         results[i] = run(tfs[i], storage).result_buffer
 
     threads = [threading.Thread(target=job, args=(i,)) for i in range(4)]
-    start = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert time.monotonic() - start < 2
     assert results == {i: f"{i}\n".encode() for i in range(4)}
 
 
@@ -253,10 +255,9 @@ def test_cancel_kills_the_whole_process_group(bash_tf, storage, tmp_path):
     code = 'sleep 30 & echo $! >> "$pidfile"\nsleep 30 & echo $! >> "$pidfile"\nwait\n'
     cancel, thread, box = _start_canceled_job(bash_tf(code, pidfile=str(pidfile)), storage)
     pids = _wait_for_lines(pidfile, 2)
-    start = time.monotonic()
     cancel.set()
-    thread.join(10)
-    assert time.monotonic() - start < 5
+    thread.join(30)
+    assert not thread.is_alive(), "the canceled job is still running"
     assert isinstance(box.get("exc"), CanceledError)
     assert str(box["exc"]) == "Transformation was canceled"
     assert all(_gone(pid) for pid in pids)
@@ -267,10 +268,9 @@ def test_cancel_kills_a_sigterm_ignoring_child(bash_tf, storage, tmp_path):
     code = "trap '' TERM\nsleep 30 & echo $! >> \"$pidfile\"\nwait\n"
     cancel, thread, box = _start_canceled_job(bash_tf(code, pidfile=str(pidfile)), storage)
     pids = _wait_for_lines(pidfile, 1)
-    start = time.monotonic()
     cancel.set()
-    thread.join(10)
-    assert time.monotonic() - start < 5
+    thread.join(30)
+    assert not thread.is_alive(), "the canceled job is still running"
     assert isinstance(box.get("exc"), CanceledError)
     assert all(_gone(pid) for pid in pids)
 

@@ -1,6 +1,13 @@
 """The parent side of the pool (pool/manager.py), below spawn()."""
 
+import time
+
+import pytest
+
+from seamless_transformer import TransformationError, delayed, shutdown_workers
+from seamless_transformer.pool import get_pool
 from seamless_transformer.pool.manager import Pool
+from seamless_transformer.store.storage import get_storage
 
 
 def test_a_pool_whose_start_never_ran_closes_without_error():
@@ -9,3 +16,93 @@ def test_a_pool_whose_start_never_ran_closes_without_error():
     pool = Pool(1)
     pool.close(wait=False)
     assert pool.closing
+
+
+@delayed
+def crash_once(marker):
+    import os
+    import signal
+
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return "survived"
+
+
+@delayed
+def crash(i):
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@delayed
+def wait_for_file(path, i):
+    import os
+    import time
+
+    while not os.path.exists(path):
+        time.sleep(0.02)
+    return i
+
+
+def wait_until(predicate, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        time.sleep(0.02)
+
+
+def test_a_crash_with_one_task_on_the_worker_counts_against_that_task(workers, tmp_path):
+    workers(1, max_retries=0)
+    tf = crash_once(str(tmp_path / "crashed"))
+    with pytest.raises(TransformationError):
+        tf.run()
+    assert tf.exception == "worker died (signal 9) while running this transformation (1 attempts)"
+
+
+def test_a_crash_with_several_tasks_on_the_worker_counts_against_none(workers, tmp_path):
+    with open("seamless.yaml", "w") as f:
+        f.write("- record: true\n")  # full records carry retry_count
+    workers(1, throttle=2)
+    go = tmp_path / "go"
+    cotenant = wait_for_file(str(go), 1).start()
+    wait_until(lambda: get_pool().workers[0].tasks, "the cotenant is on the worker")
+    crasher = crash(1).start()
+    wait_until(lambda: get_pool().workers[0].generation >= 2, "the worker crashed")
+    go.touch()
+    assert cotenant.run() == 1
+    assert get_storage().get_record(cotenant.transformation_checksum)["retry_count"] == 0
+    with pytest.raises(TransformationError):
+        crasher.run()
+    assert crasher.exception.endswith("(3 attempts)")
+
+
+def test_a_worker_being_terminated_gets_no_new_task(workers, tmp_path):
+    workers(2, throttle=2)
+    pool = get_pool()
+    go = tmp_path / "go"
+    doomed = wait_for_file(str(tmp_path / "never"), 2).start()  # least loaded: worker 1
+    holder = wait_for_file(str(go), 3).start()  # worker 2, one of its two slots
+    wait_until(lambda: all(w.tasks for w in pool.workers), "both tasks are on their workers")
+    wait_for_file.meta = {"ncores": 2}
+    try:
+        with pool.lock:  # the I/O thread cannot see the worker die meanwhile
+            doomed.cancel()
+            latecomer = wait_for_file(str(go), 4).start()  # fits only the empty, dying worker 1
+            assert pool.workers[0].kill_reason == "cancel"
+            assert not pool.workers[0].tasks and len(pool.pending) == 1
+    finally:
+        wait_for_file.meta = {}
+        go.touch()
+    assert holder.run() == 3 and latecomer.run() == 4
+
+
+def test_every_shared_memory_segment_is_unlinked_at_shutdown(workers, shm_listing):
+    listing, _new_segments = shm_listing
+    workers(1)
+    ref = get_pool().segments.create(4096, "no-worker", b"x" * 4096)  # never handed out
+    assert ref.name in listing()
+    shutdown_workers(wait=False)
+    assert ref.name not in listing()

@@ -6,6 +6,7 @@ import time
 import psutil
 
 from seamless_transformer import delayed
+from seamless_transformer.pool import get_pool
 
 
 @delayed
@@ -15,6 +16,13 @@ def pid_then_sleep(t):
 
     time.sleep(t)
     return os.getpid()
+
+
+def wait_until_dispatched():
+    deadline = time.monotonic() + 30
+    while not any(w.tasks for w in get_pool().workers):
+        assert time.monotonic() < deadline, "the transformation never reached a worker"
+        time.sleep(0.02)
 
 
 @delayed
@@ -28,7 +36,7 @@ def test_cancel_kills_the_worker_and_a_new_one_serves(workers):
     workers(1)
     first = pid(1).run()
     tf = pid_then_sleep(30).start()
-    time.sleep(0.3)
+    wait_until_dispatched()
     assert tf.cancel() is True
     assert tf.status == "canceled" and tf.exception == "Transformation was canceled"
     deadline = time.monotonic() + 10
@@ -49,7 +57,6 @@ def test_cancel_kills_the_bash_command_of_the_worker(workers, tmp_path):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     tf.cancel()
-    time.sleep(0.5)
     deadline = time.monotonic() + 8
     while any(p.info["cmdline"] and " ".join(p.info["cmdline"]) == marker
               for p in psutil.process_iter(["cmdline"])):
@@ -63,7 +70,10 @@ def test_seamless_cancel_reaches_a_transformation_running_in_a_worker(workers):
     workers(1)
     first = pid(3).run()
     tf = pid_then_sleep(31).start()
-    time.sleep(0.3)
-    assert cancel_running(tf.transformation_checksum) == [(os.getpid(), True)]
+    deadline = time.monotonic() + 30
+    while not (outcomes := cancel_running(tf.transformation_checksum)):  # registered after a moment
+        assert time.monotonic() < deadline, "the transformation was never registered"
+        time.sleep(0.02)
+    assert outcomes == [(os.getpid(), True)]
     assert tf.exception == "Transformation was canceled"
     assert pid(4).run() not in (first, os.getpid())

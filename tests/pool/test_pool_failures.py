@@ -164,14 +164,19 @@ def test_segments_sent_to_a_worker_that_dies_are_unlinked(workers, shm_listing):
     before = listing()
     workers(1, throttle=2, max_retries=0)
     stopper = fail("stop", 5).start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while not get_pool().workers[0].tasks:  # the stopper is on the worker
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
 
     @delayed
     def size(data):
         return len(data)
 
     sized = size(os.urandom(150_000).hex()).start()  # its input segment waits in the stopped worker
-    time.sleep(0.2)
+    while len(get_pool().segments.names()) != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     (waiting,) = get_pool().segments.names()
     assert waiting in listing()
     assert error_of(stopper).endswith("(1 attempts)")

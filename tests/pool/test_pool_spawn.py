@@ -28,12 +28,25 @@ def process_name(i):
     return multiprocessing.current_process().name
 
 
-def test_four_workers_run_four_sleeps_in_four_processes_at_once(workers):
+@delayed
+def together_pid(directory, i):
+    """Wait (30 s at most) until four of these run at once, then return the pid."""
+    import os
+    import time
+
+    open(os.path.join(directory, str(i)), "w").close()
+    deadline = time.monotonic() + 30
+    while len(os.listdir(directory)) < 4:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the four transformations did not run at once")
+        time.sleep(0.02)
+    return os.getpid()
+
+
+def test_four_workers_run_four_transformations_in_four_processes_at_once(workers, tmp_path):
     workers(4)
-    t0 = time.perf_counter()
-    tfs = [sleep_pid(i).start() for i in range(4)]
+    tfs = [together_pid(str(tmp_path), i).start() for i in range(4)]
     pids = [tf.run() for tf in tfs]
-    assert time.perf_counter() - t0 < 1.5
     assert len(set(pids)) == 4
     assert os.getpid() not in pids
 
@@ -129,10 +142,19 @@ def test_the_worker_entry_point_does_not_import_the_manager():
     assert proc.stdout == "False\n"
 
 
+def wait_until_on_a_worker():
+    from seamless_transformer.pool import get_pool
+
+    deadline = time.monotonic() + 30
+    while not any(w.tasks for w in get_pool().workers):
+        assert time.monotonic() < deadline, "the transformation never reached a worker"
+        time.sleep(0.02)
+
+
 def test_shutdown_with_wait_lets_running_transformations_finish(workers):
     workers(1)
     tf = sleep_pid(7).start()
-    time.sleep(0.1)
+    wait_until_on_a_worker()
     shutdown_workers(wait=True)
     assert tf.status == "OK" and tf.run() != os.getpid()
 
@@ -140,7 +162,7 @@ def test_shutdown_with_wait_lets_running_transformations_finish(workers):
 def test_shutdown_without_wait_fails_running_transformations(workers):
     workers(1)
     tf = sleep_pid(8).start()
-    time.sleep(0.1)
+    wait_until_on_a_worker()
     shutdown_workers(wait=False)
     with pytest.raises(TransformationError):
         tf.run()
