@@ -228,17 +228,14 @@ load run_helper
 
 # ---------------------------------------------------------------- inputs
 
-@test "file names with quotes and non-ASCII characters are inputs; with a space, rule 2 needs -g2" {
+@test "file names with spaces, quotes and non-ASCII characters are inputs" {
     printf 'one\n' > 'my file.txt'
     printf 'two\n' > "it's.txt"
     printf 'three\n' > 'é.txt'
     sr cat 'my file.txt' "it's.txt" 'é.txt'
-    assert_failure 2
-    assert_stderr "seamless-run: error: argument #2 'my file.txt' has no extension, so it may not be an existing file (use -g2 to disable this rule)"
-    sr -g2 cat 'my file.txt' "it's.txt" 'é.txt'
     assert_success
     assert_output $'one\ntwo\nthree'
-    sr --dry -g2 -j J cat 'my file.txt' "it's.txt" 'é.txt'
+    sr --dry -j J cat 'my file.txt' "it's.txt" 'é.txt'
     run grep -c '"mode": "file"' J/transformation.json
     assert_output "3"
 }

@@ -143,16 +143,20 @@ def _assignments(items, flag: str) -> dict:
 
 
 def _analyse_command(text: str, options: RunOptions, typer: ArgTyper, explicit: list, cwd: str):
-    """Argtyping of the primary command + redirect targets of the last one -> (command, targets)."""
+    """Argtyping (strict for the primary command, lenient for every other word) + redirect
+    targets of the last command -> (command, targets)."""
     analysis = analyse(text)
     commands = analysis.commands
     if not 1 <= options.primary <= len(commands):
         raise UsageError(f"--primary {options.primary}: the command has only {len(commands)} command(s)")
+    typer.writes([word.value for word in analysis.written if not word.expands] + [t.workspace for t in explicit])
     rewrites = []
-    for analysed in commands[options.primary - 1]:
-        replacement = typer.type_word(analysed, text)
-        if replacement is not None:
-            rewrites.append((analysed.word.start, analysed.word.end, replacement))
+    for number, (strict, nested) in enumerate(zip(commands, analysis.nested), 1):
+        primary = number == options.primary
+        for analysed, leniently in [(aw, not primary) for aw in strict] + [(aw, True) for aw in nested]:
+            replacement = typer.type_word(analysed, text, lenient=leniently)
+            if replacement is not None:
+                rewrites.append((analysed.word.start, analysed.word.end, replacement))
     targets, target_rewrites = redirect_targets(analysis.redirects, explicit, cwd, text)
     return apply_rewrites(text, rewrites + target_rewrites), targets
 
@@ -168,6 +172,19 @@ def _metafile_pins(options: RunOptions, namer: PinNamer, cwd: str) -> dict:
         name = namer.name(path, "file")
         pins["META__FILE__" + name] = InputPin(name, "file", os.path.normpath(path), Checksum(file_checksum(full)))
     return pins
+
+
+def _uncovered(inputs: dict, metafiles: dict) -> dict:
+    """The pins without those another pin already puts in the workspace, which would be written
+    twice: a file or directory inside a directory pin (`cat d/a.txt; ls d`), a --metafile's name."""
+    directories = [name for name, pin in inputs.items() if pin.kind == "directory"]
+    provided = {pin.pin for pin in metafiles.values()}
+    kept = {}
+    for name, pin in inputs.items():
+        inside = any(name != d and (d == "." or name.startswith(d + "/")) for d in directories)
+        if not inside and name not in provided:
+            kept[name] = pin
+    return kept
 
 
 def _input_entry(pin: InputPin):
@@ -246,8 +263,9 @@ def prepare(words, options: RunOptions | None = None, cwd: str | None = None, *,
     metavars = _assignments(options.metavars, "--metavar")
     for name in variables:
         namer.claim(name, f"--var {name}")
-    inputs = dict(typer.inputs)
-    inputs.update(_metafile_pins(options, namer, cwd))
+    metafiles = _metafile_pins(options, namer, cwd)
+    inputs = _uncovered(typer.inputs, metafiles)
+    inputs.update(metafiles)
     code = generate_code(
         command,
         executables=[pin.pin for pin in typer.inputs.values() if pin.executable],

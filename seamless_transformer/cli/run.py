@@ -291,12 +291,22 @@ def _execute(args, prepared) -> bytes:
     except CanceledError:
         raise TransformationError(f"transformation {tf.hex()} was canceled") from None
     except TransformationError as exc:
+        _print_unshown_stdout(exc)
         raise TransformationError(f"{exc} (transformation {tf.hex()[:12]})") from None
     if job.result_buffer is not None:
         return job.result_buffer
     from ..store.storage import get_storage
 
     return get_storage().get_buffer(result)
+
+
+def _print_unshown_stdout(exc) -> None:
+    """A failed job's stdout that was captured but not streamed is printed, as bash would have."""
+    stdout = getattr(exc, "stdout", None)
+    if stdout:
+        from ..store.outputs import write_stdout
+
+        write_stdout(stdout)
 
 
 if __name__ == "__main__":

@@ -177,7 +177,18 @@ def _failure(message: str, job) -> TransformationError:
     exc = TransformationError(message)
     exc.stderr = bytes(job.stderr_tail[-TAIL_BYTES:])
     exc.logs = job.logs()
+    exc.stdout = _unshown_stdout(job.cwd)
     return exc
+
+
+def _unshown_stdout(workspace: str) -> bytes:
+    """What a failed job printed into RESULT (stdout mode) or STDOUT (-cp :B), which no one saw."""
+    for name in ("RESULT", "STDOUT"):
+        path = os.path.join(workspace, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            with open(path, "rb") as handle:
+                return handle.read()
+    return b""
 
 
 class _Job:

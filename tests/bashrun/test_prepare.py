@@ -279,9 +279,9 @@ def test_primary_selects_the_analysed_command(data):
     assert list(job.inputs) == ["data/a.txt"]
 
 
-def test_commands_after_semicolon_are_not_analysed(data):
+def test_commands_after_semicolon_name_inputs_too(data):
     job = prepare(["true; cat data/a.txt"])
-    assert job.inputs == {}
+    assert list(job.inputs) == ["data/a.txt"]
 
 
 def test_primary_beyond_the_number_of_commands_is_an_error():
