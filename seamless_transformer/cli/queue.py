@@ -35,7 +35,7 @@ def body(argv) -> int:
     if params is None:
         return 0
     start(PROG, params)
-    from ..queue.records import queue_file
+    from ..queue.queuefile import queue_file
     from ..queue.server import QueueServer
     from ..store.outputs import write_targets
 

@@ -37,7 +37,7 @@ def body(argv) -> int:
     if params is None:
         return 0
     setup_logging(PROG, 0, params["quiet"])
-    from ..queue.records import EOF_RECORD, append_record, queue_file
+    from ..queue.queuefile import EOF_RECORD, append_record, queue_file
 
     path = queue_file(params["queue_file"])
     existed = append_record(path, EOF_RECORD)

@@ -118,7 +118,7 @@ def _undo(prepared) -> int:
 
 def _qsubmit(args, prepared, cwd, argv) -> int:
     """Store the inputs, create the targets' .FUTURE files, append the queue record (SPEC §4.9, §6.4)."""
-    from ..queue import records
+    from ..queue import queuefile
     from ..store.storage import get_storage
     from ..store.outputs import future_files
     from ..store.materialize import _threshold
@@ -133,14 +133,14 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
         "max_download_files": _threshold("SEAMLESS_MAX_DOWNLOAD_FILES", int),
     }  # fmt: skip
     targets = {t.workspace: (None if t.local == t.workspace else t.local) for t in prepared.targets}
-    cmd = records.submit_command("seamless-run " + " ".join(argv), tf, prepared.tf_dict, targets, params)
+    cmd = queuefile.submit_command("seamless-run " + " ".join(argv), tf, prepared.tf_dict, targets, params)
     futures = [] if args.undo else future_files(prepared, cwd)
     try:
         for path, content in futures:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as future:  # a marker: no fsync needed
                 future.write(content)
-        records.append_record(records.queue_file(), records.encode(cmd))
+        queuefile.append_record(queuefile.queue_file(), queuefile.encode(cmd))
     except BaseException:
         for path, _content in futures:
             if os.path.exists(path):

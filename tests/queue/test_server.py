@@ -9,7 +9,7 @@ import pytest
 
 from seamless_transformer.store.outputs import write_targets
 from seamless_transformer.cli.run import body as seamless_run
-from seamless_transformer.queue import records
+from seamless_transformer.queue import queuefile
 from seamless_transformer.queue.server import QueueServer
 from seamless_transformer.store.storage import get_storage
 
@@ -28,7 +28,7 @@ def qsubmit(capsys, *argv) -> str:
 
 def serve(queue, workers=2, quiet=False, eof=True):
     if eof:
-        records.append_record(queue, records.EOF_RECORD)
+        queuefile.append_record(queue, queuefile.EOF_RECORD)
     stream = io.StringIO()
     code = QueueServer(queue, workers=workers, write_targets=write_targets, quiet=quiet, stream=stream).serve()
     return code, stream.getvalue()
@@ -54,7 +54,7 @@ def test_the_queue_file_is_deleted_after_eof(queue, capsys):
 
 
 def test_records_after_eof_are_not_run(queue, capsys):
-    records.append_record(queue, records.EOF_RECORD)
+    queuefile.append_record(queue, queuefile.EOF_RECORD)
     qsubmit(capsys, "echo x > o.txt")
     code, err = serve(queue, eof=False)
     assert code == 0
@@ -69,7 +69,7 @@ def test_the_server_waits_for_the_queue_file_to_appear(queue, capsys):
     time.sleep(0.3)
     assert server.is_alive()
     qsubmit(capsys, "echo x > o.txt")
-    records.append_record(queue, records.EOF_RECORD)
+    queuefile.append_record(queue, queuefile.EOF_RECORD)
     server.join(20)
     assert result["out"][0] == 0
     assert open("o.txt").read() == "x\n"
@@ -167,7 +167,7 @@ def test_captured_stdout_and_a_directory_target_are_written_like_seamless_run(qu
 
 def test_a_renamed_capture_is_recorded_with_its_local_name(queue, capsys):
     qsubmit(capsys, "-cp", "r.txt:local.txt", "echo r > r.txt")
-    record = records.parse(open(queue, "rb").read()[:-1])
+    record = queuefile.parse(open(queue, "rb").read()[:-1])
     assert record.result_targets == {"r.txt": "local.txt"}
     code, _err = serve(queue)
     assert code == 0
@@ -194,7 +194,7 @@ def test_on_a_terminal_the_server_draws_a_bar_of_finished_jobs(queue, capsys):
     import pty
 
     qsubmit(capsys, "echo x > o.txt")
-    records.append_record(queue, records.EOF_RECORD)
+    queuefile.append_record(queue, queuefile.EOF_RECORD)
     master, slave = pty.openpty()
     with open(slave, "w") as stream:
         code = QueueServer(queue, workers=1, write_targets=write_targets, stream=stream).serve()
@@ -212,7 +212,7 @@ def test_without_a_terminal_there_is_no_bar_and_no_carriage_return(queue, capsys
 
 
 def test_a_stray_nul_is_skipped_without_an_error_or_a_job_number(queue, capsys):
-    records.append_record(queue, b"\x00")
+    queuefile.append_record(queue, b"\x00")
     qsubmit(capsys, "echo x > o.txt")
     code, err = serve(queue)
     assert code == 0

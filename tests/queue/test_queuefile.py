@@ -1,4 +1,4 @@
-"""The queue file format (SPEC §6.4): records, the submitter lock, and the partial-record-safe reader."""
+"""The queue file of seamless-queue (SPEC §6.4): records, the submitter lock, and the partial-record-safe reader."""
 
 import json
 import os
@@ -9,19 +9,19 @@ import time
 
 import pytest
 
-from seamless_transformer.queue import records
+from seamless_transformer.queue import queuefile
 
 TF = "706b247db5f69ec5dc5b452a1a9164089faed42eaab3d461b8dfdf3217a36550"
 
 
 def submit(workdir="/abs/dir", **params):
-    return records.submit_command("seamless-run echo hi > o.txt", TF, {"__language__": "bash"}, {"o.txt": None},
+    return queuefile.submit_command("seamless-run echo hi > o.txt", TF, {"__language__": "bash"}, {"o.txt": None},
                                   {"workdir": workdir, **params})
 
 
 def test_a_record_is_json_with_indent_2_and_a_nul():
     cmd = submit()
-    assert records.encode(cmd) == json.dumps(cmd, indent=2).encode() + b"\x00"
+    assert queuefile.encode(cmd) == json.dumps(cmd, indent=2).encode() + b"\x00"
 
 
 def test_a_submit_command_has_the_upstream_keys_in_order():
@@ -30,27 +30,27 @@ def test_a_submit_command_has_the_upstream_keys_in_order():
 
 
 def test_the_eof_record_is_compact_json_and_a_nul():
-    assert records.EOF_RECORD == b'{"queue_command": "EOF"}\x00'
+    assert queuefile.EOF_RECORD == b'{"queue_command": "EOF"}\x00'
 
 
 def test_half_a_record_yields_nothing_until_the_rest_arrives():
-    data = records.encode(submit())
-    buffer = records.RecordBuffer()
+    data = queuefile.encode(submit())
+    buffer = queuefile.RecordBuffer()
     assert buffer.feed(data[:50]) == []
     assert buffer.feed(data[50:]) == [data[:-1]]
     assert buffer.partial == b""
 
 
 def test_one_and_a_half_records_yield_the_complete_one_and_keep_the_tail():
-    first, second = records.encode(submit("/a")), records.encode(submit("/b"))
-    buffer = records.RecordBuffer()
+    first, second = queuefile.encode(submit("/a")), queuefile.encode(submit("/b"))
+    buffer = queuefile.RecordBuffer()
     assert buffer.feed(first + second[:30]) == [first[:-1]]
     assert buffer.partial == second[:30]
     assert buffer.feed(second[30:]) == [second[:-1]]
 
 
 def test_a_valid_submit_record_parses_with_defaults_for_missing_params():
-    cmd = records.parse(records.encode(submit())[:-1])
+    cmd = queuefile.parse(queuefile.encode(submit())[:-1])
     assert cmd.kind == "SUBMIT"
     assert cmd.tf_checksum == TF
     assert cmd.workdir == "/abs/dir"
@@ -59,7 +59,7 @@ def test_a_valid_submit_record_parses_with_defaults_for_missing_params():
 
 
 def test_the_eof_record_parses_as_eof():
-    assert records.parse(records.EOF_RECORD[:-1]).kind == "EOF"
+    assert queuefile.parse(queuefile.EOF_RECORD[:-1]).kind == "EOF"
 
 
 @pytest.mark.parametrize("record", [
@@ -71,38 +71,38 @@ def test_the_eof_record_parses_as_eof():
 ])
 def test_records_that_are_no_queue_command_are_rejected(record):
     with pytest.raises(ValueError):
-        records.parse(record)
+        queuefile.parse(record)
 
 
 def test_a_relative_workdir_is_rejected():
     with pytest.raises(ValueError):
-        records.parse(records.encode(submit("rel/dir"))[:-1])
+        queuefile.parse(queuefile.encode(submit("rel/dir"))[:-1])
 
 
 def test_a_bad_transformation_checksum_is_rejected():
     cmd = submit()
     cmd["transformation_checksum"] = "abc"
     with pytest.raises(ValueError):
-        records.parse(records.encode(cmd)[:-1])
+        queuefile.parse(queuefile.encode(cmd)[:-1])
 
 
 def test_queue_file_precedence_is_option_then_env_then_cwd(monkeypatch):
-    assert records.queue_file() == os.path.join(os.getcwd(), ".seamless-queue")
+    assert queuefile.queue_file() == os.path.join(os.getcwd(), ".seamless-queue")
     monkeypatch.setenv("SEAMLESS_QUEUE_FILE", "/env/q")
-    assert records.queue_file() == "/env/q"
-    assert records.queue_file("opt/q") == os.path.join(os.getcwd(), "opt/q")
+    assert queuefile.queue_file() == "/env/q"
+    assert queuefile.queue_file("opt/q") == os.path.join(os.getcwd(), "opt/q")
 
 
 def test_append_record_reports_whether_the_file_existed_and_removes_its_lock():
-    assert records.append_record("q", b"a\x00") is False
-    assert records.append_record("q", b"b\x00") is True
+    assert queuefile.append_record("q", b"a\x00") is False
+    assert queuefile.append_record("q", b"b\x00") is True
     assert open("q", "rb").read() == b"a\x00b\x00"
     assert not os.path.exists("q.LOCK")
 
 
 def test_a_held_lock_makes_the_writer_wait():
     open("q.LOCK", "w").close()
-    writer = threading.Thread(target=records.append_record, args=("q", b"x\x00"))
+    writer = threading.Thread(target=queuefile.append_record, args=("q", b"x\x00"))
     writer.start()
     time.sleep(0.2)
     assert not os.path.exists("q")
@@ -115,19 +115,19 @@ def test_a_lock_older_than_30_s_is_broken():
     open("q.LOCK", "w").close()
     old = time.time() - 31
     os.utime("q.LOCK", (old, old))
-    records.append_record("q", b"x\x00")
+    queuefile.append_record("q", b"x\x00")
     assert open("q", "rb").read() == b"x\x00"
 
 
 def test_concurrent_submitter_processes_append_whole_records():
     script = (
-        "import sys; from seamless_transformer.queue import records\n"
-        "for i in range(50): records.append_record('q', records.encode(" 
+        "import sys; from seamless_transformer.queue import queuefile\n"
+        "for i in range(50): queuefile.append_record('q', queuefile.encode(" 
         "{'queue_command': 'SUBMIT', 'n': sys.argv[1] + str(i), 'pad': 'x' * 5000}))\n"
     )
     procs = [subprocess.Popen([sys.executable, "-c", script, str(p)]) for p in range(4)]
     assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
-    found = records.RecordBuffer().feed(open("q", "rb").read())
+    found = queuefile.RecordBuffer().feed(open("q", "rb").read())
     assert sorted(json.loads(r)["n"] for r in found) == sorted(f"{p}{i}" for p in range(4) for i in range(50))
 
 
@@ -136,9 +136,9 @@ def test_targets_outside_the_workdir_are_rejected(targets):
     cmd = submit()
     cmd["result_targets"] = targets
     with pytest.raises(ValueError):
-        records.parse(records.encode(cmd)[:-1])
+        queuefile.parse(queuefile.encode(cmd)[:-1])
 
 
 def test_empty_records_are_blank():
-    assert records.is_blank(b"") and records.is_blank(b"\n")
-    assert not records.is_blank(records.EOF_RECORD[:-1])
+    assert queuefile.is_blank(b"") and queuefile.is_blank(b"\n")
+    assert not queuefile.is_blank(queuefile.EOF_RECORD[:-1])
