@@ -123,6 +123,9 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
     from ..store.outputs import future_files
     from ..store.materialize import _threshold
 
+    queue_path = queuefile.queue_file()
+    if queuefile.ends_with_eof(queue_path):
+        raise queuefile.finished_error(queue_path)  # before anything is stored or a .FUTURE written
     store_buffers(prepared.buffers, get_storage(), _answer(args))
     tf = prepared.tf_checksum.hex()
     params = {
@@ -140,7 +143,7 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as future:  # a marker: no fsync needed
                 future.write(content)
-        queuefile.append_record(queuefile.queue_file(), queuefile.encode(cmd))
+        queuefile.append_record(queue_path, queuefile.encode(cmd))
     except BaseException:
         for path, _content in futures:
             if os.path.exists(path):

@@ -100,6 +100,7 @@ class QueueServer:
                 self._bar.close()
         for thread in self._threads:
             thread.join()
+        queuefile.write_status(self.path, self._failures)
         try:
             os.unlink(self.path)
         except FileNotFoundError:

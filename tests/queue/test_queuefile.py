@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from seamless_transformer.errors import UsageError
 from seamless_transformer.queue import queuefile
 
 TF = "706b247db5f69ec5dc5b452a1a9164089faed42eaab3d461b8dfdf3217a36550"
@@ -142,3 +143,46 @@ def test_targets_outside_the_workdir_are_rejected(targets):
 def test_empty_records_are_blank():
     assert queuefile.is_blank(b"") and queuefile.is_blank(b"\n")
     assert not queuefile.is_blank(queuefile.EOF_RECORD[:-1])
+
+
+def test_a_submission_after_eof_is_refused_and_leaves_the_file_as_it_was():
+    queuefile.append_record("q", queuefile.encode(submit()))
+    queuefile.append_record("q", queuefile.EOF_RECORD)
+    before = open("q", "rb").read()
+    with pytest.raises(UsageError, match=r"^the queue 'q' is finished \(seamless-queue-finish was run\)"):
+        queuefile.append_record("q", queuefile.encode(submit()))
+    assert open("q", "rb").read() == before
+
+
+def test_ends_with_eof_sees_only_a_final_eof_record():
+    assert not queuefile.ends_with_eof("q")
+    queuefile.append_record("q", queuefile.encode(submit()))
+    assert not queuefile.ends_with_eof("q")
+    queuefile.append_record("q", queuefile.EOF_RECORD)
+    assert queuefile.ends_with_eof("q")
+
+
+def test_append_eof_without_a_queue_file_is_an_error_and_creates_nothing():
+    with pytest.raises(UsageError, match="^there is no queue file 'q': nothing was submitted"):
+        queuefile.append_eof("q")
+    assert not os.path.exists("q")
+
+
+def test_append_eof_twice_appends_one_eof_record():
+    queuefile.append_record("q", queuefile.encode(submit()))
+    queuefile.append_eof("q")
+    queuefile.append_eof("q")
+    assert open("q", "rb").read().count(b"\x00") == 2
+
+
+def test_append_eof_removes_a_status_left_by_an_earlier_queue():
+    queuefile.write_status("q", 3)
+    queuefile.append_record("q", queuefile.encode(submit()))
+    queuefile.append_eof("q")
+    assert queuefile.read_status("q") is None
+
+
+def test_a_written_status_is_read_once():
+    queuefile.write_status("q", 2)
+    assert queuefile.read_status("q") == 2
+    assert queuefile.read_status("q") is None

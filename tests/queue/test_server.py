@@ -54,8 +54,10 @@ def test_the_queue_file_is_deleted_after_eof(queue, capsys):
 
 
 def test_records_after_eof_are_not_run(queue, capsys):
-    queuefile.append_record(queue, queuefile.EOF_RECORD)
     qsubmit(capsys, "echo x > o.txt")
+    submitted = open(queue, "rb").read()
+    with open(queue, "wb") as handle:  # as a writer without the EOF check would leave it
+        handle.write(queuefile.EOF_RECORD + submitted)
     code, err = serve(queue, eof=False)
     assert code == 0
     assert err == ""
@@ -217,3 +219,12 @@ def test_a_stray_nul_is_skipped_without_an_error_or_a_job_number(queue, capsys):
     code, err = serve(queue)
     assert code == 0
     assert err == "seamless-queue: job 1 started: seamless-run --qsubmit echo x > o.txt\nseamless-queue: job 1 finished\n"
+
+
+def test_the_server_leaves_the_number_of_failed_jobs_for_seamless_queue_finish(queue, capsys):
+    qsubmit(capsys, "exit 3; echo x > bad.txt")
+    qsubmit(capsys, "echo y > good.txt")
+    code, _err = serve(queue)
+    assert code == 1
+    assert queuefile.read_status(queue) == 1
+    assert not os.path.exists(queuefile.status_path(queue))
