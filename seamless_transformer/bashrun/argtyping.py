@@ -209,15 +209,15 @@ class ArgTyper:
         index_path = self.local(base + ".INDEX")
         index = read_index_sidecar(index_path, checksum_path) if os.path.isfile(index_path) else None
         if os.path.exists(self.local(value)):
-            return self._verified(self._existing_input(value), checksum, label, base)
+            return self._verified(self._existing_input(value), checksum, label, base, self.local(value))
         if index is not None:
             return self._register(value, "directory", checksum, index=index, local=False)
         return self._register(value, "file", checksum, local=False)
 
     @staticmethod
-    def _verified(pin: InputPin, checksum: Checksum, label: str, base: str) -> InputPin:
+    def _verified(pin: InputPin, checksum: Checksum, label: str, base: str, full: str) -> InputPin:
         if pin.checksum != checksum:
-            raise UsageError(f"{label} differs from {base}.CHECKSUM; delete one of them")
+            raise UsageError(_differs_message(pin, label, base, full))
         return pin
 
     def _register(self, value, kind, checksum, *, index=None, local=True) -> InputPin:
@@ -250,6 +250,20 @@ class ArgTyper:
         if pin.pin == value:
             return None
         return shell_word(pin.pin, value)
+
+
+def _differs_message(pin: InputPin, label: str, base: str, full: str) -> str:
+    """Which of the two is newer, and the command that makes each one win (never: delete one)."""
+    import shlex
+
+    sidecar = os.path.join(os.path.dirname(full), os.path.basename(base) + ".CHECKSUM")
+    content = max([os.path.getmtime(full)] + [os.path.getmtime(path) for path in pin.sources.values()])
+    newer = "the file is newer" if content > os.path.getmtime(sidecar) else "the sidecar is newer"
+    word = shlex.quote(pin.path or base)
+    return (
+        f"{label} differs from {base}.CHECKSUM, and {newer}: to use the {pin.kind} as it is, refresh the sidecar "
+        f"with `seamless-upload {word}`; to get the sidecar's version back, run `seamless-download {word}`"
+    )
 
 
 def _file_checksum(path: str) -> Checksum:
