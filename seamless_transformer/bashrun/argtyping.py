@@ -57,11 +57,12 @@ def is_float(word: str) -> bool:
 
 
 class ArgTyper:
-    def __init__(self, cwd: str, namer: PinNamer, *, g1=False, g2=False, wait_future=None):
+    def __init__(self, cwd: str, namer: PinNamer, *, allow_missing_extension_files=False,
+                 allow_files_without_extension=False, wait_future=None):
         self.cwd = cwd
         self.namer = namer
-        self.g1 = g1
-        self.g2 = g2
+        self.allow_missing_extension_files = allow_missing_extension_files  # -g1: rule 1 off
+        self.allow_files_without_extension = allow_files_without_extension  # -g2: rule 2 off
         self.wait_future = wait_future
         self.inputs: dict[str, InputPin] = {}
         self.futures: list[str] = []
@@ -159,14 +160,14 @@ class ArgTyper:
     def _check_rules(self, value: str, label: str, index: int) -> None:
         full = self.local(value)
         extension = has_extension(value)
-        if extension and not self.g1:
+        if extension and not self.allow_missing_extension_files:
             if os.path.isdir(full):
                 raise UsageError(
                     f"{label} has an extension but is a directory, so it must be an existing file (use -g1 to disable this rule)"
                 )
             if not os.path.isfile(full):
                 raise UsageError(f"{label} has an extension, so it must be an existing file (use -g1 to disable this rule)")
-        if not extension and index > 1 and not self.g2 and not value.endswith("/") and os.path.isfile(full):
+        if not extension and index > 1 and not self.allow_files_without_extension and not value.endswith("/") and os.path.isfile(full):
             raise UsageError(f"{label} has no extension, so it may not be an existing file (use -g2 to disable this rule)")
         if value.endswith("/") and not os.path.isdir(full):
             raise UsageError(f"{label} ends with '/', so it must be an existing directory")

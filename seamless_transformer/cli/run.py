@@ -69,7 +69,8 @@ def _run_options(args, settings):
         meta["local"] = True
     mapping = "strip" if args.mapping_strip else "extension" if args.mapping_extension else "literal"
     return RunOptions(
-        single=args.single, g1=args.g1, g2=args.g2,
+        single=args.single, allow_missing_extension_files=args.allow_missing_extension_files,
+        allow_files_without_extension=args.allow_files_without_extension,
         workdir=os.path.expanduser(args.workdir) if args.workdir is not None else None,
         root_slash=args.root_slash, mapping=mapping, captures=list(args.captures),
         inputs=list(args.inputs), input_files=list(args.input_files), vars=list(args.vars),

@@ -40,7 +40,7 @@ def test_rule1_missing_file_with_extension_is_an_error(data):
 
 
 def test_rule1_off_with_g1_makes_the_word_a_value(data):
-    job = prepare(["cat", "data/a.txt", "data/nope.txt"], RunOptions(g1=True))
+    job = prepare(["cat", "data/a.txt", "data/nope.txt"], RunOptions(allow_missing_extension_files=True))
     assert list(job.inputs) == ["data/a.txt"]
     assert job.code == "(\ncat data/a.txt data/nope.txt\n) > RESULT\n"
 
@@ -62,7 +62,7 @@ def test_rule2_existing_file_without_extension_is_an_error():
 
 def test_rule2_off_with_g2_makes_the_word_a_file_input():
     Path("notes").write_text("n\n")
-    job = prepare(["cat", "notes"], RunOptions(g2=True))
+    job = prepare(["cat", "notes"], RunOptions(allow_files_without_extension=True))
     assert job.tf_dict["notes"] == ["bytes", None, sha(b"n\n")]
 
 
@@ -306,7 +306,7 @@ def test_strip_mapping_refuses_two_sources_with_one_name(data):
 
 def test_extension_mapping_numbers_files_and_keeps_suffixes(data):
     Path("a.npy.gz").write_bytes(gzip.compress(b"z"))
-    job = prepare(["cat", "data/a.txt", "a.npy.gz", "data"], RunOptions(mapping="extension", g1=True))
+    job = prepare(["cat", "data/a.txt", "a.npy.gz", "data"], RunOptions(mapping="extension", allow_missing_extension_files=True))
     assert sorted(job.inputs) == ["data", "file1.txt", "file2.npy.gz"]
     assert job.code == "(\ncat file1.txt file2.npy.gz data\n) > RESULT\n"
 

@@ -228,7 +228,7 @@ def test_command_found_on_path_is_left_alone():
 
 def test_words_after_the_command_are_command_words():
     Path("a.txt").write_text("a\n")
-    job = prepare(["cat", "a.txt", "--input", "b.txt"], RunOptions(g1=True))
+    job = prepare(["cat", "a.txt", "--input", "b.txt"], RunOptions(allow_missing_extension_files=True))
     assert job.code == "(\ncat a.txt --input b.txt\n) > RESULT\n"
     assert list(job.inputs) == ["a.txt"]
 
