@@ -60,15 +60,18 @@ class RemoteError(SeamlessError):
 
 class TransformationError(SeamlessError, RuntimeError):
     """The transformation failed. `tf`: its checksum (hex), when known. `logs`: the stdout and
-    stderr it produced (str). `stderr`: the last bytes of a bash job's stderr (bytes)."""
+    stderr it produced (str). `stderr`: the last bytes of a bash job's stderr (bytes).
+    `stdout`: what a failed bash job wrote as its result, which nobody has seen yet (bytes)."""
 
     exit_code = 1
 
-    def __init__(self, *args, tf: str | None = None, logs: str | None = None, stderr: bytes | None = None):
+    def __init__(self, *args, tf: str | None = None, logs: str | None = None, stderr: bytes | None = None,
+                 stdout: bytes | None = None):
         super().__init__(*args)
         self.tf = tf
         self.logs = logs
         self.stderr = stderr
+        self.stdout = stdout
 
 
 class CanceledError(TransformationError):

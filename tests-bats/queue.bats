@@ -179,6 +179,7 @@ seamless-queue: job 1 finished" ] || { stderr=$q_err; flunk "unexpected server s
     start_queue
     finish_queue
     [ "$q_status" -eq 1 ] || { stderr=$q_err; flunk "server exit status $q_status"; }
+    [ "$f_status" -eq 1 ] || flunk "seamless-queue-finish exit status $f_status"
     assert_q_err_contains "seamless-queue: job 1 failed: command failed with exit status 3 (transformation ${tf:0:12})"
     assert_q_err_contains "seamless-queue: job 2 finished"
     assert_file_content good.txt $'y\n'
@@ -248,10 +249,59 @@ seamless-queue: job 1 finished" ] || { stderr=$q_err; flunk "unexpected server s
     assert_no_file .seamless-queue
 }
 
-@test "seamless-queue-finish without a queue file creates it with EOF and returns at once" {
+@test "seamless-queue-finish without a queue file says so, exits 2 and creates nothing" {
     run --separate-stderr seamless-queue-finish
+    assert_failure 2
+    assert_stderr "seamless-queue-finish: error: there is no queue file '$WORK/.seamless-queue': nothing was submitted, so there is nothing to finish"
+    assert_no_file .seamless-queue
+}
+
+@test "a submission to a finishing queue is refused with one line and writes no future" {
+    qsub 'echo x > o.txt'
+    run --separate-stderr seamless-queue-finish --no-wait
     assert_success
-    [ "$(cat .seamless-queue | tr '\0' '@')" = '{"queue_command": "EOF"}@' ] || flunk "unexpected queue file"
+    local before
+    before=$(od -c .seamless-queue)
+    run --separate-stderr seamless-run --qsubmit 'echo y > p.txt'
+    assert_failure 2
+    assert_stderr "seamless-run: error: the queue '$WORK/.seamless-queue' is finished (seamless-queue-finish was run), so this job would never run; submit it after seamless-queue has deleted the file"
+    assert_no_file p.txt.FUTURE
+    [ "$(od -c .seamless-queue)" = "$before" ] || flunk "the queue file changed"
+}
+
+@test "seamless-queue-finish twice appends one EOF, and both return when the server is done" {
+    qsub 'echo x > o.txt'
+    seamless-queue-finish --no-wait
+    start_queue
+    finish_queue
+    [ "$f_status" -eq 0 ] || flunk "seamless-queue-finish exit status $f_status"
+    [ "$q_status" -eq 0 ] || { stderr=$q_err; flunk "server exit status $q_status"; }
+    assert_file_content o.txt $'x\n'
+}
+
+@test "seamless-queue-finish exits 1 with one line when a job failed" {
+    qsub 'exit 3; echo x > bad.txt'
+    start_queue
+    run --separate-stderr seamless-queue-finish --timeout 30
+    assert_failure 1
+    assert_stderr "seamless-queue-finish: error: 1 job(s) of the queue failed (seamless-queue's output names them)"
+    assert_no_file .seamless-queue.STATUS
+}
+
+@test "seamless-queue started with & from a script stops on SIGINT, killing its jobs (exit 130)" {
+    qsub 'sleep 93; echo x > o.txt'
+    # a non-interactive bash starts background jobs with SIGINT ignored
+    bash -c 'seamless-queue --queue-file "$WORK/.seamless-queue" 2> "$WORK/q.err" & echo $! > q.pid; wait $!' &
+    local script=$!
+    wait_until pgrep -f '^sleep 93$'
+    q_pid=$(cat q.pid)  # teardown kills a server that ignored the signal
+    kill -INT "$q_pid"
+    wait_until bash -c "! kill -0 $q_pid 2> /dev/null"
+    local status=0
+    wait "$script" || status=$?
+    wait_until bash -c '! pgrep -f "^sleep 93$"'
+    [ "$status" -eq 130 ] || flunk "exit status $status"
+    assert_no_file o.txt.FUTURE
 }
 
 @test "seamless-queue-finish --timeout gives up when no server deletes the file" {

@@ -41,9 +41,11 @@ start_queue() {
     q_start=$(now)
 }
 
-# seamless-queue-finish, then wait for the server: its exit status in $q_status, its stderr in $q_err
+# seamless-queue-finish (exit status in $f_status), then wait for the server: its exit status in
+# $q_status, its stderr in $q_err
 finish_queue() {
-    seamless-queue-finish --queue-file "$WORK/.seamless-queue" --timeout 30 || flunk "seamless-queue-finish failed"
+    f_status=0
+    seamless-queue-finish --queue-file "$WORK/.seamless-queue" --timeout 30 || f_status=$?
     q_status=0
     wait "$q_pid" || q_status=$?
     q_seconds=$(since "$q_start")

@@ -228,17 +228,14 @@ load run_helper
 
 # ---------------------------------------------------------------- inputs
 
-@test "file names with quotes and non-ASCII characters are inputs; with a space, rule 2 needs -g2" {
+@test "file names with spaces, quotes and non-ASCII characters are inputs" {
     printf 'one\n' > 'my file.txt'
     printf 'two\n' > "it's.txt"
     printf 'three\n' > 'é.txt'
     sr cat 'my file.txt' "it's.txt" 'é.txt'
-    assert_failure 2
-    assert_stderr "seamless-run: error: argument #2 'my file.txt' has no extension, so it may not be an existing file (use -g2 to disable this rule)"
-    sr -g2 cat 'my file.txt' "it's.txt" 'é.txt'
     assert_success
     assert_output $'one\ntwo\nthree'
-    sr --dry -g2 -j J cat 'my file.txt' "it's.txt" 'é.txt'
+    sr --dry -j J cat 'my file.txt' "it's.txt" 'é.txt'
     run grep -c '"mode": "file"' J/transformation.json
     assert_output "3"
 }
@@ -262,12 +259,31 @@ load run_helper
     assert_output "apples"
 }
 
-@test "a file that disagrees with its sidecar is exit 2" {
-    printf 'x\n' > x.txt
-    echo "$HELLO_CS" > x.txt.CHECKSUM
+@test "a file edited after its sidecar is exit 2, and the message's seamless-upload makes the file win" {
+    printf 'hello\n' > x.txt
+    seamless-upload x.txt
+    printf 'edited\n' > x.txt
+    touch -d '+1 second' x.txt
     sr cat x.txt
     assert_failure 2
-    assert_stderr "seamless-run: error: argument #2 'x.txt' differs from x.txt.CHECKSUM; delete one of them"
+    assert_stderr "seamless-run: error: argument #2 'x.txt' differs from x.txt.CHECKSUM, and the file is newer: to use the file as it is, refresh the sidecar with \`seamless-upload x.txt\`; to get the sidecar's version back, run \`seamless-download x.txt\`"
+    seamless-upload x.txt
+    sr cat x.txt
+    assert_success
+    assert_output "edited"
+}
+
+@test "a file that disagrees with its sidecar: the message's seamless-download brings the sidecar's version back" {
+    printf 'hello\n' > x.txt
+    seamless-upload x.txt
+    printf 'edited\n' > x.txt
+    sr cat x.txt
+    assert_failure 2
+    assert_stderr_contains "run \`seamless-download x.txt\`"
+    seamless-download x.txt
+    sr cat x.txt
+    assert_success
+    assert_output "hello"
 }
 
 @test "an input directory is passed as a tree" {

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..checksum import Checksum
 from ..errors import UsageError
 from .bashparse import AnalysedWord, has_unquoted_glob
-from .pinnames import PinNamer, path_suffix, split_compression
+from .pinnames import PinNamer, path_suffix, shell_word, split_compression
 
 BASH_BUILTINS = frozenset(
     """
@@ -25,7 +25,7 @@ BASH_BUILTINS = frozenset(
     """.split()
 )
 _EXTENSION = re.compile(r"\.[A-Za-z0-9_+~-]+\Z")
-_NO_EXTENSION_CHARS = re.compile(r"[\s();]")
+_NO_EXTENSION_CHARS = re.compile(r"[\s();]")  # such a word has no extension (upstream), and is exempt from rules 1-2
 
 
 @dataclass
@@ -57,27 +57,42 @@ def is_float(word: str) -> bool:
 
 
 class ArgTyper:
-    def __init__(self, cwd: str, namer: PinNamer, *, g1=False, g2=False, wait_future=None):
+    def __init__(self, cwd: str, namer: PinNamer, *, allow_missing_extension_files=False,
+                 allow_files_without_extension=False, wait_future=None):
         self.cwd = cwd
         self.namer = namer
-        self.g1 = g1
-        self.g2 = g2
+        self.allow_missing_extension_files = allow_missing_extension_files  # -g1: rule 1 off
+        self.allow_files_without_extension = allow_files_without_extension  # -g2: rule 2 off
         self.wait_future = wait_future
         self.inputs: dict[str, InputPin] = {}
         self.futures: list[str] = []
+        self.written: list[str] = []  # absolute, normalized
 
     def local(self, path: str) -> str:
         return os.path.join(self.cwd, os.path.expanduser(path))
 
     # -- entry points -------------------------------------------------------------------
 
-    def type_word(self, aw: AnalysedWord, text: str) -> str | None:
-        """Classify one analysed word; return its replacement text, or None to keep it."""
+    def writes(self, paths) -> None:
+        """Paths the line itself writes (output redirect and -cp targets): never inputs, nor what lies inside."""
+        self.written.extend(os.path.normpath(self.local(path)) for path in paths)
+
+    def type_word(self, aw: AnalysedWord, text: str, *, lenient: bool = False) -> str | None:
+        """Classify one analysed word; return its replacement text, or None to keep it.
+
+        A lenient word (any command but the primary one, SPEC §4.3) is an input when it names an
+        existing file or directory under the working directory, or has a sidecar; rules 1 and 2 do
+        not apply, and anything else is left alone.
+        """
         word = aw.word
-        if word.expands or not word.value:
+        if word.expands or not word.value or (word.value[0] == "~" and not word.tilde):
+            return None  # a quoted `~` is no home directory
+        if self._is_written(word.value):
             return None
         if aw.role == "command":
             return self._command_word(word.value)
+        if lenient:
+            return self._lenient(word.value, has_unquoted_glob(word.source(text)))
         label = f"argument #{aw.index} '{word.value}'"
         if aw.role == "input":
             return self._replacement(self.add_input(word.value, label=label), word.value)
@@ -118,21 +133,41 @@ class ArgTyper:
             return self._glob_replacement(matches, value) if matches else None
         if is_float(value):
             return None
-        self._check_rules(value, label, index)
+        if not _NO_EXTENSION_CHARS.search(value):  # `wc -l 'my fruit.txt'`: no rule 1 or 2, only existence
+            self._check_rules(value, label, index)
         found = self._existing_input(value)
         return None if found is None else self._replacement(found, value)
+
+    def _lenient(self, value: str, globbed: bool) -> str | None:
+        if not self.namer.inside(value):
+            return None  # left to the host, as before: a later `cd /` must not stage the filesystem
+        self._check_future(value)
+        found = self._sidecar_input(value, f"argument '{value}'")
+        if found is not None:
+            return self._replacement(found, value)
+        if globbed:
+            matches = [m for m in self._glob(value) if self.namer.inside(m) and not self._is_written(m)]
+            return self._glob_replacement(matches, value) if matches else None
+        if is_float(value):
+            return None
+        found = self._existing_input(value)
+        return None if found is None else self._replacement(found, value)
+
+    def _is_written(self, value: str) -> bool:
+        full = os.path.normpath(self.local(value))
+        return any(full == path or full.startswith(path.rstrip("/") + "/") for path in self.written)
 
     def _check_rules(self, value: str, label: str, index: int) -> None:
         full = self.local(value)
         extension = has_extension(value)
-        if extension and not self.g1:
+        if extension and not self.allow_missing_extension_files:
             if os.path.isdir(full):
                 raise UsageError(
                     f"{label} has an extension but is a directory, so it must be an existing file (use -g1 to disable this rule)"
                 )
             if not os.path.isfile(full):
                 raise UsageError(f"{label} has an extension, so it must be an existing file (use -g1 to disable this rule)")
-        if not extension and index > 1 and not self.g2 and not value.endswith("/") and os.path.isfile(full):
+        if not extension and index > 1 and not self.allow_files_without_extension and not value.endswith("/") and os.path.isfile(full):
             raise UsageError(f"{label} has no extension, so it may not be an existing file (use -g2 to disable this rule)")
         if value.endswith("/") and not os.path.isdir(full):
             raise UsageError(f"{label} ends with '/', so it must be an existing directory")
@@ -175,15 +210,15 @@ class ArgTyper:
         index_path = self.local(base + ".INDEX")
         index = read_index_sidecar(index_path, checksum_path) if os.path.isfile(index_path) else None
         if os.path.exists(self.local(value)):
-            return self._verified(self._existing_input(value), checksum, label, base)
+            return self._verified(self._existing_input(value), checksum, label, base, self.local(value))
         if index is not None:
             return self._register(value, "directory", checksum, index=index, local=False)
         return self._register(value, "file", checksum, local=False)
 
     @staticmethod
-    def _verified(pin: InputPin, checksum: Checksum, label: str, base: str) -> InputPin:
+    def _verified(pin: InputPin, checksum: Checksum, label: str, base: str, full: str) -> InputPin:
         if pin.checksum != checksum:
-            raise UsageError(f"{label} differs from {base}.CHECKSUM; delete one of them")
+            raise UsageError(_differs_message(pin, label, base, full))
         return pin
 
     def _register(self, value, kind, checksum, *, index=None, local=True) -> InputPin:
@@ -209,17 +244,27 @@ class ArgTyper:
         pins = [pin for _, pin in pairs if pin is not None]
         if all(pin is None or pin.pin == os.path.normpath(match) for match, pin in pairs):
             return None  # the pattern matches the same names in the workspace
-        import shlex
-
-        return " ".join(shlex.quote(pin.pin) for pin in pins)
+        return " ".join(shell_word(pin.pin, value) for pin in pins)
 
     @staticmethod
     def _replacement(pin: InputPin, value: str) -> str | None:
         if pin.pin == value:
             return None
-        import shlex
+        return shell_word(pin.pin, value)
 
-        return shlex.quote(pin.pin)
+
+def _differs_message(pin: InputPin, label: str, base: str, full: str) -> str:
+    """Which of the two is newer, and the command that makes each one win (never: delete one)."""
+    import shlex
+
+    sidecar = os.path.join(os.path.dirname(full), os.path.basename(base) + ".CHECKSUM")
+    content = max([os.path.getmtime(full)] + [os.path.getmtime(path) for path in pin.sources.values()])
+    newer = "the file is newer" if content > os.path.getmtime(sidecar) else "the sidecar is newer"
+    word = shlex.quote(pin.path or base)
+    return (
+        f"{label} differs from {base}.CHECKSUM, and {newer}: to use the {pin.kind} as it is, refresh the sidecar "
+        f"with `seamless-upload {word}`; to get the sidecar's version back, run `seamless-download {word}`"
+    )
 
 
 def _file_checksum(path: str) -> Checksum:

@@ -1,15 +1,23 @@
 """The command string and the generated bash code of a seamless-run job (SPEC §4.1, §2.7)."""
 
 import os
+import re
 import shlex
 
 from ..errors import UsageError
+from .pinnames import shell_word
 
-_NEEDS_QUOTING = set(" \t\n\r\f\v'\"\\")
+# a word that is exactly a control or redirection operator is kept: `seamless-run sort a.txt '|' uniq`
+_OPERATOR = re.compile(r"\A(?:\|\|?|\|&|&&|;|&|\d*(?:<|<<<|<>|>|>>|>\|)|&>>?|\d*[<>]&(?:\d+|-))\Z")
 
 
 def build_command_string(words, single: bool = False) -> str:
-    """argv words -> the command text (SPEC §4.1). The code pin is UTF-8 text, so every word must be."""
+    """argv words -> the command text (SPEC §4.1). The code pin is UTF-8 text, so every word must be.
+
+    One word (or -c) is the command verbatim. Several words are joined with spaces, each one
+    shell-quoted where it needs it (`print(2)` -> `'print(2)'`, `x;y` -> `'x;y'`; `wc` and `a.txt`
+    stay as they are), except a word that is exactly an operator such as `|`, `&&`, `>` or `2>&1`.
+    """
     words = list(words)
     for index, word in enumerate(words, 1):
         try:
@@ -25,13 +33,7 @@ def build_command_string(words, single: bool = False) -> str:
         raise UsageError("no command given")
     if len(words) == 1:
         return words[0]
-    parts = []
-    for word in words:
-        if word and not (_NEEDS_QUOTING & set(word)):
-            parts.append(word)
-        else:
-            parts.append(shlex.quote(word))
-    return " ".join(parts)
+    return " ".join(word if _OPERATOR.match(word) else shlex.quote(word) for word in words)
 
 
 def apply_rewrites(text: str, rewrites) -> str:
@@ -47,6 +49,7 @@ def apply_rewrites(text: str, rewrites) -> str:
 
 
 def _single_quote(name: str) -> str:
+    name = "./" + name if name.startswith("-") else name  # never an option of chmod
     return "'" + name.replace("'", "'\\''") + "'"
 
 
@@ -79,5 +82,5 @@ def generate_code(command: str, *, executables=(), metavars=(), targets=None, ca
         lines.append(command + "\n")
     for target in targets:
         directory = os.path.join("RESULT", os.path.dirname(target))
-        lines.append(f"mv {shlex.quote(target)} {shlex.quote(directory)}\n")
+        lines.append(f"mv {shell_word(target)} {shlex.quote(directory)}\n")
     return "".join(lines)

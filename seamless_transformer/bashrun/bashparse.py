@@ -3,6 +3,9 @@
 * `parse_commands(text)`: the top-level commands (the parts between `;`, `&&`, `||`, newlines).
 * `analysed_words(command)`: the words argtyping looks at, for the primary command and its pipeline.
 * `output_redirects(command)`: the stdout redirects of the last command (or of a top-level compound).
+* `nested_words(command)`: every other word of a top-level command (after a redirection, inside
+  subshells, `{ }`, loops, `$( )`, `<( )`, here-strings), which argtyping treats leniently.
+* `written_targets(nodes)`: the target of every output redirect of the line (never an input).
 * `analyse(text)`: all of the above as plain data, memoized on disk (see below).
 Positions are offsets into the parsed text, so words can be rewritten right to left.
 
@@ -30,6 +33,7 @@ class Word:
     start: int
     end: int
     expands: bool = False
+    tilde: bool = False  # starts with an unquoted `~` (a quoted one is a plain character)
 
     def source(self, text: str) -> str:
         return text[self.start : self.end]
@@ -52,7 +56,8 @@ class Redirect:
 def _word(node) -> Word:
     parts = getattr(node, "parts", None) or []
     expands = any(part.kind != "tilde" for part in parts)  # `~` is expanded by argtyping itself
-    return Word(node.word, node.pos[0], node.pos[1], expands=expands)
+    tilde = any(part.kind == "tilde" for part in parts)
+    return Word(node.word, node.pos[0], node.pos[1], expands=expands, tilde=tilde)
 
 
 def parse_commands(text: str) -> list:
@@ -156,6 +161,84 @@ def analysed_words(node) -> list[AnalysedWord]:
     return result
 
 
+class _Walk:
+    """Collects every word of a node (roles as in analysed_words, index 0) and every output target."""
+
+    def __init__(self):
+        self.words: list[AnalysedWord] = []
+        self.written: list[Word] = []
+
+    def node(self, node) -> None:
+        kind = node.kind
+        if kind == "command":
+            self.command(node)
+        elif kind == "word":
+            self.word(node, "argument")
+        elif kind == "redirect":
+            self.redirect(node)
+        elif kind == "function":
+            self.node(node.body)  # the name is not a path
+        else:
+            skip = None
+            children = list(getattr(node, "parts", None) or getattr(node, "list", None) or [])
+            for position, child in enumerate(children):
+                if kind == "for" and child.kind == "reservedword" and child.word == "for":
+                    skip = position + 1  # the loop variable
+                if position != skip:
+                    self.node(child)
+            for redirect in getattr(node, "redirects", None) or []:
+                self.redirect(redirect)
+
+    def command(self, node) -> None:
+        first = True
+        for part in node.parts:
+            if part.kind == "word":
+                self.word(part, "command" if first else "argument")
+                first = False
+            elif part.kind == "redirect":
+                self.redirect(part)
+            elif part.kind == "assignment":
+                self.substitutions(part)
+
+    def word(self, node, role: str) -> None:
+        self.words.append(AnalysedWord(_word(node), 0, role))
+        self.substitutions(node)
+
+    def substitutions(self, node) -> None:
+        for part in getattr(node, "parts", None) or []:
+            if part.kind in ("commandsubstitution", "processsubstitution"):
+                self.node(part.command)
+
+    def redirect(self, node) -> None:
+        output = node.output
+        if getattr(output, "kind", None) != "word":
+            return  # fd duplications, closes, here-documents
+        if node.type in ("<", "<<<"):
+            self.word(output, "input" if node.type == "<" else "argument")
+            return
+        self.substitutions(output)
+        if node.type in OUTPUT_REDIRECTS or node.type == "<>":
+            target = _word(output)
+            if not (node.type == ">&" and (target.value.isdigit() or target.value == "-")):
+                self.written.append(target)
+
+
+def nested_words(node) -> list[AnalysedWord]:
+    """The words of a top-level command that analysed_words leaves out (index 0, lenient in SPEC §4.3)."""
+    strict = {(aw.word.start, aw.word.end) for aw in analysed_words(node)}
+    walk = _Walk()
+    walk.node(node)
+    return [aw for aw in walk.words if (aw.word.start, aw.word.end) not in strict]
+
+
+def written_targets(nodes) -> list[Word]:
+    """The target words of every output redirect in the line, any fd (`> f`, `2>> log`, `&> f`)."""
+    walk = _Walk()
+    for node in nodes:
+        walk.node(node)
+    return walk.written
+
+
 def _redirects_of(node) -> list:
     if node.kind == "pipeline":
         commands = _simple_commands(node)
@@ -207,16 +290,18 @@ def has_unquoted_glob(source: str) -> bool:
 
 # ---------------------------------------------------------------- memoized analysis
 
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4
 
 
 @dataclass
 class Analysis:
     """What seamless-run reads from a command string: analysed words per top-level command,
-    and the output redirects of the last one."""
+    the output redirects of the last one, the other words, and what the line writes."""
 
     commands: list  # [[AnalysedWord, ...] per top-level command]
     redirects: list  # [Redirect] of the last command
+    nested: list  # [[AnalysedWord, ...] per top-level command]: the words `commands` leaves out
+    written: list  # [Word]: every output redirect target of the line
 
 
 def _unquoted(word: Word, text: str) -> Word:
@@ -239,31 +324,43 @@ def _analysis_from_parse(text: str) -> Analysis:
     commands = parse_commands(text)
     analysed = [analysed_words(command) for command in commands]
     redirects = output_redirects(commands[-1])
-    for words in analysed:
+    nested = [nested_words(command) for command in commands]
+    written = written_targets(commands)
+    for words in analysed + nested:
         for aw in words:
             _unquoted(aw.word, text)
-    for redirect in redirects:
-        _unquoted(redirect.target, text)
-    return Analysis(analysed, redirects)
+    for word in [redirect.target for redirect in redirects] + written:
+        _unquoted(word, text)
+    return Analysis(analysed, redirects, nested, written)
 
 
 def _word_data(word: Word) -> list:
-    return [word.value, word.start, word.end, word.expands]
+    return [word.value, word.start, word.end, word.expands, word.tilde]
+
+
+def _words_data(lists) -> list:
+    return [[[_word_data(aw.word), aw.index, aw.role] for aw in words] for words in lists]
+
+
+def _words_from_data(lists) -> list:
+    return [[AnalysedWord(Word(*word), index, role) for word, index, role in words] for words in lists]
 
 
 def _to_json(text: str, analysis: Analysis) -> dict:
     return {
         "version": ANALYSIS_VERSION,
         "text": text,
-        "commands": [[[_word_data(aw.word), aw.index, aw.role] for aw in words] for words in analysis.commands],
+        "commands": _words_data(analysis.commands),
         "redirects": [[r.kind, r.fd, _word_data(r.target)] for r in analysis.redirects],
+        "nested": _words_data(analysis.nested),
+        "written": [_word_data(word) for word in analysis.written],
     }
 
 
 def _from_json(data: dict) -> Analysis:
-    commands = [[AnalysedWord(Word(*word), index, role) for word, index, role in words] for words in data["commands"]]
     redirects = [Redirect(kind, fd, Word(*word)) for kind, fd, word in data["redirects"]]
-    return Analysis(commands, redirects)
+    written = [Word(*word) for word in data["written"]]
+    return Analysis(_words_from_data(data["commands"]), redirects, _words_from_data(data["nested"]), written)
 
 
 def memo_dir() -> str:

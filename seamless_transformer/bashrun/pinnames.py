@@ -68,6 +68,16 @@ class PinNamer:
                     return pin
         raise UsageError(f"argument '{shown}' is not under the working directory; use -ms, -mx, -w or -W")
 
+    def inside(self, path: str) -> bool:
+        """True if local `path` is the pin-naming root (cwd or -w DIR) or lies under it; -W is ignored."""
+        full = self.fullpath(path)
+        prefix = self.root.rstrip("/") + "/"
+        for candidate in (full, os.path.realpath(full)):
+            candidate = os.path.normpath(candidate)
+            if candidate == self.root or candidate.startswith(prefix):
+                return True
+        return False
+
     def _numbered(self, full: str) -> str:
         self._nfiles += 1
         base, compression = split_compression(os.path.basename(full))
@@ -87,6 +97,16 @@ class PinNamer:
         if pin in self._by_name:
             raise UsageError(f"{what} clashes with input pin '{pin}'")
         self._by_name[pin] = f"<{what}>"
+
+
+def shell_word(path: str, typed: str = "") -> str:
+    """`path` as one shell word for a rewrite: quoted where needed, and with `./` in front when it
+    would start with `-` where the `typed` word did not (`./-n.txt` must not become the option `-n.txt`)."""
+    import shlex
+
+    if path.startswith("-") and not typed.startswith("-"):
+        path = "./" + path
+    return shlex.quote(path)
 
 
 def absolute_path(cwd: str, path: str) -> str:

@@ -1,12 +1,12 @@
 """seamless-run preparation: argv + options -> a bash transformation, without executing it.
 
-    prepare(words, RunOptions(...), cwd) -> PreparedJob
+    prepare(words, RunOptions(...), cwd) -> PreparedRun
         build_command_string (§4.1) -> bashlex (bashparse) -> argtyping + pin names (§4.3, §4.4)
         -> result targets (§4.5) -> generated code (§2.7) -> transformation dict (§2.6)
     write_job_dir(prepared, DIR, upload=False)     the -j job directory (§4.9)
     wait_for_future(path, shown)                   block while an input is still being produced
 
-Nothing here stores buffers or runs anything: PreparedJob.buffers says what to store.
+Nothing here stores buffers or runs anything: PreparedRun.buffers says what to store.
 """
 
 import logging
@@ -27,7 +27,7 @@ from .targets import parse_captures, redirect_targets
 
 __all__ = [
     "RunOptions",
-    "PreparedJob",
+    "PreparedRun",
     "build_command_string",
     "prepare",
     "read_input_list",
@@ -46,8 +46,8 @@ class RunOptions:
     """Every seamless-run flag that affects preparation (SPEC §4.2)."""
 
     single: bool = False  # -c
-    g1: bool = False
-    g2: bool = False
+    allow_missing_extension_files: bool = False  # -g1: rule 1 off
+    allow_files_without_extension: bool = False  # -g2: rule 2 off
     workdir: str | None = None  # -w
     root_slash: bool = False  # -W
     mapping: str = "literal"  # literal | strip (-ms) | extension (-mx)
@@ -70,7 +70,7 @@ class RunOptions:
 
 
 @dataclass
-class PreparedJob:
+class PreparedRun:
     tf_dict: dict  # full dict: pins incl. META__, dunders
     tf_checksum: Checksum
     identity_buffer: bytes
@@ -143,16 +143,20 @@ def _assignments(items, flag: str) -> dict:
 
 
 def _analyse_command(text: str, options: RunOptions, typer: ArgTyper, explicit: list, cwd: str):
-    """Argtyping of the primary command + redirect targets of the last one -> (command, targets)."""
+    """Argtyping (strict for the primary command, lenient for every other word) + redirect
+    targets of the last command -> (command, targets)."""
     analysis = analyse(text)
     commands = analysis.commands
     if not 1 <= options.primary <= len(commands):
         raise UsageError(f"--primary {options.primary}: the command has only {len(commands)} command(s)")
+    typer.writes([word.value for word in analysis.written if not word.expands] + [t.workspace for t in explicit])
     rewrites = []
-    for analysed in commands[options.primary - 1]:
-        replacement = typer.type_word(analysed, text)
-        if replacement is not None:
-            rewrites.append((analysed.word.start, analysed.word.end, replacement))
+    for number, (strict, nested) in enumerate(zip(commands, analysis.nested), 1):
+        primary = number == options.primary
+        for analysed, leniently in [(aw, not primary) for aw in strict] + [(aw, True) for aw in nested]:
+            replacement = typer.type_word(analysed, text, lenient=leniently)
+            if replacement is not None:
+                rewrites.append((analysed.word.start, analysed.word.end, replacement))
     targets, target_rewrites = redirect_targets(analysis.redirects, explicit, cwd, text)
     return apply_rewrites(text, rewrites + target_rewrites), targets
 
@@ -168,6 +172,19 @@ def _metafile_pins(options: RunOptions, namer: PinNamer, cwd: str) -> dict:
         name = namer.name(path, "file")
         pins["META__FILE__" + name] = InputPin(name, "file", os.path.normpath(path), Checksum(file_checksum(full)))
     return pins
+
+
+def _uncovered(inputs: dict, metafiles: dict) -> dict:
+    """The pins without those another pin already puts in the workspace, which would be written
+    twice: a file or directory inside a directory pin (`cat d/a.txt; ls d`), a --metafile's name."""
+    directories = [name for name, pin in inputs.items() if pin.kind == "directory"]
+    provided = {pin.pin for pin in metafiles.values()}
+    kept = {}
+    for name, pin in inputs.items():
+        inside = any(name != d and (d == "." or name.startswith(d + "/")) for d in directories)
+        if not inside and name not in provided:
+            kept[name] = pin
+    return kept
 
 
 def _input_entry(pin: InputPin):
@@ -228,14 +245,18 @@ def _collect_inputs(typer: ArgTyper, options: RunOptions, cwd: str) -> None:
             typer.add_input(path)
 
 
-def prepare(words, options: RunOptions | None = None, cwd: str | None = None, *, wait_future=wait_for_future) -> PreparedJob:
+def prepare(words, options: RunOptions | None = None, cwd: str | None = None, *, wait_future=wait_for_future) -> PreparedRun:
     """Build the transformation of a seamless-run command line (nothing is stored or executed)."""
     options = RunOptions() if options is None else options
     cwd = os.path.abspath(os.getcwd() if cwd is None else cwd)
     text = build_command_string(words, options.single)
     explicit, stdout_local = parse_captures(options.captures, cwd)
     namer = PinNamer(cwd, mapping=options.mapping, workdir=options.workdir, root_slash=options.root_slash)
-    typer = ArgTyper(cwd, namer, g1=options.g1, g2=options.g2, wait_future=wait_future)
+    typer = ArgTyper(
+        cwd, namer, wait_future=wait_future,
+        allow_missing_extension_files=options.allow_missing_extension_files,
+        allow_files_without_extension=options.allow_files_without_extension,
+    )
     command, redirect_tgts = _analyse_command(text, options, typer, explicit, cwd)
     command = "".join(prologue + "; " for prologue in options.prologues) + command
     _collect_inputs(typer, options, cwd)
@@ -246,8 +267,9 @@ def prepare(words, options: RunOptions | None = None, cwd: str | None = None, *,
     metavars = _assignments(options.metavars, "--metavar")
     for name in variables:
         namer.claim(name, f"--var {name}")
-    inputs = dict(typer.inputs)
-    inputs.update(_metafile_pins(options, namer, cwd))
+    metafiles = _metafile_pins(options, namer, cwd)
+    inputs = _uncovered(typer.inputs, metafiles)
+    inputs.update(metafiles)
     code = generate_code(
         command,
         executables=[pin.pin for pin in typer.inputs.values() if pin.executable],
@@ -258,7 +280,7 @@ def prepare(words, options: RunOptions | None = None, cwd: str | None = None, *,
     return _assemble(code, command, inputs, targets, stdout_local, variables, metavars, options, typer.futures, cwd)
 
 
-def _assemble(code, command, inputs, targets, stdout_local, variables, metavars, options, futures, cwd) -> PreparedJob:
+def _assemble(code, command, inputs, targets, stdout_local, variables, metavars, options, futures, cwd) -> PreparedRun:
     mode = "targets" if targets else "stdout"
     tf_dict: dict = {"__language__": "bash", "__output__": ["result", "bytes" if mode == "stdout" else "deepfolder", None]}
     buffers: dict = {}
@@ -282,7 +304,7 @@ def _assemble(code, command, inputs, targets, stdout_local, variables, metavars,
     checksum = tf_checksum(tf_dict)
     buffers[checksum] = ident
     dunder = {key: value for key, value in tf_dict.items() if key in ("__meta__", "__env__") or key.startswith("META__")}
-    return PreparedJob(
+    return PreparedRun(
         tf_dict=tf_dict,
         tf_checksum=checksum,
         identity_buffer=ident,
@@ -300,7 +322,7 @@ def _assemble(code, command, inputs, targets, stdout_local, variables, metavars,
     )
 
 
-def write_job_dir(prepared: PreparedJob, directory: str, upload: bool = False) -> None:
+def write_job_dir(prepared: PreparedRun, directory: str, upload: bool = False) -> None:
     """The -j job directory (SPEC §4.9). With upload, only the tf checksum file and dunder.json."""
     from .._util import atomic_write
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 from .bashparse import Redirect
+from .pinnames import shell_word
 
 STDOUT_TARGET = "STDOUT"
 DEVICE_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
@@ -76,8 +77,6 @@ def redirect_targets(redirects: list[Redirect], explicit: list[Target], cwd: str
 
     rewrites are (start, end, replacement) for absolute targets under the cwd.
     """
-    import shlex
-
     found: list[tuple[Redirect, str]] = []
     for redirect in redirects:
         word = redirect.target
@@ -96,5 +95,5 @@ def redirect_targets(redirects: list[Redirect], explicit: list[Target], cwd: str
     for redirect, rel in found:
         targets.append(Target(rel, rel))
         if os.path.isabs(redirect.target.value):
-            rewrites.append((redirect.target.start, redirect.target.end, shlex.quote(rel)))
+            rewrites.append((redirect.target.start, redirect.target.end, shell_word(rel, redirect.target.value)))
     return targets, rewrites

@@ -36,8 +36,8 @@ OPTIONS = (
     Opt(("--stage",), "stage", "value", "S[:SUB]", "Stage (and substage) of the project."),
     # the command and its inputs
     Opt(("-c",), "single", "flag", help="The command is exactly one argument, used verbatim.", group="Command and inputs"),
-    Opt(("-g1",), "g1", "flag", help="Disable rule 1: words with an extension need not be existing files.", group="Command and inputs"),
-    Opt(("-g2",), "g2", "flag", help="Disable rule 2: words without an extension may be existing files.", group="Command and inputs"),
+    Opt(("-g1",), "allow_missing_extension_files", "flag", help="Disable rule 1: words with an extension need not be existing files.", group="Command and inputs"),
+    Opt(("-g2",), "allow_files_without_extension", "flag", help="Disable rule 2: words without an extension may be existing files.", group="Command and inputs"),
     Opt(("-w",), "workdir", "value", "DIR", "Name input pins relative to DIR instead of the current directory.", "Command and inputs"),
     Opt(("-W",), "root_slash", "flag", help="Name input pins by their full path (relative to /).", group="Command and inputs"),
     Opt(("-ms",), "mapping_strip", "flag", help="Pin names are the basenames of the inputs.", group="Command and inputs"),

@@ -6,6 +6,7 @@ Progress lines on stderr: `seamless-queue: job N started: <command>`, `... job N
 `... job N failed: <reason>`. With -q only the failures and errors are shown.
 """
 
+import signal
 import sys
 
 import click
@@ -35,7 +36,10 @@ def body(argv) -> int:
     if params is None:
         return 0
     start(PROG, params)
-    from ..queue.records import queue_file
+    # `seamless-queue &` in a script inherits SIGINT ignored (bash does that for background jobs
+    # of a non-interactive shell): Ctrl-C / kill -INT must stop the server as in a terminal
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from ..queue.queuefile import queue_file
     from ..queue.server import QueueServer
     from ..store.outputs import write_targets
 

@@ -1,8 +1,8 @@
 """seamless-queue-finish [--no-wait] [--timeout S]: end the queue (SPEC §6.4).
 
-Appends the EOF record to the queue file (creating it if needed). If the file existed, a server
-is (or will be) working on it: wait until that server has run every job and deleted the file,
-unless --no-wait. With --timeout S, give up after S seconds (exit 1).
+Appends the EOF record to the queue file (once; no queue file is an error, exit 2), then waits
+until the server has run every job and deleted the file, unless --no-wait. Exit 1 if a job
+failed (the server leaves the count in `<F>.STATUS`) or, with --timeout S, after S seconds.
 """
 
 import os
@@ -37,17 +37,20 @@ def body(argv) -> int:
     if params is None:
         return 0
     setup_logging(PROG, 0, params["quiet"])
-    from ..queue.records import EOF_RECORD, append_record, queue_file
+    from ..queue.queuefile import append_eof, queue_file, read_status
 
     path = queue_file(params["queue_file"])
-    existed = append_record(path, EOF_RECORD)
-    if not existed or params["no_wait"]:
+    append_eof(path)
+    if params["no_wait"]:
         return 0
     deadline = None if params["timeout"] is None else time.monotonic() + params["timeout"]
     while os.path.exists(path):
         if deadline is not None and time.monotonic() > deadline:
             raise SeamlessError(f"the queue '{path}' was not finished within {params['timeout']:g} s")
         time.sleep(POLL_SECONDS)
+    failed = read_status(path)
+    if failed:
+        raise SeamlessError(f"{failed} job(s) of the queue failed (seamless-queue's output names them)")
     return 0
 
 

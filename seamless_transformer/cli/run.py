@@ -69,7 +69,8 @@ def _run_options(args, settings):
         meta["local"] = True
     mapping = "strip" if args.mapping_strip else "extension" if args.mapping_extension else "literal"
     return RunOptions(
-        single=args.single, g1=args.g1, g2=args.g2,
+        single=args.single, allow_missing_extension_files=args.allow_missing_extension_files,
+        allow_files_without_extension=args.allow_files_without_extension,
         workdir=os.path.expanduser(args.workdir) if args.workdir is not None else None,
         root_slash=args.root_slash, mapping=mapping, captures=list(args.captures),
         inputs=list(args.inputs), input_files=list(args.input_files), vars=list(args.vars),
@@ -118,11 +119,14 @@ def _undo(prepared) -> int:
 
 def _qsubmit(args, prepared, cwd, argv) -> int:
     """Store the inputs, create the targets' .FUTURE files, append the queue record (SPEC §4.9, §6.4)."""
-    from ..queue import records
+    from ..queue import queuefile
     from ..store.storage import get_storage
     from ..store.outputs import future_files
     from ..store.materialize import _threshold
 
+    queue_path = queuefile.queue_file()
+    if queuefile.ends_with_eof(queue_path):
+        raise queuefile.finished_error(queue_path)  # before anything is stored or a .FUTURE written
     store_buffers(prepared.buffers, get_storage(), _answer(args))
     tf = prepared.tf_checksum.hex()
     params = {
@@ -133,14 +137,14 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
         "max_download_files": _threshold("SEAMLESS_MAX_DOWNLOAD_FILES", int),
     }  # fmt: skip
     targets = {t.workspace: (None if t.local == t.workspace else t.local) for t in prepared.targets}
-    cmd = records.submit_command("seamless-run " + " ".join(argv), tf, prepared.tf_dict, targets, params)
+    cmd = queuefile.submit_command("seamless-run " + " ".join(argv), tf, prepared.tf_dict, targets, params)
     futures = [] if args.undo else future_files(prepared, cwd)
     try:
         for path, content in futures:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as future:  # a marker: no fsync needed
                 future.write(content)
-        records.append_record(records.queue_file(), records.encode(cmd))
+        queuefile.append_record(queue_path, queuefile.encode(cmd))
     except BaseException:
         for path, _content in futures:
             if os.path.exists(path):
@@ -289,12 +293,22 @@ def _execute(args, prepared) -> bytes:
     except CanceledError:
         raise TransformationError(f"transformation {tf.hex()} was canceled") from None
     except TransformationError as exc:
+        _print_unshown_stdout(exc)
         raise TransformationError(f"{exc} (transformation {tf.hex()[:12]})") from None
     if job.result_buffer is not None:
         return job.result_buffer
     from ..store.storage import get_storage
 
     return get_storage().get_buffer(result)
+
+
+def _print_unshown_stdout(exc) -> None:
+    """A failed job's stdout that was captured but not streamed is printed, as bash would have."""
+    stdout = getattr(exc, "stdout", None)
+    if stdout:
+        from ..store.outputs import write_stdout
+
+        write_stdout(stdout)
 
 
 if __name__ == "__main__":

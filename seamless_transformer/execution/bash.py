@@ -175,7 +175,18 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
 
 
 def _failure(message: str, job) -> TransformationError:
-    return TransformationError(message, stderr=bytes(job.stderr_tail[-TAIL_BYTES:]), logs=job.logs())
+    return TransformationError(message, stderr=bytes(job.stderr_tail[-TAIL_BYTES:]), logs=job.logs(),
+                               stdout=_unshown_stdout(job.cwd))
+
+
+def _unshown_stdout(workspace: str) -> bytes:
+    """What a failed job printed into RESULT (stdout mode) or STDOUT (-cp :B), which no one saw."""
+    for name in ("RESULT", "STDOUT"):
+        path = os.path.join(workspace, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            with open(path, "rb") as handle:
+                return handle.read()
+    return b""
 
 
 class _Job:

@@ -17,7 +17,7 @@ from .._util import unlink_quiet
 from ..checksum import Checksum
 from ..errors import CacheMissError
 from ..bashrun.targets import Target
-from .records import QueueCommand
+from .queuefile import QueueCommand
 
 
 class QueueJob:

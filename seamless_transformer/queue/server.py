@@ -24,7 +24,7 @@ from types import SimpleNamespace
 
 from ..checksum import Checksum
 from ..errors import CanceledError, SeamlessError, one_line
-from . import records
+from . import queuefile
 from .jobs import QueueJob, cached, download_size, leaf_checksums, remove_futures, undo, write_futures
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class QueueServer:
         while not os.path.exists(self.path):
             time.sleep(self.poll)
         fd = os.open(self.path, os.O_RDONLY)
-        buffer = records.RecordBuffer()
+        buffer = queuefile.RecordBuffer()
         self._bar = None if self.quiet else _job_bar(self.stream)
         next_touch = time.monotonic() + FUTURE_TOUCH_SECONDS
         try:
@@ -99,6 +99,7 @@ class QueueServer:
                 self._bar.close()
         for thread in self._threads:
             thread.join()
+        queuefile.write_status(self.path, self._failures)
         try:
             os.unlink(self.path)
         except FileNotFoundError:
@@ -106,12 +107,12 @@ class QueueServer:
         return 1 if self._failures else 0
 
     def _accept(self, record: bytes) -> None:
-        if self._eof or records.is_blank(record):
+        if self._eof or queuefile.is_blank(record):
             return  # nothing after the EOF record counts
         self._records += 1
         number = self._records
         try:
-            cmd = records.parse(record)
+            cmd = queuefile.parse(record)
         except ValueError:
             self._say(f"error: record {number} is not a valid queue command", error=True)
             return

@@ -40,7 +40,7 @@ def test_rule1_missing_file_with_extension_is_an_error(data):
 
 
 def test_rule1_off_with_g1_makes_the_word_a_value(data):
-    job = prepare(["cat", "data/a.txt", "data/nope.txt"], RunOptions(g1=True))
+    job = prepare(["cat", "data/a.txt", "data/nope.txt"], RunOptions(allow_missing_extension_files=True))
     assert list(job.inputs) == ["data/a.txt"]
     assert job.code == "(\ncat data/a.txt data/nope.txt\n) > RESULT\n"
 
@@ -62,7 +62,7 @@ def test_rule2_existing_file_without_extension_is_an_error():
 
 def test_rule2_off_with_g2_makes_the_word_a_file_input():
     Path("notes").write_text("n\n")
-    job = prepare(["cat", "notes"], RunOptions(g2=True))
+    job = prepare(["cat", "notes"], RunOptions(allow_files_without_extension=True))
     assert job.tf_dict["notes"] == ["bytes", None, sha(b"n\n")]
 
 
@@ -203,7 +203,24 @@ def test_sidecar_matching_the_file_is_accepted():
 def test_sidecar_differing_from_the_file_is_an_error():
     Path("x.txt").write_text("x\n")
     Path("x.txt.CHECKSUM").write_text(sha(b"other\n") + "\n")
-    assert error_of(["cat", "x.txt"]) == "argument #2 'x.txt' differs from x.txt.CHECKSUM; delete one of them"
+    os.utime("x.txt", (1, 1))
+    assert error_of(["cat", "x.txt"]) == (
+        "argument #2 'x.txt' differs from x.txt.CHECKSUM, and the sidecar is newer: to use the file as it is, refresh "
+        "the sidecar with `seamless-upload x.txt`; to get the sidecar's version back, run `seamless-download x.txt`"
+    )
+
+
+def test_a_file_newer_than_its_differing_sidecar_is_named_newer():
+    Path("x.txt.CHECKSUM").write_text(sha(b"other\n") + "\n")
+    os.utime("x.txt.CHECKSUM", (1, 1))
+    Path("x.txt").write_text("x\n")
+    assert ", and the file is newer: " in error_of(["cat", "x.txt"])
+
+
+def test_the_commands_in_a_differing_sidecar_message_are_shell_quoted():
+    Path("my x.txt").write_text("x\n")
+    Path("my x.txt.CHECKSUM").write_text(sha(b"other\n") + "\n")
+    assert "`seamless-upload 'my x.txt'`" in error_of(["cat", "my x.txt"])
 
 
 def test_invalid_sidecar_is_an_error():
@@ -294,7 +311,7 @@ def test_strip_mapping_refuses_two_sources_with_one_name(data):
 
 def test_extension_mapping_numbers_files_and_keeps_suffixes(data):
     Path("a.npy.gz").write_bytes(gzip.compress(b"z"))
-    job = prepare(["cat", "data/a.txt", "a.npy.gz", "data"], RunOptions(mapping="extension", g1=True))
+    job = prepare(["cat", "data/a.txt", "a.npy.gz", "data"], RunOptions(mapping="extension", allow_missing_extension_files=True))
     assert sorted(job.inputs) == ["data", "file1.txt", "file2.npy.gz"]
     assert job.code == "(\ncat file1.txt file2.npy.gz data\n) > RESULT\n"
 
@@ -365,7 +382,8 @@ def test_directory_differing_from_its_sidecar_is_an_error(data):
     Path("data.CHECKSUM").write_text(sha(b"other") + "\n")
     with pytest.raises(UsageError) as exc:
         prepare(["ls", "data"])
-    assert str(exc.value) == "argument #2 'data' differs from data.CHECKSUM; delete one of them"
+    assert str(exc.value).startswith("argument #2 'data' differs from data.CHECKSUM, and the sidecar is newer: to use "
+                                     "the directory as it is, refresh the sidecar with `seamless-upload data`")
 
 
 def test_index_sidecar_not_matching_its_checksum_is_an_error():

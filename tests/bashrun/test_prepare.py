@@ -228,7 +228,7 @@ def test_command_found_on_path_is_left_alone():
 
 def test_words_after_the_command_are_command_words():
     Path("a.txt").write_text("a\n")
-    job = prepare(["cat", "a.txt", "--input", "b.txt"], RunOptions(g1=True))
+    job = prepare(["cat", "a.txt", "--input", "b.txt"], RunOptions(allow_missing_extension_files=True))
     assert job.code == "(\ncat a.txt --input b.txt\n) > RESULT\n"
     assert list(job.inputs) == ["a.txt"]
 
@@ -279,9 +279,9 @@ def test_primary_selects_the_analysed_command(data):
     assert list(job.inputs) == ["data/a.txt"]
 
 
-def test_commands_after_semicolon_are_not_analysed(data):
+def test_commands_after_semicolon_name_inputs_too(data):
     job = prepare(["true; cat data/a.txt"])
-    assert job.inputs == {}
+    assert list(job.inputs) == ["data/a.txt"]
 
 
 def test_primary_beyond_the_number_of_commands_is_an_error():

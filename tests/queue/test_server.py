@@ -9,7 +9,7 @@ import pytest
 
 from seamless_transformer.store.outputs import write_targets
 from seamless_transformer.cli.run import body as seamless_run
-from seamless_transformer.queue import records
+from seamless_transformer.queue import queuefile
 from seamless_transformer.queue.server import QueueServer
 from seamless_transformer.store.storage import get_storage
 
@@ -28,7 +28,7 @@ def qsubmit(capsys, *argv) -> str:
 
 def serve(queue, workers=2, quiet=False, eof=True):
     if eof:
-        records.append_record(queue, records.EOF_RECORD)
+        queuefile.append_record(queue, queuefile.EOF_RECORD)
     stream = io.StringIO()
     code = QueueServer(queue, workers=workers, write_targets=write_targets, quiet=quiet, stream=stream).serve()
     return code, stream.getvalue()
@@ -54,8 +54,10 @@ def test_the_queue_file_is_deleted_after_eof(queue, capsys):
 
 
 def test_records_after_eof_are_not_run(queue, capsys):
-    records.append_record(queue, records.EOF_RECORD)
     qsubmit(capsys, "echo x > o.txt")
+    submitted = open(queue, "rb").read()
+    with open(queue, "wb") as handle:  # as a writer without the EOF check would leave it
+        handle.write(queuefile.EOF_RECORD + submitted)
     code, err = serve(queue, eof=False)
     assert code == 0
     assert err == ""
@@ -69,7 +71,7 @@ def test_the_server_waits_for_the_queue_file_to_appear(queue, capsys):
     time.sleep(0.3)
     assert server.is_alive()
     qsubmit(capsys, "echo x > o.txt")
-    records.append_record(queue, records.EOF_RECORD)
+    queuefile.append_record(queue, queuefile.EOF_RECORD)
     server.join(20)
     assert result["out"][0] == 0
     assert open("o.txt").read() == "x\n"
@@ -167,7 +169,7 @@ def test_captured_stdout_and_a_directory_target_are_written_like_seamless_run(qu
 
 def test_a_renamed_capture_is_recorded_with_its_local_name(queue, capsys):
     qsubmit(capsys, "-cp", "r.txt:local.txt", "echo r > r.txt")
-    record = records.parse(open(queue, "rb").read()[:-1])
+    record = queuefile.parse(open(queue, "rb").read()[:-1])
     assert record.result_targets == {"r.txt": "local.txt"}
     code, _err = serve(queue)
     assert code == 0
@@ -194,7 +196,7 @@ def test_on_a_terminal_the_server_draws_a_bar_of_finished_jobs(queue, capsys):
     import pty
 
     qsubmit(capsys, "echo x > o.txt")
-    records.append_record(queue, records.EOF_RECORD)
+    queuefile.append_record(queue, queuefile.EOF_RECORD)
     master, slave = pty.openpty()
     with open(slave, "w") as stream:
         code = QueueServer(queue, workers=1, write_targets=write_targets, stream=stream).serve()
@@ -212,7 +214,7 @@ def test_without_a_terminal_there_is_no_bar_and_no_carriage_return(queue, capsys
 
 
 def test_a_stray_nul_is_skipped_without_an_error_or_a_job_number(queue, capsys):
-    records.append_record(queue, b"\x00")
+    queuefile.append_record(queue, b"\x00")
     qsubmit(capsys, "echo x > o.txt")
     code, err = serve(queue)
     assert code == 0
@@ -230,7 +232,7 @@ def serve_in_thread(queue, workers=2):
 def test_a_job_gives_back_every_slot_it_took(queue, capsys):
     qsubmit(capsys, "--ncores", "2", "echo a > a.txt")
     qsubmit(capsys, "--ncores", "2", "echo b > b.txt")
-    records.append_record(queue, records.EOF_RECORD)
+    queuefile.append_record(queue, queuefile.EOF_RECORD)
     thread, result = serve_in_thread(queue, workers=2)
     thread.join(60)
     assert not thread.is_alive(), "the second two-slot job never got its slots"
@@ -244,7 +246,7 @@ def test_the_futures_of_a_running_job_are_touched(queue, capsys, tmp_path, monke
     monkeypatch.setattr(server, "FUTURE_TOUCH_SECONDS", 0.05)
     started, go = tmp_path / "started", tmp_path / "go"
     qsubmit(capsys, f"touch {started}; while [ ! -e {go} ]; do sleep 0.05; done; echo x > o.txt")
-    records.append_record(queue, records.EOF_RECORD)
+    queuefile.append_record(queue, queuefile.EOF_RECORD)
     thread, result = serve_in_thread(queue)
     try:
         deadline = time.monotonic() + 30
@@ -260,3 +262,12 @@ def test_the_futures_of_a_running_job_are_touched(queue, capsys, tmp_path, monke
         thread.join(60)
     assert result["out"][0] == 0
     assert not os.path.exists("o.txt.FUTURE")
+
+
+def test_the_server_leaves_the_number_of_failed_jobs_for_seamless_queue_finish(queue, capsys):
+    qsubmit(capsys, "exit 3; echo x > bad.txt")
+    qsubmit(capsys, "echo y > good.txt")
+    code, _err = serve(queue)
+    assert code == 1
+    assert queuefile.read_status(queue) == 1
+    assert not os.path.exists(queuefile.status_path(queue))

@@ -17,7 +17,12 @@ record in pieces (another writer's implementation, a slow file system), so it ke
     submit_command(...) -> dict             a SUBMIT command
     encode(cmd) -> bytes                    one record
     EOF_RECORD                              the end record
-    append_record(path, record)             locked, one write()
+    append_record(path, record)             locked, one write(); refused once the file ends with EOF
+    append_eof(path)                        locked; UsageError if there is no queue file
+    ends_with_eof(path) -> bool             the queue is finishing: nothing appended now would run
+    write_status(path, failed) / read_status(path) -> int | None
+                                            `<F>.STATUS`: how many jobs failed, written by the server
+                                            just before it deletes F, read by seamless-queue-finish
     RecordBuffer().feed(data) -> [bytes]    the records completed by `data` (partial tail kept)
     parse(record_bytes) -> QueueCommand     ValueError if it is not a valid queue command
 """
@@ -28,6 +33,7 @@ import time
 from dataclasses import dataclass
 
 from ..checksum import is_hex_checksum
+from ..errors import UsageError
 
 DEFAULT_QUEUE_FILE = ".seamless-queue"
 LOCK_STALE_SECONDS = 30.0
@@ -110,18 +116,89 @@ class SubmitterLock:
         return False
 
 
+def finished_error(path: str) -> UsageError:
+    return UsageError(f"the queue '{path}' is finished (seamless-queue-finish was run), so this job would never run; "
+                      "submit it after seamless-queue has deleted the file")
+
+
 def append_record(path: str, record: bytes) -> bool:
-    """Append one record under the submitter lock, with one write(). Returns whether the file existed."""
+    """Append one record under the submitter lock, with one write(). Returns whether the file existed.
+
+    UsageError (exit 2) if the file already ends with EOF: the server ignores what follows EOF.
+    """
     with SubmitterLock(path):
         existed = os.path.exists(path)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            written = os.write(fd, record)
-            while written < len(record):  # only on a signal or a full disk; keep the record whole
-                written += os.write(fd, record[written:])
-        finally:
-            os.close(fd)
+        if existed and ends_with_eof(path):
+            raise finished_error(path)
+        _write_whole(path, record)
     return existed
+
+
+def append_eof(path: str) -> None:
+    """End the queue: append EOF (once). UsageError if there is no queue file: nothing was submitted."""
+    with SubmitterLock(path):
+        if not os.path.exists(path):
+            raise UsageError(f"there is no queue file '{path}': nothing was submitted, so there is nothing to finish")
+        _remove(status_path(path))  # a status left by an earlier queue of this name
+        if not ends_with_eof(path):
+            _write_whole(path, EOF_RECORD)
+
+
+def _write_whole(path: str, record: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(fd, record)
+        while written < len(record):  # only on a signal or a full disk; keep the record whole
+            written += os.write(fd, record[written:])
+    finally:
+        os.close(fd)
+
+
+def ends_with_eof(path: str, tail: int = 4096) -> bool:
+    """True if the last complete record of the queue file is EOF (missing or unreadable file: False)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - tail))
+            data = handle.read()
+    except OSError:
+        return False
+    complete = [record for record in data.split(SEPARATOR)[:-1] if not is_blank(record)]
+    if not complete:
+        return False
+    try:
+        return json.loads(complete[-1].decode()).get("queue_command") == "EOF"
+    except (UnicodeDecodeError, ValueError, AttributeError):
+        return False
+
+
+def status_path(path: str) -> str:
+    return path + ".STATUS"
+
+
+def write_status(path: str, failed: int) -> None:
+    """The server's outcome, for seamless-queue-finish: written before the queue file is deleted."""
+    from .._util import atomic_write
+
+    atomic_write(status_path(path), (json.dumps({"failed": failed}) + "\n").encode())
+
+
+def read_status(path: str) -> int | None:
+    """How many jobs of the finished queue failed, and the status file is removed; None if unknown."""
+    try:
+        with open(status_path(path), "rb") as handle:
+            failed = json.loads(handle.read().decode())["failed"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+    _remove(status_path(path))
+    return failed if isinstance(failed, int) else None
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 # ---------------------------------------------------------------- reading
