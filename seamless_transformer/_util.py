@@ -1,4 +1,6 @@
-"""Small helpers with no dependency beyond the standard library: atomic file writes, quiet unlink."""
+"""Small helpers with no dependency beyond the standard library: atomic file writes, quiet unlink,
+and the one validator of paths that come from data (index keys, pin names, queue records).
+"""
 
 import os
 import secrets
@@ -43,3 +45,49 @@ def unlink_quiet(path: str) -> None:
 
 def atomic_write_text(path: str, text: str, mode: int = 0o644) -> None:
     atomic_write(path, text.encode("utf-8"), mode)
+
+
+def check_relpath(path, what: str = "path") -> str:
+    """Validate a relative path that comes from data (an index key, a pin name, a queue target).
+
+    It must be a non-empty str of "/"-separated components, none of them empty, ".", ".." or
+    containing NUL, and must not start with "/". Returns `path` unchanged; raises
+    UsageError (exit 2) "<what>: unsafe path '<path>' (<reason>)" otherwise.
+    """
+    reason = _unsafe_reason(path)
+    if reason is not None:
+        from .errors import UsageError, one_line
+
+        shown = path if isinstance(path, str) else repr(path)
+        raise UsageError(one_line(f"{what}: unsafe path {shown!r} ({reason})"))
+    return path
+
+
+def _unsafe_reason(path) -> str | None:
+    if not isinstance(path, str) or not path:
+        return "empty" if path == "" else "not a string"
+    if "\0" in path:
+        return "contains NUL"
+    if path.startswith("/"):
+        return "absolute"
+    for part in path.split("/"):
+        if not part:
+            return "empty component"
+        if part in (".", ".."):
+            return f"contains {part!r}"
+    return None
+
+
+def confined_join(root: str, path, what: str = "path") -> str:
+    """`root`/`path` for a `path` from data (see check_relpath) whose existing directories,
+    symlinks resolved, stay inside `root`; the last component itself is never followed by
+    our writers (they rename over it). Raises UsageError (exit 2) naming the path otherwise.
+    """
+    full = os.path.join(root, check_relpath(path, what))
+    real_root = os.path.realpath(root)
+    parent = os.path.realpath(os.path.dirname(full))
+    if parent != real_root and not parent.startswith(real_root.rstrip(os.sep) + os.sep):
+        from .errors import UsageError, one_line
+
+        raise UsageError(one_line(f"{what}: unsafe path {path!r} (a symlink leads outside the target)"))
+    return full

@@ -139,6 +139,9 @@ def _index_entries(item: Item, sources) -> dict:
         index = None
     if not isinstance(index, dict) or not all(is_hex_checksum(v) for v in index.values()):
         raise UsageError(f"buffer {item.checksum.hex()} is not a directory index")
+    from ..store.paths import check_index_keys
+
+    check_index_keys(index, f"index {item.checksum.hex()}")
     return {rel: Checksum(cs) for rel, cs in index.items()}
 
 
@@ -203,8 +206,10 @@ def _index_only(item: Item) -> None:
     if item.kind == "file":
         _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
         return
+    from .._util import confined_join
+
     for rel, cs in sorted(item.entries.items()):
-        path = os.path.join(item.output, rel + ".CHECKSUM")
+        path = confined_join(item.output, rel + ".CHECKSUM", f"index of '{item.output}'")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         _write_if_changed(path, (cs.hex() + "\n").encode())
     _write_index(item)

@@ -21,7 +21,7 @@ from concurrent.futures import Future
 
 from ..celltypes import deserialize
 from ..checksum import Checksum, checksum_of
-from ..errors import CacheMissError, CanceledError, SeamlessError, StrictDunderError, TransformationError
+from ..errors import CacheMissError, CanceledError, SeamlessError, StrictDunderError, TransformationError, UsageError
 from ..store.storage import get_storage
 from ..execution import execute
 from ..identity import ORTHOGONAL_DUNDERS
@@ -224,7 +224,7 @@ def _complete(job: Job, outcome, error) -> None:
             raise CanceledError("Transformation was canceled")
         result = _store(job, outcome)
     except BaseException as exc:  # noqa: BLE001 - every failure reaches the waiting caller
-        if not isinstance(exc, TransformationError | CacheMissError | StrictDunderError):
+        if not isinstance(exc, TransformationError | CacheMissError | UsageError):
             logger.debug("engine failure", exc_info=True)
             exc = TransformationError(f"{type(exc).__name__}: {exc}")
         job.logs = getattr(exc, "logs", job.logs)

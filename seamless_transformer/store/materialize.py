@@ -302,13 +302,26 @@ def _prune_empty_dirs(top: str) -> None:
 
 def place_directory(path: str, entries: dict, storage, *, policy="repair", link="copy",
                     compression=None, remove_unlisted=False, bar=None) -> None:
-    """Download {relpath: cs} into directory `path` (SPEC §4.8 / §6.2)."""
+    """Download {relpath: cs} into directory `path` (SPEC §4.8 / §6.2).
+
+    Every relpath must be confined (no absolute path, '..', empty or NUL component) and no
+    symlink of an existing directory may lead outside `path`: UsageError before anything is written.
+    """
+    from .._util import check_relpath, confined_join
+
     suffix = "." + compression if compression else ""
+    what = f"index of '{path}'"
+    existing = os.path.isdir(path)
+    for rel in entries:
+        if existing:
+            confined_join(path, rel + suffix, what)
+        else:
+            check_relpath(rel, what)
 
     def fill(root, each_policy):
         def one(item):
             rel, cs = item
-            target = os.path.join(root, rel + suffix)
+            target = confined_join(root, rel + suffix, what)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             return place_file(target, cs, storage, policy=each_policy, link=link, compression=compression)
 

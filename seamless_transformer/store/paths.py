@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .._util import atomic_write
+from .._util import atomic_write, check_relpath
 from ..checksum import Checksum, checksum_of, is_hex_checksum
 from ..errors import UsageError
 from . import statcache
@@ -352,6 +352,12 @@ def _valid_index(buffer: bytes) -> bool:
     return isinstance(index, dict) and all(is_hex_checksum(v) for v in index.values())
 
 
+def check_index_keys(index: dict, what: str) -> None:
+    """Every key of a directory index is a confined relative path (UsageError naming it otherwise)."""
+    for key in index:
+        check_relpath(key, what)
+
+
 def read_index_sidecar(index_path, checksum_path=None) -> bytes:
     """The normalized index buffer of DIR.INDEX, verified against DIR.CHECKSUM when present.
 
@@ -361,6 +367,7 @@ def read_index_sidecar(index_path, checksum_path=None) -> bytes:
     normalized = (_uncommented(_read_sidecar_text(index_path)) + "\n").encode("utf-8")
     if not _valid_index(normalized):
         raise UsageError(f"{display_path(index_path)} does not contain a valid index")
+    check_index_keys(json.loads(normalized), display_path(index_path))
     if checksum_path is None:
         base = index_path[: -len(".INDEX")] if index_path.endswith(".INDEX") else index_path
         checksum_path = base + ".CHECKSUM"
