@@ -175,20 +175,22 @@ def _trusted(item: Item) -> bool:
 
 
 def _download(item: Item, sources, params, bar) -> None:
-    from ..store.paths import sidecar_base
+    from ..store.paths import retire_sidecars, sidecar_base
     from ..store.materialize import place_directory, place_file
 
     policy = params["policy"] or "repair"
     link = params["link"] or "copy"
+    retire = lambda: retire_sidecars(item.output, item.checksum)  # noqa: E731 - sidecars never outlive their content
     if item.kind == "file":
         if not (params["incremental"] and _trusted(item)):
             place_file(_file_path(item), item.checksum, sources, policy=policy, link=link,
-                       compression=item.compression)
+                       compression=item.compression, before_write=retire)
             bar.update()
         _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
         return
     place_directory(item.output, item.entries, sources, policy=policy, link=link,
-                    compression=params["compression"], remove_unlisted=params["dest_rm"], bar=bar)
+                    compression=params["compression"], remove_unlisted=params["dest_rm"], bar=bar,
+                    before_write=retire)
     _write_index(item)
 
 

@@ -265,8 +265,10 @@ def _materialize(path: str, cs: Checksum, storage, link: str, compression) -> No
     write_atomic(path, fetch(cs, storage), compression)
 
 
-def place_file(path: str, cs, storage, *, policy="repair", link="copy", compression=None) -> bool:
-    """Download buffer `cs` to `path` under `policy`; True if the file was (re)written."""
+def place_file(path: str, cs, storage, *, policy="repair", link="copy", compression=None,
+               before_write=None) -> bool:
+    """Download buffer `cs` to `path` under `policy`; True if the file was (re)written.
+    `before_write()`, if given, is called just before the content changes."""
     cs = Checksum(cs)
     if os.path.lexists(path) and not os.path.isdir(path):
         if policy == "skip" or _matches(path, cs):
@@ -275,6 +277,8 @@ def place_file(path: str, cs, storage, *, policy="repair", link="copy", compress
             raise UsageError(f"'{path}' differs from its checksum {cs.hex()}")
     elif os.path.isdir(path):
         raise UsageError(f"'{path}' is a directory; cannot download a file there")
+    if before_write is not None:
+        before_write()
     _materialize(path, cs, storage, link, compression)
     return True
 
@@ -301,8 +305,9 @@ def _prune_empty_dirs(top: str) -> None:
 
 
 def place_directory(path: str, entries: dict, storage, *, policy="repair", link="copy",
-                    compression=None, remove_unlisted=False, bar=None) -> None:
+                    compression=None, remove_unlisted=False, bar=None, before_write=None) -> None:
     """Download {relpath: cs} into directory `path` (SPEC §4.8 / §6.2).
+    `before_write()`, if given, is called just before the first change.
 
     Every relpath must be confined (no absolute path, '..', empty or NUL component) and no
     symlink of an existing directory may lead outside `path`: UsageError before anything is written.
@@ -334,6 +339,8 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
         os.mkdir(tmp)
         try:
             fill(tmp, "repair")
+            if before_write is not None:
+                before_write()
             os.rename(tmp, path)
         except BaseException:
             remove_path(tmp)
@@ -345,6 +352,8 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
             f"'{path}' holds {len(unlisted)} file(s) that are not in its index"
             f" (first: '{unlisted[0]}'); use --dest-rm to remove them"
         )
+    if before_write is not None:
+        before_write()
     fill(path, policy)
     for rel in unlisted:
         remove_path(os.path.join(path, rel))

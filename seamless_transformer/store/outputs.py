@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 
-from ..checksum import Checksum
+from ..checksum import Checksum, checksum_of
 
 logger = logging.getLogger("seamless_transformer.cli.run")
 
@@ -153,23 +153,25 @@ def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download
 
 def _write_file(local: str, cs: Checksum, storage, download: bool) -> None:
     from .._util import unlink_quiet
-    from .paths import write_checksum_sidecar
+    from .paths import retire_sidecars, write_checksum_sidecar
     from .materialize import fetch, remove_path, write_atomic
 
+    unlink_quiet(local + ".INDEX")
+    retire_sidecars(local, cs)  # the old sidecar goes before the content changes
     if download:
         if os.path.isdir(local) and not os.path.islink(local):
             remove_path(local)
         write_atomic(local, fetch(cs, storage))
     elif os.path.lexists(local):
         remove_path(local)
-    unlink_quiet(local + ".INDEX")
     write_checksum_sidecar(local, cs)
 
 
 def _write_directory(local: str, entries: dict, index: bytes, storage, download: bool) -> None:
-    from .paths import write_index_sidecar
+    from .paths import retire_sidecars, write_index_sidecar
     from .materialize import progress, remove_path, swap_in_directory
 
+    retire_sidecars(local, checksum_of(index))  # the old sidecars go before the content changes
     if download:
         if os.path.lexists(local) and not os.path.isdir(local):
             remove_path(local)

@@ -381,6 +381,23 @@ def read_index_sidecar(index_path, checksum_path=None) -> bytes:
     return normalized
 
 
+def retire_sidecars(data_path, new_cs=None) -> None:
+    """Before X's content is replaced: remove X.CHECKSUM unless it already names `new_cs`, and
+    X.INDEX with it. A kill between the replacement and the new sidecar then leaves X without a
+    sidecar, never X next to a sidecar of its old content."""
+    from .._util import unlink_quiet
+
+    base = sidecar_base(data_path)
+    try:
+        current = read_checksum_sidecar(base + ".CHECKSUM")
+    except UsageError:
+        current = None
+    if new_cs is not None and current == Checksum(new_cs):
+        return
+    unlink_quiet(base + ".CHECKSUM")
+    unlink_quiet(base + ".INDEX")
+
+
 def write_index_sidecar(dir_path, index_buffer: bytes) -> None:
     """Write DIR.INDEX, then DIR.CHECKSUM (its sha256), each atomically."""
     base = sidecar_base(dir_path)
