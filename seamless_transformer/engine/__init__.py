@@ -106,7 +106,8 @@ def _done_job(tf, result) -> Job:
 
 
 def lookup(tf, *, need_value=True, storage=None) -> Checksum | None:
-    """The cached result of `tf`, or None. With need_value, a result whose buffer is gone is no hit."""
+    """The cached result of `tf`, or None. With need_value, a result whose buffer is gone or
+    corrupt is no hit (the corrupt file is discarded, and the recomputation stores it again)."""
     storage = storage or get_storage()
     tfhex = Checksum(tf).hex()
     with _lock:
@@ -115,7 +116,7 @@ def lookup(tf, *, need_value=True, storage=None) -> Checksum | None:
         result = storage.get_result(tfhex)
     if result is None:
         return None
-    if need_value and not storage.has_buffer(result):
+    if need_value and not storage.has_valid_buffer(result):
         logger.info("result %s of %s is no longer available; recomputing", result, tfhex)
         return None
     with _lock:

@@ -62,6 +62,26 @@ class BufferDir:
         target = self._target(Checksum(cs).hex())
         return any(os.path.exists(target + ext) for ext in ("",) + _COMPRESSED)
 
+    def has_valid(self, cs) -> bool:
+        """Whether a stored form of `cs` hashes to `cs` (big files through the stat memo, so an
+        unchanged file is not re-read). A corrupt file is not valid and is discarded, as by get()."""
+        from .paths import file_checksum
+
+        cs = Checksum(cs)
+        target = self._target(cs.hex())
+        for ext in ("",) + _COMPRESSED:
+            path = target + ext
+            if not os.path.exists(path):
+                continue
+            try:
+                if file_checksum(path) == cs:
+                    return True
+            except SeamlessError:
+                pass
+            logger.warning("%s: content does not match its checksum; not served", path)
+            self._discard_corrupt(path)
+        return False
+
     def file_path(self, cs) -> str | None:
         target = self._target(Checksum(cs).hex())
         return target if os.path.isfile(target) else None

@@ -106,10 +106,10 @@ def parse_deep(result_buffer: bytes) -> dict:
 
 
 def missing_leaves(prepared, deep: dict, storage) -> bool:
-    """True if a leaf that would be downloaded is not available (the cached result cannot be used)."""
+    """True if a leaf that would be downloaded is not available or corrupt (the cached result cannot be used)."""
     for _target, kind, what in _plan(prepared, deep):
         checksums = [what] if kind == "file" else list((what or {}).values())
-        if any(not storage.has_buffer(cs) for cs in checksums):
+        if any(not storage.has_valid_buffer(cs) for cs in checksums):
             return True
     return False
 

@@ -112,6 +112,14 @@ class Storage:
             return True
         return any(store.has(cs) for store in self._dirs + self._readonly_dirs)
 
+    def has_valid_buffer(self, cs) -> bool:
+        """Like has_buffer, but a stored file must also hash to `cs` (a corrupt one is discarded,
+        so that the next put repairs it). Used wherever a hit depends on the buffer."""
+        cs = Checksum(cs).hex()
+        if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None:
+            return True
+        return any(store.has_valid(cs) for store in self._dirs + self._readonly_dirs)
+
     def put_buffer(self, data, cs=None) -> Checksum:
         actual = Checksum.of(data)
         if cs is not None and Checksum(cs) != actual:
