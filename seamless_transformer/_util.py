@@ -6,10 +6,71 @@ import os
 import secrets
 
 
+TEMP_PREFIX = ".seamless-tmp-"
+STALE_SECONDS = 600.0
+_cleaned: set = set()  # (pid, directory) already cleaned by this process
+
+
 def temp_name(path: str) -> str:
-    """A sibling temp name for `path` (same directory, so os.replace is atomic)."""
-    directory, base = os.path.split(os.path.abspath(path))
-    return os.path.join(directory, f".{base}.tmp-{secrets.token_hex(6)}")
+    """A temp name in the directory of `path` (so os.replace is atomic), short whatever the
+    length of `path`'s own name: ".seamless-tmp-<pid>-<random>". The first call for a
+    directory removes the stale temp files of killed writers there (see remove_stale_temps)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if (os.getpid(), directory) not in _cleaned:
+        _cleaned.add((os.getpid(), directory))
+        remove_stale_temps(directory, lambda name: writer_pid(name, TEMP_PREFIX))
+    return os.path.join(directory, f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}")
+
+
+def writer_pid(name: str, prefix: str) -> int | None:
+    """The pid in a temp name "<prefix><pid>-<random>", or None if `name` is not one."""
+    if not name.startswith(prefix):
+        return None
+    pid, sep, rand = name[len(prefix):].partition("-")
+    if not (sep and pid.isdigit() and rand and all(c in "0123456789abcdef" for c in rand)):
+        return None
+    return int(pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_stale_temps(directory: str, pid_of) -> int:
+    """Remove the temp files (and temp directories) of killed writers in `directory`: the names for
+    which `pid_of(name)` gives a writer pid, not modified for STALE_SECONDS, whose writer is not
+    alive on this host. A live writer's file is never removed. Returns how many were removed;
+    errors are ignored."""
+    import shutil
+    import time
+
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        pid = pid_of(entry.name)
+        if pid is None or pid == os.getpid():
+            continue
+        try:
+            fresh = time.time() - entry.stat(follow_symlinks=False).st_mtime < STALE_SECONDS
+            if fresh or _pid_alive(pid):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:

@@ -2,12 +2,13 @@
 
 An ARG is X or X.CHECKSUM (a file), X.INDEX or an X with an X.INDEX sibling (a directory), or a
 bare 64-hex (output name = the hex unless -o; with --directory it names an index).
-Files are written as X.tmp-<rand> and renamed; a new directory is built as X.tmp-<rand>/ and
+Files are written under a short temp name and renamed; a new directory is built under one and
 renamed; an existing one is updated file by file under the --dest-* policy. Sidecars follow
 the content. Every buffer is checksum-verified; a missing one is `buffer <cs> not available` (exit 3).
 """
 
 import json
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -147,6 +148,11 @@ def _index_entries(item: Item, sources) -> dict:
 
 def _write_if_changed(path: str, data: bytes) -> None:
     from .._util import atomic_write
+    from ..store.paths import display_path, sidecar_too_long
+
+    if path.endswith((".CHECKSUM", ".INDEX")) and sidecar_too_long(path, ""):
+        logging.getLogger(__name__).warning("no sidecar for '%s': the name is too long", display_path(path))
+        return
 
     try:
         with open(path, "rb") as f:

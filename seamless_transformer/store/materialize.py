@@ -3,8 +3,8 @@
     confirm_upload / confirm_download   thresholds SEAMLESS_MAX_{UPLOAD,DOWNLOAD}_{FILES,SIZE} (SPEC §4.8)
     progress(total, nbytes)             a tqdm bar on a TTY stderr, else a silent counter (SPEC §6.6)
     fetch(cs, source)                   the bytes of a buffer, sha256-verified
-    place_file(path, cs, source, ...)   write one file (X.tmp-<rand> + rename) under an existing-file policy
-    place_directory(path, entries, ...) build X.tmp-<rand>/ and rename it in, or update an existing
+    place_file(path, cs, source, ...)   write one file (a short temp name + rename) under an existing-file policy
+    place_directory(path, entries, ...) build a temp directory and rename it in, or update an existing
                                         directory file by file; unlisted files are an error unless remove
     parallel_map(func, items)           TRANSFER_THREADS at a time (per directory)
     remove_path(path)                   rm -rf of one path (a symlink itself, not its target)
@@ -16,7 +16,6 @@ exit 2 on a mismatch. Sidecars are written by the callers, after the content.
 
 import os
 import re
-import secrets
 import shutil
 import sys
 
@@ -192,8 +191,10 @@ def buffer_size(cs, storage) -> int:
 
 
 def tmp_sibling(path: str) -> str:
-    """X.tmp-<rand>: a temp name in the same directory as X (so rename is atomic)."""
-    return f"{path.rstrip('/')}.tmp-{secrets.token_hex(4)}"
+    """A short temp name in the same directory as X (so rename is atomic), whatever the length of X."""
+    from .._util import temp_name
+
+    return temp_name(path.rstrip("/") or path)
 
 
 def _compress(data: bytes, compression: str | None) -> bytes:
@@ -211,7 +212,7 @@ def _compress(data: bytes, compression: str | None) -> bytes:
 
 
 def write_atomic(path: str, data: bytes, compression=None) -> None:
-    """Write `data` (compressed if asked) to X.tmp-<rand>, then rename it to `path`."""
+    """Write `data` (compressed if asked) to a temp name, then rename it to `path`."""
     tmp = tmp_sibling(path)
     try:
         with open(tmp, "xb") as f:
@@ -361,7 +362,7 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
 
 
 def swap_in_directory(path: str, entries: dict, storage, *, bar=None) -> None:
-    """Replace `path` by a fresh directory built as X.tmp-<rand>/ (old contents removed)."""
+    """Replace `path` by a fresh directory built under a temp name (old contents removed)."""
     tmp = tmp_sibling(path)
     os.mkdir(tmp)
     try:

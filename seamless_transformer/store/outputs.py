@@ -43,7 +43,10 @@ class Futures:
 
     def __enter__(self):
         from .._util import atomic_write
+        from .paths import require_sidecar_room
 
+        for path, _content in self.files:
+            require_sidecar_room(path[: -len(".FUTURE")])  # refused before the job runs
         try:
             for path, content in self.files:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -129,7 +132,12 @@ def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download
     """Write every target and its sidecars (SPEC §4.8). No result key -> warning."""
     from ..celltypes import serialize
 
+    from .paths import require_sidecar_room
+
     plan = _plan(prepared, parse_deep(result_buffer))
+    for target, kind, _what in plan:
+        if kind is not None:
+            require_sidecar_room(os.path.join(cwd, target.local))  # before anything is written
     if download:
         from .materialize import confirm_download
 

@@ -337,6 +337,26 @@ def read_checksum_sidecar(sidecar_path) -> Checksum:
     return Checksum(value)
 
 
+def sidecar_too_long(data_path, suffix: str = ".CHECKSUM") -> bool:
+    """Whether <base><suffix> would exceed the file-name limit of its directory (NAME_MAX, 255)."""
+    base = sidecar_base(data_path)
+    try:
+        limit = os.pathconf(os.path.dirname(os.path.abspath(base)), "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    return len(os.fsencode(os.path.basename(base) + suffix)) > limit
+
+
+def require_sidecar_room(data_path) -> None:
+    """UsageError (exit 2) if X.CHECKSUM cannot exist next to `data_path` because of its name's length."""
+    if sidecar_too_long(data_path):
+        name = os.path.basename(sidecar_base(data_path))
+        raise UsageError(
+            f"output '{display_path(data_path)}' has a name of {len(os.fsencode(name))} bytes: too long for its"
+            f" .CHECKSUM sidecar (at most {255 - len('.CHECKSUM')} bytes)"
+        )
+
+
 def write_checksum_sidecar(data_path, cs) -> str:
     """Write <base>.CHECKSUM (base without .gz/.zst) atomically; return its path."""
     sidecar = sidecar_base(data_path) + ".CHECKSUM"
