@@ -101,6 +101,9 @@ class ResultDB:
             if not write:
                 return None
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            # created here so that the umask decides its mode (sqlite would make it 0644, and
+            # its -wal/-shm files copy that): umask 002 lets a group share the cache
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o666))
         self._conn_readonly = self.readonly
         if self.readonly:
             self._conn = self._open_readonly()

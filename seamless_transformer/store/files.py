@@ -133,12 +133,9 @@ class BufferDir:
         _clean_once(parent)
         if parent != self.path and not os.path.isdir(parent):
             try:
-                os.mkdir(parent, 0o775)
-                os.chmod(parent, 0o3775)
+                os.mkdir(parent)  # the umask decides who else may write (see the README on sharing)
             except FileExistsError:
                 pass
-            except PermissionError:
-                pass  # best effort: the setgid/sticky bits are a courtesy to shared stores
         return target
 
     def put(self, data, cs=None) -> Checksum:
