@@ -428,8 +428,14 @@ DEFAULT_SHM_THRESHOLD = 64 * 1024
 
 
 def runtime_dir() -> str:
-    """${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}: where per-user run-time state (the cancel registry) lives."""
-    return os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
+    """Where per-user run-time state (the cancel registry) lives: $XDG_RUNTIME_DIR, else
+    ${XDG_CACHE_HOME:-~/.cache}/seamless. Never the shared temporary directory, where another
+    local user could pre-create it."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    if base:
+        return base
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache_home, "seamless")
 
 
 def queue_file_env() -> str | None:

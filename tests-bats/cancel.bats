@@ -7,7 +7,9 @@ setup() {
     setup_isolated
     export TMPDIR="$BATS_TEST_TMPDIR/tmp"
     mkdir -p "$TMPDIR"
-    REGISTRY="$TMPDIR/seamless-$(id -u)/running"
+    export XDG_RUNTIME_DIR="$BATS_TEST_TMPDIR/run"
+    mkdir -m 700 "$XDG_RUNTIME_DIR"
+    REGISTRY="$XDG_RUNTIME_DIR/seamless-$(id -u)/running"
 }
 
 teardown() {
@@ -75,7 +77,7 @@ EOF
     tf=3333333333333333333333333333333333333333333333333333333333333333
     sleep 0 & dead=$!
     wait "$dead"
-    mkdir -p "$REGISTRY/$tf"
+    (umask 077 && mkdir -p "$REGISTRY/$tf")  # the registry is private to its user
     printf '%s 0\n' "$dead" > "$REGISTRY/$tf/$(hostname)-$dead"
     run --separate-stderr seamless-cancel "$tf"
     assert_failure 4

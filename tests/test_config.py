@@ -283,7 +283,7 @@ ENVIRON_READS_ALLOWED = {  # (module, line text): process plumbing, not a settin
     ("pool/worker.py", "os.environ.pop(key, None)"),  # the worker installs the parent's environment
     ("pool/worker.py", "os.environ[key] = value"),
     ("execution/bash.py", "job = _Job(argv, {**os.environ, **pin_env}, workspace, out, err, container)"),
-    ("cli/mode_rewrite.py", 'scan = analyse(line, os.environ.get("SEAMLESS_MODE_SKIP", ""))'),  # Enter-key fast path
+    ("cli/mode_rewrite.py", 'scan = analyse(line, os.environ.get("SEAMLESS_MODE_SKIP", ""), skip)'),  # Enter-key fast path
 }
 
 

@@ -2,12 +2,13 @@
 
 An ARG is X or X.CHECKSUM (a file), X.INDEX or an X with an X.INDEX sibling (a directory), or a
 bare 64-hex (output name = the hex unless -o; with --directory it names an index).
-Files are written as X.tmp-<rand> and renamed; a new directory is built as X.tmp-<rand>/ and
+Files are written under a short temp name and renamed; a new directory is built under one and
 renamed; an existing one is updated file by file under the --dest-* policy. Sidecars follow
 the content. Every buffer is checksum-verified; a missing one is `buffer <cs> not available` (exit 3).
 """
 
 import json
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -139,11 +140,19 @@ def _index_entries(item: Item, sources) -> dict:
         index = None
     if not isinstance(index, dict) or not all(is_hex_checksum(v) for v in index.values()):
         raise UsageError(f"buffer {item.checksum.hex()} is not a directory index")
+    from ..store.paths import check_index_keys
+
+    check_index_keys(index, f"index {item.checksum.hex()}")
     return {rel: Checksum(cs) for rel, cs in index.items()}
 
 
 def _write_if_changed(path: str, data: bytes) -> None:
     from .._util import atomic_write
+    from ..store.paths import display_path, sidecar_too_long
+
+    if path.endswith((".CHECKSUM", ".INDEX")) and sidecar_too_long(path, ""):
+        logging.getLogger(__name__).warning("no sidecar for '%s': the name is too long", display_path(path))
+        return
 
     try:
         with open(path, "rb") as f:
@@ -172,20 +181,22 @@ def _trusted(item: Item) -> bool:
 
 
 def _download(item: Item, sources, params, bar) -> None:
-    from ..store.paths import sidecar_base
+    from ..store.paths import retire_sidecars, sidecar_base
     from ..store.materialize import place_directory, place_file
 
     policy = params["policy"] or "repair"
     link = params["link"] or "copy"
+    retire = lambda: retire_sidecars(item.output, item.checksum)  # noqa: E731 - sidecars never outlive their content
     if item.kind == "file":
         if not (params["incremental"] and _trusted(item)):
             place_file(_file_path(item), item.checksum, sources, policy=policy, link=link,
-                       compression=item.compression)
+                       compression=item.compression, before_write=retire)
             bar.update()
         _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
         return
     place_directory(item.output, item.entries, sources, policy=policy, link=link,
-                    compression=params["compression"], remove_unlisted=params["dest_rm"], bar=bar)
+                    compression=params["compression"], remove_unlisted=params["dest_rm"], bar=bar,
+                    before_write=retire)
     _write_index(item)
 
 
@@ -203,8 +214,10 @@ def _index_only(item: Item) -> None:
     if item.kind == "file":
         _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
         return
+    from .._util import confined_join
+
     for rel, cs in sorted(item.entries.items()):
-        path = os.path.join(item.output, rel + ".CHECKSUM")
+        path = confined_join(item.output, rel + ".CHECKSUM", f"index of '{item.output}'")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         _write_if_changed(path, (cs.hex() + "\n").encode())
     _write_index(item)

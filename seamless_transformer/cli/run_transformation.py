@@ -56,7 +56,17 @@ def load_transformation(tf: Checksum) -> dict:
     if not isinstance(tf_dict, dict):
         raise missing
     tf_dict.setdefault("__output__", ["result", "mixed", None])
+    check_pin_names(tf_dict, f"transformation {tf.hex()}")
     return tf_dict
+
+
+def check_pin_names(tf_dict: dict, what: str) -> None:
+    """Every pin of a dict read from data names a path inside the workspace (UsageError otherwise)."""
+    from .._util import check_relpath
+    from ..execution.workspace import file_name, pin_names
+
+    for name in pin_names(tf_dict):
+        check_relpath(file_name(name), f"{what}: pin")
 
 
 def _dunder_file(arg: str, explicit):
@@ -83,6 +93,7 @@ def merge_dunders(tf_dict: dict, path) -> None:
     for key, value in dunder.items():
         if key in ("__meta__", "__env__") or key.startswith("META__"):
             tf_dict[key] = value
+    check_pin_names(tf_dict, path)
 
 
 def _wait(job, tf: Checksum):

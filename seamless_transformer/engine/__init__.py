@@ -30,7 +30,7 @@ from concurrent.futures import Future, wait
 
 from ..celltypes import deserialize
 from ..checksum import Checksum, checksum_of
-from ..errors import CacheMissError, CanceledError, SeamlessError, StrictDunderError, TransformationError
+from ..errors import CacheMissError, CanceledError, SeamlessError, StrictDunderError, TransformationError, UsageError
 from ..store.storage import get_storage
 from ..execution import execute
 from ..identity import META_PREFIX, ORTHOGONAL_DUNDERS
@@ -130,7 +130,8 @@ def _done_job(tf, result) -> Job:
 
 
 def lookup(tf, *, need_value=True, storage=None) -> Checksum | None:
-    """The cached result of `tf`, or None. With need_value, a result whose buffer is gone is no hit."""
+    """The cached result of `tf`, or None. With need_value, a result whose buffer is gone or
+    corrupt is no hit (the corrupt file is discarded, and the recomputation stores it again)."""
     storage = storage or get_storage()
     tfhex = Checksum(tf).hex()
     with _lock:
@@ -139,7 +140,7 @@ def lookup(tf, *, need_value=True, storage=None) -> Checksum | None:
         result = storage.get_result(tfhex)
     if result is None:
         return None
-    if need_value and not storage.has_buffer(result):
+    if need_value and not storage.has_valid_buffer(result):
         logger.info("result %s of %s is no longer available; recomputing", result, tfhex)
         return None
     with _lock:
@@ -305,7 +306,7 @@ def _complete(job: Job, outcome, error) -> None:
             raise CanceledError("Transformation was canceled")
         result = _store(job, outcome)
     except BaseException as exc:  # noqa: BLE001 - every failure reaches the waiting caller
-        if not isinstance(exc, TransformationError | CacheMissError | StrictDunderError):
+        if not isinstance(exc, TransformationError | CacheMissError | UsageError):
             logger.debug("engine failure", exc_info=True)
             wrapped = TransformationError(f"{type(exc).__name__}: {exc}")
             wrapped.__cause__, exc = exc, wrapped
@@ -328,6 +329,8 @@ def _store(job: Job, outcome) -> Checksum:
             storage.put_buffer(buf, cs)
         result = storage.put_buffer(outcome.result_buffer)  # hashes it once
     storage.put_result(job.tf, result)
+    if outcome.extra_buffers:  # a deep result: its leaves can be recomputed through it
+        storage.put_leaves(result, outcome.extra_buffers)
     record = execute.make_record(job, outcome, result)
     storage.put_record(job.tf, result, record)
     with _lock:
@@ -345,23 +348,49 @@ def result_value(result, celltype, *, job=None):
 
 
 MAX_FINGERTIP_DEPTH = 10
+_fingertip = threading.local()  # .depth: recomputations nested in this thread
 
 
-def resolve_buffer(cs, *, fingertip=False, storage=None, _depth=0) -> bytes:
-    """The buffer of `cs`; with `fingertip`, recompute it from a producing transformation (depth ≤ 10)."""
+def resolve_buffer(cs, *, fingertip=False, storage=None) -> bytes:
+    """The buffer of `cs` (bytes; CacheMissError if it cannot be had).
+
+    With `fingertip`, a missing or corrupt buffer is recomputed by a transformation that produced
+    it: one whose result is `cs`, or whose deep result holds `cs` as a leaf (a --scratch output).
+    Their own missing inputs are recomputed the same way, at most MAX_FINGERTIP_DEPTH deep.
+    """
     storage = storage or get_storage()
     try:
         return storage.get_buffer(cs)
     except CacheMissError:
-        if not fingertip or _depth >= MAX_FINGERTIP_DEPTH:
+        depth = getattr(_fingertip, "depth", 0)
+        if not fingertip or depth >= MAX_FINGERTIP_DEPTH:
             raise
-    for producer in storage.get_rev_transformations(Checksum(cs).hex()):
-        try:
-            identity = resolve_buffer(producer, fingertip=True, storage=storage, _depth=_depth + 1)
-            tf_dict = deserialize(identity, "plain")
-            tf_dict.setdefault("__output__", ["result", "mixed", None])
-            compute(tf_dict, producer, need_value=True, fingertip=True)
-            return storage.get_buffer(cs)
-        except SeamlessError:
-            continue
+    _fingertip.depth = depth + 1
+    try:
+        for producer in _producers(cs, storage):
+            try:
+                _recompute(producer, storage)
+                return storage.get_buffer(cs)
+            except SeamlessError:
+                continue
+    finally:
+        _fingertip.depth = depth
     raise CacheMissError(f"buffer {Checksum(cs).hex()} not available")
+
+
+def _producers(cs, storage) -> list:
+    """Transformations whose result is `cs`, then those whose deep result holds it as a leaf."""
+    found = list(storage.get_rev_transformations(cs))
+    for deep in storage.get_leaf_parents(cs):
+        found += storage.get_rev_transformations(deep)
+    return list(dict.fromkeys(found))
+
+
+def _recompute(tf, storage) -> None:
+    """Execute `tf` again, whatever the cache says (its cached result's buffers are what is missing)."""
+    identity = resolve_buffer(tf, fingertip=True, storage=storage)
+    tf_dict = deserialize(identity, "plain")
+    tf_dict.setdefault("__output__", ["result", "mixed", None])
+    job = Job(tf_dict, tf, fingertip=True)
+    _run_job(job)
+    job.result()

@@ -1,10 +1,17 @@
 """Which transformations this host is running, so that `seamless-cancel` can reach them (SPEC §6.5).
 
-    ${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/seamless-<uid>/running/
+    $XDG_RUNTIME_DIR/seamless-<uid>/running/               (else under the cache:
+    ${XDG_CACHE_HOME:-$HOME/.cache}/seamless/seamless-<uid>/running/)
         <tf>/                      one directory per running transformation checksum
             <host>-<pid>           one entry per process running it: "<pid> <process start time>\\n"
             CANCEL                 written by seamless-cancel: the entry names to cancel, one a line
                                    (an empty CANCEL cancels every entry)
+
+The directory seamless-<uid> is private: created 0700, and used only while lstat says it is a
+real directory (not a symlink) owned by this user and closed to others. Otherwise nothing is
+written or read there (a warning says that seamless-cancel cannot reach this process's jobs), so
+another local user can neither redirect the entries nor plant a CANCEL file. A shared temporary
+directory is never used.
 
 A process registers a transformation with `registered(tf, on_cancel)` (a context manager).
 One poller thread per process checks every POLL_SECONDS whether a CANCEL file names one of its
@@ -27,6 +34,7 @@ import atexit
 import logging
 import os
 import socket
+import stat
 import threading
 import time
 from contextlib import contextmanager
@@ -53,6 +61,30 @@ def registry_root() -> str:
     from ..config import runtime_dir
 
     return os.path.join(runtime_dir(), f"seamless-{os.getuid()}", "running")
+
+
+def _private(path: str, *, create: bool) -> None:
+    """Make sure `path` is a real directory of this user, closed to others (PermissionError if not;
+    FileNotFoundError if it does not exist and `create` is false)."""
+    if create:
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        raise PermissionError(f"{path} is not a private directory of this user")
+
+
+def checked_root(*, create: bool) -> str:
+    """registry_root(), after checking (and with `create`, making) its private directories."""
+    root = registry_root()
+    private = os.path.dirname(root)
+    if create:
+        os.makedirs(os.path.dirname(private), exist_ok=True)
+    _private(private, create=create)
+    _private(root, create=create)
+    return root
 
 
 def entry_name(pid=None) -> str:
@@ -91,13 +123,12 @@ def _rmdir(path: str) -> None:
 
 
 def _write_entry(tf_hex: str) -> None:
-    directory = _tf_dir(tf_hex)
-    os.makedirs(os.path.dirname(directory), mode=0o700, exist_ok=True)
-    os.makedirs(directory, exist_ok=True)
+    directory = os.path.join(checked_root(create=True), tf_hex)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
     pid = os.getpid()
-    path = os.path.join(directory, entry_name())
-    with open(path, "w", encoding="ascii") as f:
-        f.write(f"{pid} {_start_time(pid)}\n")
+    from .._util import atomic_write  # a reader never sees a half-written entry
+
+    atomic_write(os.path.join(directory, entry_name()), f"{pid} {_start_time(pid)}\n".encode(), 0o600)
 
 
 def _remove_entry(tf_hex: str) -> None:
@@ -125,14 +156,23 @@ def _write_due_entries() -> None:
     for tf_hex, registration in due:
         try:
             _write_entry(tf_hex)
-        except OSError as exc:  # an unwritable runtime dir only costs cancelability
-            logger.debug("cannot register %s for seamless-cancel: %s", tf_hex, exc)
+        except OSError as exc:  # an unusable registry only costs cancelability
+            _warn_once(f"seamless-cancel cannot reach this process's jobs: {exc}")
             continue
         with _lock:
             registration["written"] = True
             gone = _registered.get(tf_hex) is not registration
         if gone:  # finished while its entry was being written
             _remove_entry(tf_hex)
+
+
+_warned: set = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning("%s", message)
 
 
 def _poll_once() -> None:
@@ -291,8 +331,16 @@ def live_entries(tf) -> list:
 def cancel_running(tf, timeout: float = CANCEL_WAIT_SECONDS) -> list:
     """Ask every live process running `tf` to cancel it; wait ≤ timeout for them.
 
-    Returns [(pid, stopped: bool)] in entry order (empty if nothing was running).
+    Returns [(pid, stopped: bool)] in entry order (empty if nothing was running, or if the
+    registry is not a private directory of this user: then a warning says so).
     """
+    try:
+        checked_root(create=False)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        _warn_once(f"cannot use the registry of running transformations: {exc}")
+        return []
     entries = live_entries(tf)
     # A job younger than the deferral has no entry yet: give it the time to write one, so
     # that every job started before this call is seen.

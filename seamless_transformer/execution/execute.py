@@ -95,9 +95,13 @@ def _execute_bash(tf_dict, *, resolve, cancel, fingertip, stdout=None, stderr=No
 
     storage = get_storage()
     if fingertip:  # recompute missing inputs now, so that the workspace can be materialized
-        for _name, _celltype, _sub, cs in pins_of(tf_dict):
-            if not storage.has_buffer(cs):
+        for name, celltype, _sub, cs in pins_of(tf_dict):
+            if not storage.has_valid_buffer(cs):
                 resolve(cs, fingertip=True)
+            if _is_deep(tf_dict, name, celltype):  # and the leaves of a directory pin
+                for leaf in deserialize(storage.get_buffer(cs), "plain").values():
+                    if not storage.has_valid_buffer(leaf):
+                        resolve(leaf, fingertip=True)
     measurement = Measurement.start()
     outcome = execute_bash(tf_dict, storage, cancel=cancel, stdout=stdout, stderr=stderr)
     measurement.stop(cpu=(outcome.utime, outcome.stime), memory_peak=outcome.maxrss_bytes)

@@ -28,7 +28,7 @@ import shlex
 
 from ..celltypes import DEEP_CELLTYPES, DIRECTORY_CELLTYPES, TEXT_CELLTYPES
 from ..checksum import COMPRESSION_SUFFIXES, Checksum
-from ..errors import TransformationError, UsageError
+from ..errors import TransformationError
 from ..identity import is_dunder
 
 TEXT_ENV_LIMIT = 1000
@@ -75,12 +75,11 @@ def pin_kind(name: str, entry, fmt: dict | None) -> str:
     return "value"
 
 
-def target_path(workspace: str, name: str) -> str:
-    """The path of pin `name` inside the workspace; the name must stay inside it."""
-    parts = name.split("/")
-    if not name or name.startswith("/") or ".." in parts or "\0" in name:
-        raise UsageError(f"invalid pin name {name!r}")
-    return os.path.join(workspace, name)
+def target_path(workspace: str, name: str, what: str = "invalid pin name") -> str:
+    """The path of pin `name` inside the workspace; the name must stay inside it (UsageError)."""
+    from .._util import confined_join
+
+    return confined_join(workspace, name, what)
 
 
 def materialize_pins(tf_dict: dict, storage, workspace: str, *, executables=(), copy=False) -> dict:
@@ -177,7 +176,7 @@ def _write_directory(storage, checksum, path, copy):
         raise TransformationError(f"directory pin {os.path.basename(path)!r}: index is not a dict")
     os.makedirs(path, exist_ok=True)
     for relpath in sorted(index):
-        leaf = target_path(path, relpath)
+        leaf = target_path(path, relpath, f"index of directory pin {os.path.basename(path)!r}")
         _write_file_pin(storage, Checksum(index[relpath]), leaf, copy=copy)
 
 

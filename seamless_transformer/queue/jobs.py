@@ -82,7 +82,7 @@ def cached(job: QueueJob):
             leaves = leaf_checksums(job.targets, buffer)
         except (ValueError, AttributeError):
             return None
-        if not all(storage.has_buffer(Checksum(cs)) for cs in leaves):
+        if not all(storage.has_valid_buffer(Checksum(cs)) for cs in leaves):
             return None
     return buffer
 

@@ -239,10 +239,13 @@ class QueueCommand:
 
 def _relative(path) -> bool:
     """A target name must stay inside the job's workdir."""
-    if not isinstance(path, str) or not path or os.path.isabs(path):
+    from .._util import check_relpath
+    from ..errors import UsageError
+
+    try:
+        return check_relpath(path) == path
+    except UsageError:
         return False
-    normalized = os.path.normpath(path)
-    return normalized != ".." and not normalized.startswith("../")
 
 
 def is_blank(record: bytes) -> bool:

@@ -8,6 +8,10 @@ Read-only use: ResultDB(path, readonly=True) opens the file with mode=ro (fallin
 immutable=1 when the directory does not let sqlite create its -shm file) and every write
 raises PermissionError. A writable ResultDB whose file or directory the OS refuses to write
 raises PermissionError as well (one clear line); store.storage turns that into a warning.
+
+Besides the upstream tables (exact DDL), the file holds one table of ours, "deep_leaf"
+(leaf -> deep result that holds it), which an upstream server ignores: it lets fingertip
+recompute a missing leaf of a deep result, such as a --scratch output file.
 """
 
 import json
@@ -37,6 +41,12 @@ CREATE INDEX IF NOT EXISTS "expression_result" ON "expression" ("result");
 CREATE TABLE IF NOT EXISTS "bucket_probe" ("bucket_kind" VARCHAR(20) NOT NULL, "label" TEXT NOT NULL, "bucket_checksum" CHAR(64) NOT NULL, "captured_at" TEXT NOT NULL, "freshness_tokens" TEXT NOT NULL, PRIMARY KEY ("bucket_kind", "label"));
 CREATE INDEX IF NOT EXISTS "bucket_probe_bucket_checksum" ON "bucket_probe" ("bucket_checksum");
 """
+
+# Our own table, next to the upstream ones (which an upstream server ignores): which deep
+# results hold a leaf, so that a missing leaf (a --scratch output) can be recomputed by the
+# transformation that produced the deep result (fingertip).
+LEAF_SCHEMA = """\
+CREATE TABLE IF NOT EXISTS "deep_leaf" ("leaf" CHAR(64) NOT NULL, "result" CHAR(64) NOT NULL, PRIMARY KEY ("leaf", "result")) WITHOUT ROWID"""
 
 BUSY_RETRY_SECONDS = 30.0
 
@@ -91,6 +101,9 @@ class ResultDB:
             if not write:
                 return None
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            # created here so that the umask decides its mode (sqlite would make it 0644, and
+            # its -wal/-shm files copy that): umask 002 lets a group share the cache
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o666))
         self._conn_readonly = self.readonly
         if self.readonly:
             self._conn = self._open_readonly()
@@ -170,6 +183,18 @@ class ResultDB:
         rows = self._read('SELECT "checksum" FROM "rev_transformation" WHERE "result"=? ORDER BY "id"', (_hex(res),))
         return list(dict.fromkeys(row[0] for row in rows))
 
+    def put_leaves(self, res, leaves) -> None:
+        """Remember that deep result `res` holds each checksum of `leaves`."""
+        rows = [(_hex(leaf), _hex(res)) for leaf in leaves]
+        if rows:
+            self._write(lambda conn: conn.executemany(
+                'INSERT OR IGNORE INTO "deep_leaf" ("leaf", "result") VALUES (?, ?)', rows))
+
+    def get_leaf_parents(self, leaf) -> list:
+        """The deep results that hold `leaf` (none for a database that has no deep_leaf table)."""
+        rows = self._read('SELECT "result" FROM "deep_leaf" WHERE "leaf"=?', (_hex(leaf),))
+        return [row[0] for row in rows]
+
     def put_metadata(self, tf, res, record: dict) -> bool:
         """Record `record` for (tf, res). False when refused: tf was declared irreproducible,
         or its transformation row (or an existing meta_data row) has a different result.
@@ -211,6 +236,7 @@ def _init_schema(conn) -> None:
         "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='bucket_probe'").fetchone()[0]
     if not exists:
         run_in_transaction(conn, _create_tables)
+    conn.execute(LEAF_SCHEMA)
 
 
 def _create_tables(conn) -> None:

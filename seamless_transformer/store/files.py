@@ -5,9 +5,10 @@
     DIR/<cs[:2]>/<cs>             mode 0444          DIR/<cs>.zst | DIR/<cs>.gz
     DIR/<cs[:2]>/<cs>.zst|.gz     (+ <cs>.BUFFERLENGTH, decimal uncompressed length)
 
-Writes go to a temp file "<cs>-<random>" next to the target, get mode 0444 and are
+Writes go to a temp file "<cs>-<pid>-<random>" next to the target, get mode 0444 and are
 hard-linked (or renamed) into place, so a reader never sees a partial buffer and a killed
-writer leaves only a temp file, which readers ignore (names containing "-").
+writer leaves only a temp file, which readers ignore (names containing "-"). The first write of
+a process into a directory removes the stale temp files of killed writers there.
 Every read is sha256-verified: a corrupt file is not served (a warning is logged) and, in a
 writable directory, it is removed so that the next put repairs it.
 A directory opened with writable=False refuses every write with PermissionError.
@@ -18,7 +19,7 @@ import logging
 import os
 import secrets
 
-from .._util import unlink_quiet
+from .._util import remove_stale_temps, unlink_quiet, writer_pid
 from ..checksum import Checksum, hash_file, is_hex_checksum
 from ..errors import ChecksumMismatchError, SeamlessError
 
@@ -61,6 +62,26 @@ class BufferDir:
     def has(self, cs) -> bool:
         target = self._target(Checksum(cs).hex())
         return any(os.path.exists(target + ext) for ext in ("",) + _COMPRESSED)
+
+    def has_valid(self, cs) -> bool:
+        """Whether a stored form of `cs` hashes to `cs` (big files through the stat memo, so an
+        unchanged file is not re-read). A corrupt file is not valid and is discarded, as by get()."""
+        from .paths import file_checksum
+
+        cs = Checksum(cs)
+        target = self._target(cs.hex())
+        for ext in ("",) + _COMPRESSED:
+            path = target + ext
+            if not os.path.exists(path):
+                continue
+            try:
+                if file_checksum(path) == cs:
+                    return True
+            except SeamlessError:
+                pass
+            logger.warning("%s: content does not match its checksum; not served", path)
+            self._discard_corrupt(path)
+        return False
 
     def file_path(self, cs) -> str | None:
         target = self._target(Checksum(cs).hex())
@@ -109,14 +130,12 @@ class BufferDir:
         self._ensure_root()
         target = self._target(cs)
         parent = os.path.dirname(target)
+        _clean_once(parent)
         if parent != self.path and not os.path.isdir(parent):
             try:
-                os.mkdir(parent, 0o775)
-                os.chmod(parent, 0o3775)
+                os.mkdir(parent)  # the umask decides who else may write (see the README on sharing)
             except FileExistsError:
                 pass
-            except PermissionError:
-                pass  # best effort: the setgid/sticky bits are a courtesy to shared stores
         return target
 
     def put(self, data, cs=None) -> Checksum:
@@ -133,7 +152,7 @@ class BufferDir:
         if self.has(actual):
             return actual
         target = self._prepare(actual.hex())
-        tmp = f"{target}-{secrets.token_hex(8)}"
+        tmp = _temp_for(target)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
@@ -172,8 +191,9 @@ class BufferDir:
             staging = self._prepare(expected.hex())
         else:
             self._ensure_root()
+            _clean_once(self.path)
             staging = os.path.join(self.path, "incoming")
-        tmp = f"{staging}-{secrets.token_hex(8)}"
+        tmp = _temp_for(staging)
         try:
             hasher = hashlib.sha256()
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -189,6 +209,28 @@ class BufferDir:
             return actual
         finally:
             unlink_quiet(tmp)
+
+
+_cleaned: set = set()  # (pid, directory) whose stale temp files this process has removed
+
+
+def _temp_for(target: str) -> str:
+    """"<target>-<pid>-<random>": readers ignore it (a "-"), and its writer can be told dead."""
+    return f"{target}-{os.getpid()}-{secrets.token_hex(8)}"
+
+
+def _store_temp_pid(name: str) -> int | None:
+    base, sep, _rest = name.partition("-")
+    if not sep or not (is_hex_checksum(base) or base == "incoming"):
+        return None
+    return writer_pid(name, base + "-")
+
+
+def _clean_once(directory: str) -> None:
+    key = (os.getpid(), directory)
+    if key not in _cleaned:
+        _cleaned.add(key)
+        remove_stale_temps(directory, _store_temp_pid)
 
 
 def _publish(tmp: str, target: str, mode: int = 0o444) -> None:

@@ -3,8 +3,8 @@
     confirm_upload / confirm_download   thresholds SEAMLESS_MAX_{UPLOAD,DOWNLOAD}_{FILES,SIZE} (SPEC §4.8)
     progress(total, nbytes)             a tqdm bar on a TTY stderr, else a silent counter (SPEC §6.6)
     fetch(cs, source)                   the bytes of a buffer, sha256-verified
-    place_file(path, cs, source, ...)   write one file (X.tmp-<rand> + rename) under an existing-file policy
-    place_directory(path, entries, ...) build X.tmp-<rand>/ and rename it in, or update an existing
+    place_file(path, cs, source, ...)   write one file (a short temp name + rename) under an existing-file policy
+    place_directory(path, entries, ...) build a temp directory and rename it in, or update an existing
                                         directory file by file; unlisted files are an error unless remove
     parallel_map(func, items)           TRANSFER_THREADS at a time (per directory)
     remove_path(path)                   rm -rf of one path (a symlink itself, not its target)
@@ -16,7 +16,6 @@ exit 2 on a mismatch. Sidecars are written by the callers, after the content.
 
 import os
 import re
-import secrets
 import shutil
 import sys
 
@@ -192,8 +191,10 @@ def buffer_size(cs, storage) -> int:
 
 
 def tmp_sibling(path: str) -> str:
-    """X.tmp-<rand>: a temp name in the same directory as X (so rename is atomic)."""
-    return f"{path.rstrip('/')}.tmp-{secrets.token_hex(4)}"
+    """A short temp name in the same directory as X (so rename is atomic), whatever the length of X."""
+    from .._util import temp_name
+
+    return temp_name(path.rstrip("/") or path)
 
 
 def _compress(data: bytes, compression: str | None) -> bytes:
@@ -211,7 +212,7 @@ def _compress(data: bytes, compression: str | None) -> bytes:
 
 
 def write_atomic(path: str, data: bytes, compression=None) -> None:
-    """Write `data` (compressed if asked) to X.tmp-<rand>, then rename it to `path`."""
+    """Write `data` (compressed if asked) to a temp name, then rename it to `path`."""
     tmp = tmp_sibling(path)
     try:
         with open(tmp, "xb") as f:
@@ -265,8 +266,10 @@ def _materialize(path: str, cs: Checksum, storage, link: str, compression) -> No
     write_atomic(path, fetch(cs, storage), compression)
 
 
-def place_file(path: str, cs, storage, *, policy="repair", link="copy", compression=None) -> bool:
-    """Download buffer `cs` to `path` under `policy`; True if the file was (re)written."""
+def place_file(path: str, cs, storage, *, policy="repair", link="copy", compression=None,
+               before_write=None) -> bool:
+    """Download buffer `cs` to `path` under `policy`; True if the file was (re)written.
+    `before_write()`, if given, is called just before the content changes."""
     cs = Checksum(cs)
     if os.path.lexists(path) and not os.path.isdir(path):
         if policy == "skip" or _matches(path, cs):
@@ -275,6 +278,8 @@ def place_file(path: str, cs, storage, *, policy="repair", link="copy", compress
             raise UsageError(f"'{path}' differs from its checksum {cs.hex()}")
     elif os.path.isdir(path):
         raise UsageError(f"'{path}' is a directory; cannot download a file there")
+    if before_write is not None:
+        before_write()
     _materialize(path, cs, storage, link, compression)
     return True
 
@@ -301,14 +306,28 @@ def _prune_empty_dirs(top: str) -> None:
 
 
 def place_directory(path: str, entries: dict, storage, *, policy="repair", link="copy",
-                    compression=None, remove_unlisted=False, bar=None) -> None:
-    """Download {relpath: cs} into directory `path` (SPEC §4.8 / §6.2)."""
+                    compression=None, remove_unlisted=False, bar=None, before_write=None) -> None:
+    """Download {relpath: cs} into directory `path` (SPEC §4.8 / §6.2).
+    `before_write()`, if given, is called just before the first change.
+
+    Every relpath must be confined (no absolute path, '..', empty or NUL component) and no
+    symlink of an existing directory may lead outside `path`: UsageError before anything is written.
+    """
+    from .._util import check_relpath, confined_join
+
     suffix = "." + compression if compression else ""
+    what = f"index of '{path}'"
+    existing = os.path.isdir(path)
+    for rel in entries:
+        if existing:
+            confined_join(path, rel + suffix, what)
+        else:
+            check_relpath(rel, what)
 
     def fill(root, each_policy):
         def one(item):
             rel, cs = item
-            target = os.path.join(root, rel + suffix)
+            target = confined_join(root, rel + suffix, what)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             return place_file(target, cs, storage, policy=each_policy, link=link, compression=compression)
 
@@ -321,6 +340,8 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
         os.mkdir(tmp)
         try:
             fill(tmp, "repair")
+            if before_write is not None:
+                before_write()
             os.rename(tmp, path)
         except BaseException:
             remove_path(tmp)
@@ -332,6 +353,8 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
             f"'{path}' holds {len(unlisted)} file(s) that are not in its index"
             f" (first: '{unlisted[0]}'); use --dest-rm to remove them"
         )
+    if before_write is not None:
+        before_write()
     fill(path, policy)
     for rel in unlisted:
         remove_path(os.path.join(path, rel))
@@ -339,7 +362,7 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
 
 
 def swap_in_directory(path: str, entries: dict, storage, *, bar=None) -> None:
-    """Replace `path` by a fresh directory built as X.tmp-<rand>/ (old contents removed)."""
+    """Replace `path` by a fresh directory built under a temp name (old contents removed)."""
     tmp = tmp_sibling(path)
     os.mkdir(tmp)
     try:

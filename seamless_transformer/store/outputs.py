@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 
-from ..checksum import Checksum
+from ..checksum import Checksum, checksum_of
 
 logger = logging.getLogger("seamless_transformer.cli.run")
 
@@ -43,7 +43,10 @@ class Futures:
 
     def __enter__(self):
         from .._util import atomic_write
+        from .paths import require_sidecar_room
 
+        for path, _content in self.files:
+            require_sidecar_room(path[: -len(".FUTURE")])  # refused before the job runs
         try:
             for path, content in self.files:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -106,10 +109,10 @@ def parse_deep(result_buffer: bytes) -> dict:
 
 
 def missing_leaves(prepared, deep: dict, storage) -> bool:
-    """True if a leaf that would be downloaded is not available (the cached result cannot be used)."""
+    """True if a leaf that would be downloaded is not available or corrupt (the cached result cannot be used)."""
     for _target, kind, what in _plan(prepared, deep):
         checksums = [what] if kind == "file" else list((what or {}).values())
-        if any(not storage.has_buffer(cs) for cs in checksums):
+        if any(not storage.has_valid_buffer(cs) for cs in checksums):
             return True
     return False
 
@@ -129,7 +132,12 @@ def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download
     """Write every target and its sidecars (SPEC §4.8). No result key -> warning."""
     from ..celltypes import serialize
 
+    from .paths import require_sidecar_room
+
     plan = _plan(prepared, parse_deep(result_buffer))
+    for target, kind, _what in plan:
+        if kind is not None:
+            require_sidecar_room(os.path.join(cwd, target.local))  # before anything is written
     if download:
         from .materialize import confirm_download
 
@@ -153,23 +161,25 @@ def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download
 
 def _write_file(local: str, cs: Checksum, storage, download: bool) -> None:
     from .._util import unlink_quiet
-    from .paths import write_checksum_sidecar
+    from .paths import retire_sidecars, write_checksum_sidecar
     from .materialize import fetch, remove_path, write_atomic
 
+    unlink_quiet(local + ".INDEX")
+    retire_sidecars(local, cs)  # the old sidecar goes before the content changes
     if download:
         if os.path.isdir(local) and not os.path.islink(local):
             remove_path(local)
         write_atomic(local, fetch(cs, storage))
     elif os.path.lexists(local):
         remove_path(local)
-    unlink_quiet(local + ".INDEX")
     write_checksum_sidecar(local, cs)
 
 
 def _write_directory(local: str, entries: dict, index: bytes, storage, download: bool) -> None:
-    from .paths import write_index_sidecar
+    from .paths import retire_sidecars, write_index_sidecar
     from .materialize import progress, remove_path, swap_in_directory
 
+    retire_sidecars(local, checksum_of(index))  # the old sidecars go before the content changes
     if download:
         if os.path.lexists(local) and not os.path.isdir(local):
             remove_path(local)

@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .._util import atomic_write
+from .._util import atomic_write, check_relpath
 from ..checksum import COMPRESSION_SUFFIXES as COMPRESSED_SUFFIXES, Checksum, checksum_of, is_hex_checksum, split_compression
 from ..errors import UsageError
 from . import statcache
@@ -332,6 +332,26 @@ def read_checksum_sidecar(sidecar_path) -> Checksum:
     return Checksum(value)
 
 
+def sidecar_too_long(data_path, suffix: str = ".CHECKSUM") -> bool:
+    """Whether <base><suffix> would exceed the file-name limit of its directory (NAME_MAX, 255)."""
+    base = sidecar_base(data_path)
+    try:
+        limit = os.pathconf(os.path.dirname(os.path.abspath(base)), "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    return len(os.fsencode(os.path.basename(base) + suffix)) > limit
+
+
+def require_sidecar_room(data_path) -> None:
+    """UsageError (exit 2) if X.CHECKSUM cannot exist next to `data_path` because of its name's length."""
+    if sidecar_too_long(data_path):
+        name = os.path.basename(sidecar_base(data_path))
+        raise UsageError(
+            f"output '{display_path(data_path)}' has a name of {len(os.fsencode(name))} bytes: too long for its"
+            f" .CHECKSUM sidecar (at most {255 - len('.CHECKSUM')} bytes)"
+        )
+
+
 def write_checksum_sidecar(data_path, cs) -> str:
     """Write <base>.CHECKSUM (base without .gz/.zst) atomically; return its path."""
     sidecar = sidecar_base(data_path) + ".CHECKSUM"
@@ -347,6 +367,12 @@ def _valid_index(buffer: bytes) -> bool:
     return isinstance(index, dict) and all(is_hex_checksum(v) for v in index.values())
 
 
+def check_index_keys(index: dict, what: str) -> None:
+    """Every key of a directory index is a confined relative path (UsageError naming it otherwise)."""
+    for key in index:
+        check_relpath(key, what)
+
+
 def read_index_sidecar(index_path, checksum_path=None) -> bytes:
     """The normalized index buffer of DIR.INDEX, verified against DIR.CHECKSUM when present.
 
@@ -356,6 +382,7 @@ def read_index_sidecar(index_path, checksum_path=None) -> bytes:
     normalized = (_uncommented(_read_sidecar_text(index_path)) + "\n").encode("utf-8")
     if not _valid_index(normalized):
         raise UsageError(f"{display_path(index_path)} does not contain a valid index")
+    check_index_keys(json.loads(normalized), display_path(index_path))
     if checksum_path is None:
         base = index_path[: -len(".INDEX")] if index_path.endswith(".INDEX") else index_path
         checksum_path = base + ".CHECKSUM"
@@ -367,6 +394,23 @@ def read_index_sidecar(index_path, checksum_path=None) -> bytes:
             f"{display_path(index_path)} does not match {display_path(checksum_path)}"
         )
     return normalized
+
+
+def retire_sidecars(data_path, new_cs=None) -> None:
+    """Before X's content is replaced: remove X.CHECKSUM unless it already names `new_cs`, and
+    X.INDEX with it. A kill between the replacement and the new sidecar then leaves X without a
+    sidecar, never X next to a sidecar of its old content."""
+    from .._util import unlink_quiet
+
+    base = sidecar_base(data_path)
+    try:
+        current = read_checksum_sidecar(base + ".CHECKSUM")
+    except UsageError:
+        current = None
+    if new_cs is not None and current == Checksum(new_cs):
+        return
+    unlink_quiet(base + ".CHECKSUM")
+    unlink_quiet(base + ".INDEX")
 
 
 def write_index_sidecar(dir_path, index_buffer: bytes) -> None:

@@ -73,6 +73,7 @@ class Storage:
         self._readonly_dirs = [BufferDir(p, writable=False) for p in settings.readonly_buffer_dirs]
         self._results = {}  # tf hex -> result hex, when not persistent
         self._records = {}  # tf hex -> record, when not persistent
+        self._leaves = {}  # leaf hex -> {deep result hex}, when not persistent
         self._warned = set()
 
     def __repr__(self):
@@ -111,6 +112,14 @@ class Storage:
         if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None:
             return True
         return any(store.has(cs) for store in self._dirs + self._readonly_dirs)
+
+    def has_valid_buffer(self, cs) -> bool:
+        """Like has_buffer, but a stored file must also hash to `cs` (a corrupt one is discarded,
+        so that the next put repairs it). Used wherever a hit depends on the buffer."""
+        cs = Checksum(cs).hex()
+        if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None:
+            return True
+        return any(store.has_valid(cs) for store in self._dirs + self._readonly_dirs)
 
     def put_buffer(self, data, cs=None) -> Checksum:
         actual = Checksum.of(data)
@@ -202,6 +211,24 @@ class Storage:
         found = []
         for db in self._dbs:
             found += db.get_rev_transformations(res)
+        return list(dict.fromkeys(found))
+
+    def put_leaves(self, res, leaves) -> None:
+        """Remember which leaves deep result `res` holds (for fingertip recomputation)."""
+        res = Checksum(res).hex()
+        if not self.persistent:
+            for leaf in leaves:
+                self._leaves.setdefault(Checksum(leaf).hex(), set()).add(res)
+            return
+        self._each_db("put_leaves", res, list(leaves))
+
+    def get_leaf_parents(self, leaf) -> list:
+        leaf = Checksum(leaf).hex()
+        if not self.persistent:
+            return sorted(self._leaves.get(leaf, ()))
+        found = []
+        for db in self._dbs:
+            found += db.get_leaf_parents(leaf)
         return list(dict.fromkeys(found))
 
     def declare_irreproducible(self, tf, res) -> bool:

@@ -42,8 +42,33 @@ def test_registry_root_prefers_xdg_runtime_dir(monkeypatch, tmp_path):
     assert running.registry_root() == str(tmp_path / "xdg" / f"seamless-{os.getuid()}" / "running")
 
 
-def test_registry_root_falls_back_to_tmpdir(tmp_path):
-    assert running.registry_root() == str(tmp_path / "tmp" / f"seamless-{os.getuid()}" / "running")
+def test_registry_root_falls_back_to_the_cache_dir_never_the_shared_tmpdir(tmp_path):
+    home = os.path.expanduser("~")
+    assert running.registry_root() == os.path.join(home, ".cache", "seamless", f"seamless-{os.getuid()}", "running")
+
+
+def test_the_registry_directories_are_created_private(tmp_path):
+    root = running.checked_root(create=True)
+    for path in (root, os.path.dirname(root)):
+        assert os.stat(path).st_mode & 0o777 == 0o700
+
+
+def test_a_registry_dir_that_is_a_symlink_is_refused_and_nothing_is_written_through_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    os.symlink(tmp_path / "elsewhere", tmp_path / "run" / f"seamless-{os.getuid()}")
+    with pytest.raises(PermissionError, match="not a private directory of this user"):
+        running.checked_root(create=True)
+    assert os.listdir(tmp_path / "elsewhere") == []
+
+
+def test_a_registry_dir_open_to_others_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    os.makedirs(tmp_path / "run" / f"seamless-{os.getuid()}")
+    os.chmod(tmp_path / "run" / f"seamless-{os.getuid()}", 0o777)
+    with pytest.raises(PermissionError, match="not a private directory of this user"):
+        running.checked_root(create=True)
 
 
 def test_registered_writes_a_host_pid_entry_and_removes_it_on_exit():

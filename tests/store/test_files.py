@@ -34,9 +34,29 @@ def test_put_writes_the_prefix_layout_with_marker_and_mode_0444(tmp_path):
     assert store.layout == "prefix"
 
 
-def test_prefix_directories_get_mode_3775(tmp_path):
-    BufferDir(tmp_path / "s").put(HELLO)
-    assert stat.S_IMODE((tmp_path / "s" / "58").stat().st_mode) == 0o3775
+def _put_under_umask(path, umask):
+    old = os.umask(umask)
+    try:
+        BufferDir(path).put(HELLO)
+    finally:
+        os.umask(old)
+
+
+def test_prefix_directories_follow_the_umask_022_closed_to_the_group(tmp_path):
+    _put_under_umask(tmp_path / "s", 0o022)
+    assert stat.S_IMODE((tmp_path / "s" / "58").stat().st_mode) == 0o755
+
+
+def test_prefix_directories_follow_the_umask_002_open_to_the_group(tmp_path):
+    _put_under_umask(tmp_path / "s", 0o002)
+    assert stat.S_IMODE((tmp_path / "s" / "58").stat().st_mode) == 0o775
+
+
+def test_prefix_directories_inherit_a_setgid_store_group(tmp_path):
+    os.mkdir(tmp_path / "s")
+    os.chmod(tmp_path / "s", 0o2775)
+    _put_under_umask(tmp_path / "s", 0o002)
+    assert stat.S_IMODE((tmp_path / "s" / "58").stat().st_mode) == 0o2775
 
 
 def test_construction_creates_nothing(tmp_path):
