@@ -202,17 +202,20 @@ class BufferServer:
         finally:
             response.release_conn()
 
-    def put(self, cs, data) -> None:
-        """Upload bytes (or a callable returning a fresh readable file, streamed)."""
+    def put(self, cs, data, *, length=None) -> None:
+        """Upload bytes, or a callable returning a fresh readable file of `length` bytes (streamed)."""
         cs = Checksum(cs).hex()
         url = f"{self.url}/{cs}"
-        response = request("PUT", url, body=data, headers={"Content-Type": "application/octet-stream"})
+        headers = {"Content-Type": "application/octet-stream"}
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        response = request("PUT", url, body=data, headers=headers)
         if response.status not in (200, 201, 202):
             raise RemoteError(f"{url}: upload refused (HTTP {response.status}: {_text(response)})")
 
     def put_file(self, cs, path) -> None:
         """Upload a file's content, streamed from disk."""
-        self.put(cs, lambda: open(path, "rb"))
+        self.put(cs, lambda: open(path, "rb"), length=os.path.getsize(path))
 
 
 # ---------------------------------------------------------------- seamless-database

@@ -3,42 +3,10 @@ what one machine computes or uploads, another machine that shares only the serve
 
 import json
 import os
-import subprocess
 
 from upstream_http import http
-from upstream_servers import executable
 
-HELLO_CS = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
-ECHO_HELLO_TF = "706b247d6ea7a8bc93e3e7ea9fe1cb3a3a2b9b8e5fb0d2b0e7e5e1ad1d6b3f52"
-
-
-def clients(hs_url, db_url, *, readonly=False) -> str:
-    return json.dumps({"buffer": [{"url": hs_url, "readonly": readonly}],
-                       "database": [{"url": db_url, "readonly": readonly}]})
-
-
-class Machine:
-    """A HOME, a local cache and a working directory of its own; the servers are shared."""
-
-    def __init__(self, base, name, remote_clients):
-        self.root = base / name
-        self.work = self.root / "work"
-        self.work.mkdir(parents=True)
-        (self.root / "home").mkdir()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("SEAMLESS_")}
-        self.env.update(HOME=str(self.root / "home"), SEAMLESS_CACHE=str(self.root / "cache"))
-        if remote_clients:
-            self.env["SEAMLESS_REMOTE_CLIENTS"] = remote_clients
-
-    def run(self, prog, *args, env=None):
-        return subprocess.run([executable(prog), *args], cwd=self.work, env={**self.env, **(env or {})},
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
-
-
-def servers_pair(tmp_path, start_hashserver, start_database):
-    hs_dir = tmp_path / "hs"
-    hs_dir.mkdir()
-    return start_hashserver(hs_dir), start_database(tmp_path / "shared.db"), hs_dir
+from machines import HELLO_CS, Machine, clients, servers_pair
 
 
 def test_seamless_run_puts_the_result_buffer_on_the_hashserver(tmp_path, start_hashserver, start_database):
@@ -84,3 +52,89 @@ def test_a_tampered_buffer_on_the_hashserver_exits_3_naming_the_url(tmp_path, st
     assert result.returncode == 3
     assert result.stderr == f"seamless-run: error: checksum mismatch from {hs}/{HELLO_CS}\n"
     assert result.stdout == ""
+
+
+def test_a_file_uploaded_on_one_machine_downloads_on_another(tmp_path, start_hashserver, start_database):
+    hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
+    a = Machine(tmp_path, "a", clients(hs, db))
+    b = Machine(tmp_path, "b", clients(hs, db))
+    (a.work / "data").mkdir()
+    (a.work / "data" / "x.txt").write_text("ex\n")
+    (a.work / "data" / "y.txt").write_text("why\n")
+    assert a.run("seamless-upload", "-y", "data").returncode == 0
+    for name in ("data.INDEX", "data.CHECKSUM"):
+        (b.work / name).write_bytes((a.work / name).read_bytes())
+    result = b.run("seamless-download", "data")
+    assert result.returncode == 0, result.stderr
+    assert (b.work / "data" / "x.txt").read_text() == "ex\n"
+    assert (b.work / "data" / "y.txt").read_text() == "why\n"
+
+
+def test_a_result_file_computed_on_one_machine_feeds_a_job_on_another(tmp_path, start_hashserver, start_database):
+    hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
+    a = Machine(tmp_path, "a", clients(hs, db))
+    b = Machine(tmp_path, "b", clients(hs, db))
+    (a.work / "fruit.txt").write_text("pear\napple\n")
+    assert a.run("seamless-run", "-nd", "sort fruit.txt > sorted.txt").returncode == 0
+    (b.work / "sorted.txt.CHECKSUM").write_bytes((a.work / "sorted.txt.CHECKSUM").read_bytes())
+    result = b.run("seamless-run", "head -n 1 sorted.txt")
+    assert (result.returncode, result.stdout) == (0, "apple\n")
+
+
+def test_a_python_transformation_computed_on_one_machine_is_a_hit_on_another(tmp_path, start_hashserver,
+                                                                              start_database):
+    hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
+    script = (
+        "from seamless_transformer import delayed\n"
+        "@delayed\n"
+        "def add(a, b):\n"
+        "    print('computing')\n"
+        "    return a + b\n"
+        "tf = add(19, 23)\n"
+        "print(tf.run(), 'hit' if tf.logs is None else 'computed')\n"
+    )
+    a = Machine(tmp_path, "a", clients(hs, db))
+    b = Machine(tmp_path, "b", clients(hs, db))
+    for machine in (a, b):
+        (machine.work / "add.py").write_text(script)
+    first = a.run_python("add.py")
+    second = b.run_python("add.py")
+    assert first.stdout.splitlines()[-1] == "42 computed"
+    assert second.stdout == "42 hit\n"
+
+
+def test_a_job_prepared_on_one_machine_runs_by_checksum_on_another(tmp_path, start_hashserver, start_database):
+    hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
+    a = Machine(tmp_path, "a", clients(hs, db))
+    b = Machine(tmp_path, "b", clients(hs, db))
+    (a.work / "fruit.txt").write_text("pear\napple\n")
+    assert a.run("seamless-run", "--dry", "--upload", "-j", "job", "tr a-z A-Z < fruit.txt").returncode == 0
+    tf = (a.work / "job" / "transformation.json.CHECKSUM").read_text().strip()
+    result = b.run("seamless-run-transformation", tf)
+    assert result.returncode == 0, result.stderr
+    assert b.run("seamless-download", "--stdout", result.stdout.strip()).stdout == "PEAR\nAPPLE\n"
+
+
+def test_a_cluster_in_seamless_yaml_shares_results_between_machines(tmp_path, start_hashserver, start_database):
+    hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
+    yaml_text = (f"- cluster: shared\n- clusters:\n    shared:\n      frontends:\n"
+                 f"        - hashserver: {{url: '{hs}'}}\n          database: {{url: '{db}'}}\n")
+    log = tmp_path / "side-effects.log"
+    machines = [Machine(tmp_path, name, None) for name in ("a", "b")]
+    for machine in machines:
+        (machine.work / "seamless.yaml").write_text(yaml_text)
+    outputs = [m.run("seamless-run", 'echo x >> "$LOG"; echo hello', env={"LOG": str(log)}) for m in machines]
+    assert [o.stdout for o in outputs] == ["hello\n", "hello\n"]
+    assert log.read_text() == "x\n"
+
+
+def test_clusters_yaml_in_home_names_the_servers(tmp_path, start_hashserver, start_database):
+    hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
+    a = Machine(tmp_path, "a", None)
+    (a.root / "home" / ".seamless").mkdir()
+    (a.root / "home" / ".seamless" / "clusters.yaml").write_text(
+        f"shared:\n  frontends:\n    - hashserver: {{url: '{hs}'}}\n      database: {{url: '{db}'}}\n")
+    (a.work / "seamless.yaml").write_text("- cluster: shared\n")
+    assert a.run("seamless-run", "echo hello").stdout == "hello\n"
+    status, body = http("GET", f"{hs}/has", json_body=[HELLO_CS])
+    assert json.loads(body) == [True]
