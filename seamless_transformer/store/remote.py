@@ -327,6 +327,14 @@ class RemoteBuffers:
     def has(self, cs) -> bool:
         return any(server.has([cs])[0] for server in self.servers)
 
+    def missing(self, checksums) -> set:
+        """The checksums that some writable server lacks (batched /has)."""
+        missing = set()
+        for server in self.servers:
+            if server.writable:
+                missing.update(cs for cs, present in zip(checksums, server.has(checksums)) if not present)
+        return missing
+
     def get(self, cs, cache_dirs) -> bytes | None:
         """The verified buffer from the first server that has it (None: no server has it).
         It is kept in the first writable directory of cache_dirs (streamed to disk, then linked).

@@ -113,13 +113,29 @@ class Storage:
             raise CacheMissError(f"buffer {cs} not available")
         return data
 
-    def has_buffer(self, cs) -> bool:
+    def has_buffer(self, cs, *, everywhere=False) -> bool:
+        """Can `cs` be read from some store? With everywhere: is it in every writable store
+        (so that storing it again would change nothing)?"""
+        if everywhere:
+            return not self.missing_buffers([cs])
         cs = Checksum(cs).hex()
         if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None:
             return True
         if any(store.has(cs) for store in self._dirs + self._readonly_dirs):
             return True
         return bool(self._remote) and self._remote.has(cs)
+
+    def missing_buffers(self, checksums) -> list:
+        """The checksums (as Checksum, in input order) that some writable store lacks;
+        servers are asked in batches."""
+        checksums = [Checksum(cs) for cs in checksums]
+        checksums = [cs for cs in checksums if cs.hex() not in TRIVIAL_CHECKSUMS]
+        if not self.persistent:
+            return [cs for cs in checksums if self._memory.get(cs.hex()) is None]
+        missing = {cs for cs in checksums if not all(store.has(cs) for store in self._dirs)}
+        if self._remote:
+            missing.update(self._remote.missing(checksums))
+        return [cs for cs in checksums if cs in missing]
 
     def put_buffer(self, data, cs=None) -> Checksum:
         actual = Checksum.of(data)

@@ -1,6 +1,7 @@
 """SEAMLESS_REMOTE_CLIENTS and clusters point at a real hashserver and seamless-database (SPEC §9.3):
 what one machine computes or uploads, another machine that shares only the servers gets."""
 
+import hashlib
 import json
 import os
 
@@ -138,3 +139,25 @@ def test_clusters_yaml_in_home_names_the_servers(tmp_path, start_hashserver, sta
     assert a.run("seamless-run", "echo hello").stdout == "hello\n"
     status, body = http("GET", f"{hs}/has", json_body=[HELLO_CS])
     assert json.loads(body) == [True]
+
+
+def test_seamless_upload_sends_a_file_that_only_the_local_cache_held(tmp_path, start_hashserver, start_database):
+    hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
+    local_only = Machine(tmp_path, "a", None)
+    (local_only.work / "x.txt").write_text("made before the servers existed\n")
+    assert local_only.run("seamless-upload", "x.txt").returncode == 0
+    cs = (local_only.work / "x.txt.CHECKSUM").read_text().strip()
+    local_only.env["SEAMLESS_REMOTE_CLIENTS"] = clients(hs, db)
+    assert local_only.run("seamless-upload", "x.txt").returncode == 0
+    assert json.loads(http("GET", f"{hs}/has", json_body=[cs])[1]) == [True]
+
+
+def test_a_job_input_that_only_the_local_cache_held_reaches_the_server(tmp_path, start_hashserver, start_database):
+    hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
+    a = Machine(tmp_path, "a", None)
+    (a.work / "fruit.txt").write_text("fig\n")
+    a.run("seamless-run", "cat fruit.txt")
+    a.env["SEAMLESS_REMOTE_CLIENTS"] = clients(hs, db)
+    assert a.run("seamless-run", "wc -l fruit.txt").returncode == 0
+    fig = hashlib.sha256(b"fig\n").hexdigest()
+    assert json.loads(http("GET", f"{hs}/has", json_body=[fig])[1]) == [True]
