@@ -22,13 +22,15 @@ def clients(hs_urls, db_urls, *, readonly=False) -> str:
 class Machine:
     """A HOME, a local cache and a working directory of its own; the servers are shared."""
 
-    def __init__(self, base, name, remote_clients):
+    def __init__(self, base, name, remote_clients, *, local_cache=True):
         self.root = base / name
         self.work = self.root / "work"
         self.work.mkdir(parents=True)
         (self.root / "home").mkdir()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SEAMLESS_")}
-        self.env.update(HOME=str(self.root / "home"), SEAMLESS_CACHE=str(self.root / "cache"))
+        self.env["HOME"] = str(self.root / "home")
+        if local_cache:
+            self.env["SEAMLESS_CACHE"] = str(self.root / "cache")
         if remote_clients:
             self.env["SEAMLESS_REMOTE_CLIENTS"] = remote_clients
 

@@ -161,3 +161,53 @@ def test_a_job_input_that_only_the_local_cache_held_reaches_the_server(tmp_path,
     assert a.run("seamless-run", "wc -l fruit.txt").returncode == 0
     fig = hashlib.sha256(b"fig\n").hexdigest()
     assert json.loads(http("GET", f"{hs}/has", json_body=[fig])[1]) == [True]
+
+
+def test_remote_clients_without_a_local_cache_work_from_the_servers_alone(tmp_path, start_hashserver,
+                                                                          start_database):
+    hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
+    a = Machine(tmp_path, "a", clients(hs, db), local_cache=False)
+    b = Machine(tmp_path, "b", clients(hs, db), local_cache=False)
+    assert a.run("seamless-run", "echo hello").stdout == "hello\n"
+    second = b.run("seamless-run", "-v", "echo hello")
+    assert (second.stdout, second.stderr.count("cache hit")) == ("hello\n", 1)
+    assert not (a.root / "home" / ".cache" / "seamless" / "__TOPLEVEL__").exists()
+
+
+def test_results_of_the_worker_pool_reach_the_servers(tmp_path, start_hashserver, start_database):
+    hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
+    script = (
+        "from seamless_transformer import delayed, spawn, shutdown_workers\n"
+        "@delayed\n"
+        "def square(x):\n"
+        "    return x * x\n"
+        "if __name__ == '__main__':\n"
+        "    spawn(1)\n"
+        "    try:\n"
+        "        tfs = [square(i) for i in range(3)]\n"
+        "        print([tf.run() for tf in tfs], [tf.logs is None for tf in tfs])\n"
+        "    finally:\n"
+        "        shutdown_workers()\n"
+    )
+    a = Machine(tmp_path, "a", clients(hs, db))
+    b = Machine(tmp_path, "b", clients(hs, db))
+    for machine in (a, b):
+        (machine.work / "squares.py").write_text(script)
+    assert a.run_python("squares.py").stdout == "[0, 1, 4] [False, False, False]\n"
+    assert b.run_python("squares.py").stdout == "[0, 1, 4] [True, True, True]\n"
+
+
+def test_jobs_run_by_the_queue_are_hits_on_another_machine(tmp_path, start_hashserver, start_database):
+    hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
+    a = Machine(tmp_path, "a", clients(hs, db))
+    b = Machine(tmp_path, "b", clients(hs, db))
+    log = tmp_path / "side-effects.log"
+    command = 'echo x >> "$LOG"; echo queued > out.txt'
+    assert a.run("seamless-run", "--qsubmit", command, env={"LOG": str(log)}).returncode == 0
+    assert a.run("seamless-queue-finish", "--no-wait").returncode == 0
+    served = a.run("seamless-queue", "--workers", "1", "-q", env={"LOG": str(log)})
+    assert served.returncode == 0, served.stderr
+    assert (a.work / "out.txt").read_text() == "queued\n"
+    assert b.run("seamless-run", command, env={"LOG": str(log)}).returncode == 0
+    assert (b.work / "out.txt").read_text() == "queued\n"
+    assert log.read_text() == "x\n"
