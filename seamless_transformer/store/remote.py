@@ -9,8 +9,9 @@
 
 The HTTP library (urllib3) is imported on the first request, never when no server is configured.
 One connection pool per process (rebuilt after fork) is shared by every request, so batch calls
-reuse their connections. Timeouts: connect 10 s, read 120 s. A connection error or a 5xx answer
-is retried 3 times with backoff (0.25, 0.5, 1 s); then RemoteError "<url>: …" (exit 3).
+reuse their connections. Timeouts: connect 10 s, read 60 s. A connection error or a 5xx answer
+is retried 3 times with backoff (0.25, 0.5, 1 s); then RemoteError "<url>: …" (exit 3). A server
+that accepts the connection but stays silent for 60 s fails at once (no retry: never a long hang).
 Every downloaded buffer is sha256-verified while it streams; a mismatch raises
 ChecksumMismatchError "checksum mismatch from <url>/<cs>". Batches hold at most 1000 checksums.
 Database answers: 409 (already recorded, or conflicting) is not an error; 405 (read-only server)
@@ -30,7 +31,7 @@ from ..errors import ChecksumMismatchError, RemoteError
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 120.0
+READ_TIMEOUT = 60.0
 RETRIES = 3
 BACKOFF = 0.25
 BATCH = 1000
@@ -84,6 +85,8 @@ def request(method, url, *, body=None, json_body=None, headers=None, stream=Fals
         try:
             response = manager.request(method, url, body=payload, headers=headers,
                                           preload_content=not stream, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError:
+            raise RemoteError(f"{_base(url)}: no answer within {READ_TIMEOUT:.0f} s") from None
         except urllib3.exceptions.HTTPError as exc:
             failure = f"unreachable ({_reason(exc)})"
             continue
@@ -371,7 +374,8 @@ def _download(server, cs, cache_dirs) -> bytes | None:
         if store.writable:
             try:
                 path = _download_into(server, cs, store)
-            except PermissionError:
+            except OSError as exc:  # this directory cannot take it: try the next, else memory
+                logger.debug("%s: %s", store.path, exc)
                 continue
             return store.get(cs) if path else None
     return server.get(cs)

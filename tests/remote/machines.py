@@ -48,3 +48,16 @@ def servers_pair(tmp_path, start_hashserver, start_database):
     hs_dir = tmp_path / "hs"
     hs_dir.mkdir()
     return start_hashserver(hs_dir), start_database(tmp_path / "shared.db"), hs_dir
+
+
+def two_machines(tmp_path, remote_clients) -> tuple:
+    return Machine(tmp_path, "a", remote_clients), Machine(tmp_path, "b", remote_clients)
+
+
+def run_script_on(machines, name, script) -> list:
+    """Write `script` as `name` on each machine, run it there in turn; the stdouts."""
+    outputs = []
+    for machine in machines:
+        (machine.work / name).write_text(script)
+        outputs.append(machine.run_python(name).stdout)
+    return outputs

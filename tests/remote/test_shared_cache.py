@@ -7,7 +7,7 @@ import os
 
 from upstream_http import http
 
-from machines import HELLO_CS, Machine, clients, servers_pair
+from machines import HELLO_CS, Machine, clients, run_script_on, servers_pair, two_machines
 
 
 def test_seamless_run_puts_the_result_buffer_on_the_hashserver(tmp_path, start_hashserver, start_database):
@@ -32,8 +32,7 @@ def test_a_second_machine_with_a_fresh_cache_gets_a_hit_without_executing(tmp_pa
     hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
     log = tmp_path / "side-effects.log"
     command = 'echo x >> "$LOG"; echo hello'
-    a = Machine(tmp_path, "a", clients(hs, db))
-    b = Machine(tmp_path, "b", clients(hs, db))
+    a, b = two_machines(tmp_path, clients(hs, db))
     assert a.run("seamless-run", command, env={"LOG": str(log)}).stdout == "hello\n"
     second = b.run("seamless-run", "-v", command, env={"LOG": str(log)})
     assert second.stdout == "hello\n"
@@ -57,8 +56,7 @@ def test_a_tampered_buffer_on_the_hashserver_exits_3_naming_the_url(tmp_path, st
 
 def test_a_file_uploaded_on_one_machine_downloads_on_another(tmp_path, start_hashserver, start_database):
     hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
-    a = Machine(tmp_path, "a", clients(hs, db))
-    b = Machine(tmp_path, "b", clients(hs, db))
+    a, b = two_machines(tmp_path, clients(hs, db))
     (a.work / "data").mkdir()
     (a.work / "data" / "x.txt").write_text("ex\n")
     (a.work / "data" / "y.txt").write_text("why\n")
@@ -73,8 +71,7 @@ def test_a_file_uploaded_on_one_machine_downloads_on_another(tmp_path, start_has
 
 def test_a_result_file_computed_on_one_machine_feeds_a_job_on_another(tmp_path, start_hashserver, start_database):
     hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
-    a = Machine(tmp_path, "a", clients(hs, db))
-    b = Machine(tmp_path, "b", clients(hs, db))
+    a, b = two_machines(tmp_path, clients(hs, db))
     (a.work / "fruit.txt").write_text("pear\napple\n")
     assert a.run("seamless-run", "-nd", "sort fruit.txt > sorted.txt").returncode == 0
     (b.work / "sorted.txt.CHECKSUM").write_bytes((a.work / "sorted.txt.CHECKSUM").read_bytes())
@@ -94,20 +91,14 @@ def test_a_python_transformation_computed_on_one_machine_is_a_hit_on_another(tmp
         "tf = add(19, 23)\n"
         "print(tf.run(), 'hit' if tf.logs is None else 'computed')\n"
     )
-    a = Machine(tmp_path, "a", clients(hs, db))
-    b = Machine(tmp_path, "b", clients(hs, db))
-    for machine in (a, b):
-        (machine.work / "add.py").write_text(script)
-    first = a.run_python("add.py")
-    second = b.run_python("add.py")
-    assert first.stdout.splitlines()[-1] == "42 computed"
-    assert second.stdout == "42 hit\n"
+    first, second = run_script_on(two_machines(tmp_path, clients(hs, db)), "add.py", script)
+    assert first.splitlines()[-1] == "42 computed"
+    assert second == "42 hit\n"
 
 
 def test_a_job_prepared_on_one_machine_runs_by_checksum_on_another(tmp_path, start_hashserver, start_database):
     hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
-    a = Machine(tmp_path, "a", clients(hs, db))
-    b = Machine(tmp_path, "b", clients(hs, db))
+    a, b = two_machines(tmp_path, clients(hs, db))
     (a.work / "fruit.txt").write_text("pear\napple\n")
     assert a.run("seamless-run", "--dry", "--upload", "-j", "job", "tr a-z A-Z < fruit.txt").returncode == 0
     tf = (a.work / "job" / "transformation.json.CHECKSUM").read_text().strip()
@@ -189,18 +180,14 @@ def test_results_of_the_worker_pool_reach_the_servers(tmp_path, start_hashserver
         "    finally:\n"
         "        shutdown_workers()\n"
     )
-    a = Machine(tmp_path, "a", clients(hs, db))
-    b = Machine(tmp_path, "b", clients(hs, db))
-    for machine in (a, b):
-        (machine.work / "squares.py").write_text(script)
-    assert a.run_python("squares.py").stdout == "[0, 1, 4] [False, False, False]\n"
-    assert b.run_python("squares.py").stdout == "[0, 1, 4] [True, True, True]\n"
+    first, second = run_script_on(two_machines(tmp_path, clients(hs, db)), "squares.py", script)
+    assert first == "[0, 1, 4] [False, False, False]\n"
+    assert second == "[0, 1, 4] [True, True, True]\n"
 
 
 def test_jobs_run_by_the_queue_are_hits_on_another_machine(tmp_path, start_hashserver, start_database):
     hs, db, _ = servers_pair(tmp_path, start_hashserver, start_database)
-    a = Machine(tmp_path, "a", clients(hs, db))
-    b = Machine(tmp_path, "b", clients(hs, db))
+    a, b = two_machines(tmp_path, clients(hs, db))
     log = tmp_path / "side-effects.log"
     command = 'echo x >> "$LOG"; echo queued > out.txt'
     assert a.run("seamless-run", "--qsubmit", command, env={"LOG": str(log)}).returncode == 0
