@@ -20,6 +20,7 @@ SEAMLESS_MODE_SKIP itself: importing this module would double its start-up time.
 """
 
 import glob
+import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from .errors import ConfigError
 TOPLEVEL = "__TOPLEVEL__"
 EXECUTION_MODES = ("process", "spawn", "remote")
 CONFIG_FILES = ("seamless.yaml", "seamless.profile.yaml")
-SETTINGS_ENV = ("SEAMLESS_CACHE", "XDG_CACHE_HOME", "HOME")  # the variables Settings depend on
+SETTINGS_ENV = ("SEAMLESS_CACHE", "XDG_CACHE_HOME", "HOME", "SEAMLESS_REMOTE_CLIENTS")  # Settings depend on these
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class Settings:
     readonly_buffer_dirs: tuple = ()
     hashserver_urls: tuple = ()
     database_urls: tuple = ()
+    readonly_hashserver_urls: tuple = ()
+    readonly_database_urls: tuple = ()
     cluster: str | None = None
     config_files: tuple = field(default=(), compare=False)
 
@@ -210,6 +213,9 @@ def _resolve(workdir: str) -> Settings:
 
 
 def _storage_locations(conf, sub) -> dict:
+    clients = os.environ.get("SEAMLESS_REMOTE_CLIENTS")
+    if clients:
+        return _remote_clients(clients, sub)
     buffer_dirs, db_paths, hs_urls, db_urls, workers = [], [], [], [], None
     if os.environ.get("SEAMLESS_CACHE") or not conf.get("cluster"):
         embedded = os.path.join(_cache_root(), sub)
@@ -226,6 +232,49 @@ def _storage_locations(conf, sub) -> dict:
             "database_paths": tuple(dict.fromkeys(db_paths)),
             "readonly_buffer_dirs": (), "hashserver_urls": tuple(hs_urls),
             "database_urls": tuple(db_urls), "workers": workers}
+
+
+def _remote_clients(text: str, sub: str) -> dict:
+    """SEAMLESS_REMOTE_CLIENTS (upstream's JSON shape): exactly those stores, with the embedded
+    store of SEAMLESS_CACHE (when set) in front."""
+    where = "SEAMLESS_REMOTE_CLIENTS"
+    try:
+        spec = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: invalid JSON ({exc})") from None
+    if not isinstance(spec, dict) or set(spec) - {"database", "buffer"}:
+        raise ConfigError(f"{where}: expected an object with 'database' and/or 'buffer' lists")
+    out = {"buffer_dirs": [], "database_paths": [], "readonly_buffer_dirs": [], "hashserver_urls": [],
+           "database_urls": [], "readonly_hashserver_urls": [], "readonly_database_urls": [], "workers": None}
+    if os.environ.get("SEAMLESS_CACHE"):
+        embedded = os.path.join(_cache_root(), sub)
+        out["buffer_dirs"].append(embedded)
+        out["database_paths"].append(os.path.join(embedded, "seamless.db"))
+    for kind in ("database", "buffer"):
+        entries = spec.get(kind) or []
+        if not isinstance(entries, list):
+            raise ConfigError(f"{where}: '{kind}' must be a list")
+        for entry in entries:
+            _remote_client(out, kind, entry, where)
+    return {key: tuple(dict.fromkeys(value)) if isinstance(value, list) else value
+            for key, value in out.items()}
+
+
+def _remote_client(out: dict, kind: str, entry, where: str) -> None:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: each '{kind}' entry must be an object")
+    url = entry.get("remote_url") or entry.get("url")
+    directory = entry.get("remote_directory") or entry.get("directory")
+    readonly = entry.get("readonly", True)
+    if not isinstance(readonly, bool):
+        raise ConfigError(f"{where}: 'readonly' must be true or false")
+    if kind == "buffer" and directory and not url:
+        out["readonly_buffer_dirs"].append(_expand(directory))
+        return
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError(f"{where}: a '{kind}' entry needs a url")
+    key = ("readonly_" if readonly else "") + ("database_urls" if kind == "database" else "hashserver_urls")
+    out[key].append(_with_scheme(url.strip()))
 
 
 # ---------------------------------------------------------------- config files

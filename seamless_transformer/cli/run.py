@@ -156,9 +156,11 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
 
 def store_buffers(buffers: dict, storage, answer=None) -> None:
     """Store the job's buffers: bytes as they are, files by path (compressed ones decompressed)."""
+    from ..checksum import Checksum
     from ..store.paths import store_file
 
-    files = [(cs, path) for cs, path in buffers.items() if isinstance(path, str) and not storage.has_buffer(cs)]
+    missing = set(storage.missing_buffers(buffers))
+    files = [(cs, path) for cs, path in buffers.items() if isinstance(path, str) and Checksum(cs) in missing]
     if files:
         from ..store.materialize import confirm_upload
 
@@ -166,7 +168,7 @@ def store_buffers(buffers: dict, storage, answer=None) -> None:
         confirm_upload(len(files), nbytes, answer, prog=PROG)
         logger.info("uploading %d file(s)", len(files))
     for cs, value in buffers.items():
-        if not isinstance(value, str) and not storage.has_buffer(cs):
+        if not isinstance(value, str) and Checksum(cs) in missing:
             storage.put_buffer(value, cs)
     if not files:
         return

@@ -422,7 +422,7 @@ def write_index_sidecar(dir_path, index_buffer: bytes) -> None:
 
 def store_file(path: str, cs: Checksum, storage) -> None:
     """Store one file's canonical bytes; compressed files go through a decompressed temp copy."""
-    if storage.has_buffer(cs):
+    if storage.has_buffer(cs, everywhere=True):
         return
     if not path.endswith(COMPRESSED_SUFFIXES):
         storage.put_file(path, cs)

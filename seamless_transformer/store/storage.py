@@ -19,6 +19,7 @@ from ..checksum import TRIVIAL_CHECKSUMS, Checksum, hash_file
 from ..errors import CacheMissError, ChecksumMismatchError
 from .db import ResultDB
 from .files import BufferDir
+from .remote import RemoteBuffers, remote_databases
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +68,11 @@ class Storage:
             self._memory = _MemoryBuffers(MEMORY_ITEM_LIMIT, MEMORY_TOTAL_LIMIT)
             self._dirs = [BufferDir(p) for p in settings.buffer_dirs]
             self._dbs = [ResultDB(p) for p in settings.database_paths]
+            self._remote = RemoteBuffers(settings)
+            self._dbs += remote_databases(settings)
         else:
             self._memory = _MemoryBuffers(None, None)
-            self._dirs, self._dbs = [], []
+            self._dirs, self._dbs, self._remote = [], [], None
         self._readonly_dirs = [BufferDir(p, writable=False) for p in settings.readonly_buffer_dirs]
         self._results = {}  # tf hex -> result hex, when not persistent
         self._records = {}  # tf hex -> record, when not persistent
@@ -98,7 +101,11 @@ class Storage:
             if data is not None:
                 self._memory.put(cs, data)
                 return data
-        return None
+        if self._remote:
+            data = self._remote.get(cs, self._dirs)
+            if data is not None:
+                self._memory.put(cs, data)
+        return data
 
     def get_buffer(self, cs) -> bytes:
         cs = Checksum(cs).hex()
@@ -107,11 +114,29 @@ class Storage:
             raise CacheMissError(f"buffer {cs} not available")
         return data
 
-    def has_buffer(self, cs) -> bool:
+    def has_buffer(self, cs, *, everywhere=False) -> bool:
+        """Can `cs` be read from some store? With everywhere: is it in every writable store
+        (so that storing it again would change nothing)?"""
+        if everywhere:
+            return not self.missing_buffers([cs])
         cs = Checksum(cs).hex()
         if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None:
             return True
-        return any(store.has(cs) for store in self._dirs + self._readonly_dirs)
+        if any(store.has(cs) for store in self._dirs + self._readonly_dirs):
+            return True
+        return bool(self._remote) and self._remote.has(cs)
+
+    def missing_buffers(self, checksums) -> list:
+        """The checksums (as Checksum, in input order) that some writable store lacks;
+        servers are asked in batches."""
+        checksums = [Checksum(cs) for cs in checksums]
+        checksums = [cs for cs in checksums if cs.hex() not in TRIVIAL_CHECKSUMS]
+        if not self.persistent:
+            return [cs for cs in checksums if self._memory.get(cs.hex()) is None]
+        missing = {cs for cs in checksums if not all(store.has(cs) for store in self._dirs)}
+        if self._remote:
+            missing.update(self._remote.missing(checksums))
+        return [cs for cs in checksums if cs in missing]
 
     def has_valid_buffer(self, cs) -> bool:
         """Like has_buffer, but a stored file must also hash to `cs` (a corrupt one is discarded,
@@ -131,6 +156,8 @@ class Storage:
                 store.put_verified(data, actual)
             except OSError as exc:
                 self._warn_once(store, exc)
+        if self._remote:
+            self._remote.put(actual, data=data)
         return actual
 
     def put_file(self, path, cs=None) -> Checksum:
@@ -146,6 +173,8 @@ class Storage:
                 self._warn_once(store, exc)
         if result is None:
             result = hash_file(path)
+        if self._remote:
+            self._remote.put(result, path=path)
         return result
 
     def buffer_path(self, cs) -> str | None:
@@ -165,8 +194,20 @@ class Storage:
         for db in self._dbs:
             res = db.get_transformation(tf)
             if res is not None:
+                self._remember_result(db, tf, res)
                 return Checksum(res)
         return None
+
+    def _remember_result(self, source, tf, res) -> None:
+        """A result found on a server is also written to the local databases in front of it."""
+        if isinstance(source, ResultDB):
+            return
+        for db in self._dbs:
+            if isinstance(db, ResultDB):
+                try:
+                    db.put_transformation(tf, res)
+                except OSError as exc:
+                    self._warn_once(db, exc)
 
     def _each_db(self, method, *args) -> list:
         outcomes = []
@@ -265,7 +306,9 @@ def get_storage() -> Storage:
 
 
 def _storage_key(settings) -> tuple:
-    return (settings.persistent, settings.buffer_dirs, settings.database_paths, settings.readonly_buffer_dirs)
+    return (settings.persistent, settings.buffer_dirs, settings.database_paths, settings.readonly_buffer_dirs,
+            settings.hashserver_urls, settings.readonly_hashserver_urls, settings.database_urls,
+            settings.readonly_database_urls)
 
 
 def _reset() -> None:

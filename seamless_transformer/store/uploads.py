@@ -45,7 +45,10 @@ class StorageSink:
         self.storage = get_storage()
 
     def present(self, cs) -> bool:
-        return self.storage.has_buffer(cs)
+        return self.storage.has_buffer(cs, everywhere=True)
+
+    def missing(self, checksums) -> list:
+        return self.storage.missing_buffers(checksums)
 
     def put_buffer(self, data: bytes, cs) -> None:
         self.storage.put_buffer(data, cs)
@@ -95,6 +98,9 @@ class DestinationSink:
             raise UsageError(f"{self._target(cs)}: buffer in the destination does not match its checksum")
         return False  # repair: rewrite it
 
+
+    def missing(self, checksums) -> list:
+        return [cs for cs in checksums if not self.present(cs)]
     def _publish(self, tmp: str, target: str, *, chmod=True) -> None:
         """Move a finished temp file into place (a hard link keeps the source's mode)."""
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -206,10 +212,9 @@ def plan_uploads(paths, params) -> Plan:
         cs = file_checksum(path)
         plan.targets.append(Target(path, cs))
         wanted.setdefault(cs, path)
-    for cs, source in sorted(wanted.items(), key=lambda item: item[0].hex()):
-        if not sink.present(cs):
-            plan.items.append((cs, source))
-            plan.nbytes += os.path.getsize(source)
+    for cs in sink.missing(sorted(wanted, key=lambda cs: cs.hex())):
+        plan.items.append((cs, wanted[cs]))
+        plan.nbytes += os.path.getsize(wanted[cs])
     return plan
 
 
@@ -221,8 +226,9 @@ def run_uploads(plan: Plan, params) -> None:
     sink = plan.sink
     with progress(len(plan.items), plan.nbytes, "upload") as bar:
         parallel_map(lambda item: sink.put_file(item[1], item[0]), plan.items, bar)
+    failed = set(sink.missing([cs for cs, _source in plan.items]))
     for cs, source in plan.items:
-        if not sink.present(cs):
+        if cs in failed:
             raise SeamlessError(f"upload of '{source}' could not be verified")
     for target in plan.targets:
         if target.index is not None:
