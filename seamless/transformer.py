@@ -3,6 +3,8 @@
     from seamless.transformer import delayed, direct, parallel, spawn
 """
 
+import threading
+
 from seamless_transformer import (
     Transformation,
     TransformationError,
@@ -17,6 +19,9 @@ from seamless_transformer import (
 )
 from seamless_transformer.api.transformer import Environment
 
+# One lock per process, for transformations of this process that must not overlap (upstream's name).
+global_lock = threading.Lock()
+
 __all__ = [
     "Environment",
     "Transformation",
@@ -24,6 +29,7 @@ __all__ = [
     "Transformer",
     "delayed",
     "direct",
+    "global_lock",
     "has_spawned",
     "parallel",
     "parallel_async",

@@ -138,3 +138,16 @@ def test_close_stops_the_worker_pool_and_may_be_called_twice():
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert (proc.returncode, proc.stdout) == (0, "False\n"), proc.stderr
+
+
+def test_transformation_code_can_take_the_global_lock():
+    from seamless.transformer import direct
+
+    @direct
+    def locked(x):
+        from seamless.transformer import global_lock
+
+        with global_lock:
+            return x + 1
+
+    assert locked(1) == 2
