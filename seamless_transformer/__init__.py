@@ -11,9 +11,9 @@ import sys as _sys
 _seamless = _sys.modules.get("seamless")
 if _seamless is not None and getattr(_seamless, "_SEAMLESS_TRANSFORMER_FACADE", False) is not True:
     raise RuntimeError(
-        "a 'seamless' package other than seamless-transformer's is installed (upstream's "
-        "seamless-core?): it cannot be used beside seamless-transformer; run 'pip uninstall "
-        "seamless-core', then 'pip install --force-reinstall seamless-transformer'"
+        f"the 'seamless' package at {getattr(_seamless, '__file__', None) or _seamless} is not "
+        "seamless-transformer's (upstream's seamless-core?) and cannot be used beside it; run 'pip "
+        "uninstall seamless-core', then 'pip install --force-reinstall seamless-transformer'"
     )
 
 __all__ = sorted([
