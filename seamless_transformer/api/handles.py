@@ -9,7 +9,6 @@ is removed; nothing is evicted while a reference is missing. So `incref()` means
 buffer is in the persistent store" and `decref()` / `tempref()` do nothing.
 """
 
-import asyncio
 import os
 
 from .. import celltypes
@@ -67,10 +66,14 @@ class Checksum(_checksum.Checksum):
 
     async def resolution(self, celltype: str | None = None):
         """resolve() in a thread: the running event loop is not blocked."""
+        import asyncio
+
         return await asyncio.to_thread(self.resolve, celltype)
 
     async def fingertip(self, celltype: str | None = None):
         """fingertip_sync() in a thread: the running event loop is not blocked."""
+        import asyncio
+
         return await asyncio.to_thread(self.fingertip_sync, celltype)
 
     def incref(self, *, scratch: bool = False) -> None:
