@@ -3,6 +3,19 @@
 The public names are loaded on first use, so `import seamless_transformer` costs almost nothing.
 """
 
+import sys as _sys
+
+# The `seamless` package of this distribution replaces upstream's seamless-core. When an upstream
+# `seamless` imports us (its seamless.transformer does), stop here, with an error that upstream's
+# `except ImportError` does not swallow.
+_seamless = _sys.modules.get("seamless")
+if _seamless is not None and getattr(_seamless, "_SEAMLESS_TRANSFORMER_FACADE", False) is not True:
+    raise RuntimeError(
+        f"the 'seamless' package at {getattr(_seamless, '__file__', None) or _seamless} is not "
+        "seamless-transformer's (upstream's seamless-core?) and cannot be used beside it; run 'pip "
+        "uninstall seamless-core', then 'pip install --force-reinstall seamless-transformer'"
+    )
+
 __all__ = sorted([
     "Buffer",
     "CacheMissError",
@@ -22,9 +35,9 @@ __all__ = sorted([
 ])
 
 _WHERE = {
-    "Buffer": "celltypes",
+    "Buffer": "api.handles",
     "CacheMissError": "errors",
-    "Checksum": "checksum",
+    "Checksum": "api.handles",
     "Transformation": "api.transformation",
     "TransformationError": "errors",
     "Transformer": "api.transformer",

@@ -10,7 +10,7 @@ import threading
 import types
 from concurrent.futures import Future
 
-from ..checksum import Checksum
+from .handles import Checksum
 from ..errors import CanceledError, SeamlessError, TransformationError
 from .. import engine
 from ..identity import build_python_dict
@@ -24,7 +24,9 @@ def _no_running_loop(what: str):
         asyncio.get_running_loop()
     except RuntimeError:
         return
-    raise RuntimeError(f"Cannot block on {what}() from within the running event loop")
+    raise RuntimeError(f"Cannot block on {what}() from within the running event loop: await instead "
+                       "('await tf' gives the value, 'await tf.computation()' the checksum; "
+                       "use delayed, not direct)")
 
 
 def _spawn_if_configured():
@@ -111,7 +113,7 @@ class Transformation:
                     self._exception = str(exc)
                     raise
                 store_buffers(buffers)
-                self._tf_dict, self._tf = tf_dict, tf
+                self._tf_dict, self._tf = tf_dict, Checksum(tf)
             return self._tf
 
     def _cached_result(self):
@@ -162,7 +164,7 @@ class Transformation:
         if exc is not None:
             self._fail(exc)
         elif not self._future.done():
-            self._future.set_result(fut.result())
+            self._future.set_result(Checksum(fut.result()))
 
     def _fail(self, exc):
         if not isinstance(exc, SeamlessError):
@@ -195,7 +197,8 @@ class Transformation:
         return engine.result_value(result, celltype, job=job)
 
     async def computation(self) -> Checksum:
-        self.start()
+        """The result checksum; the running event loop is never blocked."""
+        await asyncio.to_thread(self.start)
         try:
             return await asyncio.wrap_future(self._future)
         except TransformationError as exc:
@@ -204,12 +207,21 @@ class Transformation:
     async def construction(self) -> Checksum:
         return await asyncio.to_thread(self.construct)
 
-    def __await__(self):
-        async def _value():
-            result = await self.computation()
-            return await asyncio.to_thread(self._value, result)
+    async def _value_async(self):
+        result = await self.computation()
+        return await asyncio.to_thread(self._value, result)
 
-        return _value().__await__()
+    def __await__(self):
+        return self._value_async().__await__()
+
+    def task(self) -> asyncio.Task:
+        """An asyncio Task of the running event loop that gives the value (`await tf.task()`).
+        Raises RuntimeError outside a running event loop (use run() there)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError("tf.task() needs a running event loop; use tf.run() outside one") from None
+        return loop.create_task(self._value_async())
 
     def cancel(self, recursive=False) -> bool:
         """Cancel the computation; terminal. Returns False if it had already finished."""
