@@ -120,9 +120,7 @@ def prepare_job(tf_dict: dict, storage, workspace: str, env: JobEnv | None = Non
         env = job_env(tf_dict, storage)
     code = code_text(tf_dict, storage)
     executables = ws_mod.executable_pins(code, map(ws_mod.file_name, ws_mod.pin_names(tf_dict)))
-    pin_env = ws_mod.materialize_pins(
-        tf_dict, storage, workspace, executables=executables, copy=bool(env.docker)
-    )
+    pin_env = ws_mod.materialize_pins(tf_dict, storage, workspace, executables=executables)
     if env.ncores is not None:
         pin_env["SEAMLESS_NCORES"] = str(env.ncores)
     return make_script(code, env), pin_env

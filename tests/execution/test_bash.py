@@ -66,7 +66,7 @@ def test_metavar_is_exported_from_its_meta_pin(bash_tf, storage):
     assert run(tf, storage).result_buffer == b"4\n"
 
 
-def test_symlinked_file_pin_is_readable_by_the_job(bash_tf, storage):
+def test_file_pin_in_a_subdirectory_is_readable_by_the_job(bash_tf, storage):
     tf = bash_tf("(\ncat data/a.txt\n) > RESULT\n", files={"data/a.txt": b"apples\n"})
     assert run(tf, storage).result_buffer == b"apples\n"
 
