@@ -37,8 +37,10 @@ wait_job() {
     wait_until [ -e r.txt.FUTURE ]
     local tf
     tf=$(seamless-run --dry -cp :log.txt 'sleep 1; echo r > r.txt')
-    assert_file_content r.txt.FUTURE "$tf.r.txt"$'\n'
-    assert_file_content log.txt.FUTURE "$tf.STDOUT"$'\n'
+    run head -n1 r.txt.FUTURE
+    assert_output "$tf.r.txt"
+    run head -n1 log.txt.FUTURE
+    assert_output "$tf.STDOUT"
     wait_job
     [ "$job_status" -eq 0 ] || flunk "exit status $job_status"
     assert_no_file r.txt.FUTURE
@@ -47,12 +49,15 @@ wait_job() {
 }
 
 @test "a run whose input is still a future waits for it and then uses the file" {
-    start_job 'sleep 1; echo x > o.txt'
+    export GO=$BATS_TEST_TMPDIR/go  # the job finishes once the reader is waiting
+    start_job 'until [ -e "$GO" ]; do sleep 0.05; done; echo x > o.txt'
     wait_until [ -e o.txt.FUTURE ]
-    sr -v cat o.txt
-    assert_success
-    assert_output "x"
-    assert_stderr_contains "seamless-run: waiting for 'o.txt.FUTURE'"
+    seamless-run -v cat o.txt > reader.out 2> reader.err &
+    local reader=$!
+    wait_until grep -q "seamless-run: waiting for 'o.txt.FUTURE'" reader.err
+    touch "$GO"
+    wait "$reader" || flunk "the reader failed: $(cat reader.err)"
+    assert_file_content reader.out $'x\n'
     wait_job
 }
 
@@ -108,4 +113,37 @@ wait_job() {
     assert_no_file o.txt.FUTURE
     run pgrep -f '^sleep 96$'
     assert_failure 1
+}
+
+# the pids of the processes whose command line is exactly $1
+pids_of() {
+    pgrep -x -f "$1" || true
+}
+
+@test "kill -9 of seamless-run kills its job's processes and removes the workspace" {
+    start_job 'sleep 91 | sleep 92 > o.txt'
+    wait_until pgrep -x -f 'sleep 92'
+    wait_until workspace_exists
+    kill -KILL "$job_pid"
+    wait_until [ -z "$(pids_of 'sleep 91')$(pids_of 'sleep 92')" ]
+    wait_until no_workspace_left
+}
+
+@test "a run reading the future of a run killed with -9 fails at once, naming the stale future" {
+    start_job 'sleep 93; echo x > o.txt'
+    wait_until [ -e o.txt.FUTURE ]
+    wait_until pgrep -x -f 'sleep 93'
+    kill -KILL "$job_pid"
+    wait "$job_pid" || true
+    sr cat o.txt
+    assert_failure 2
+    assert_stderr "seamless-run: error: stale future 'o.txt.FUTURE': the process that wrote it is gone; delete it"
+}
+
+@test "the workspace of a job whose owner and watchdog were both killed is removed by a later job" {
+    mkdir "$TMPDIR/seamless-bash-stale"
+    touch -d '1 hour ago' "$TMPDIR/seamless-bash-stale"
+    sr echo hi
+    assert_success
+    wait_until [ ! -e "$TMPDIR/seamless-bash-stale" ]
 }

@@ -98,6 +98,10 @@ def wait_for_future(path: str, shown: str | None = None, *, poll: float = FUTURE
             return
         if time.time() - mtime > stale:
             raise UsageError(f"stale future '{shown}'")
+        from ..store.outputs import future_owner_dead
+
+        if future_owner_dead(path):
+            raise UsageError(f"stale future '{shown}': the process that wrote it is gone; delete it")
         if not announced:
             logger.info("waiting for '%s'", shown)
             announced = True

@@ -210,12 +210,28 @@ def _run(args, prepared, cwd) -> int:
 
             raise UsageError(f"--docker {args.docker}: docker is not available")
     store_buffers(prepared.buffers, storage, _answer(args))
+    from ..errors import CacheMissError
     from ..store.outputs import Futures
 
     with Futures(prepared, cwd):
-        buffer = _execute(args, prepared)
+        try:
+            buffer = _execute(args, prepared)
+        except CacheMissError:
+            if not _restore_inputs(prepared, storage):
+                raise
+            buffer = _execute(args, prepared)  # an input buffer was corrupt: stored again from its file
         _write_outputs(prepared, buffer, storage, cwd, download, _answer(args))
     return 0
+
+
+def _restore_inputs(prepared, storage) -> bool:
+    """Store again the input files whose buffers are gone (a corrupt buffer file is discarded
+    when met); True if there were any."""
+    gone = {cs: path for cs, path in prepared.buffers.items() if isinstance(path, str) and not storage.has_buffer(cs)}
+    for cs, path in gone.items():
+        logger.info("input buffer %s was not available; storing %s again", cs.hex(), path)
+    store_buffers(gone, storage, True)
+    return bool(gone)
 
 
 def _cached_result(prepared, storage, download: bool):

@@ -1,12 +1,15 @@
 """Run one bash transformation in a private workspace (SPEC §4.7).
 
-    execute_bash(tf_dict, storage) ──► workspace (pins) ──► bash -c SCRIPT (new session)
+    execute_bash(tf_dict, storage) ──► workspace (pins) ──► bash -c 'eval "$(< /dev/fd/N)"' (new session)
          │                                                   │ stdout ─► `stdout` stream (live)
          │                                                   │ stderr ─► `stderr` stream (live) + 64 KiB tail
          ◄── BashOutcome(result buffer, leaves, rusage) ◄─── RESULT
 
-The job runs in its own process group, so cancellation and errors on our side reach every
-process it started: SIGTERM to the group, SIGKILL after 3 s. Both pipes are read by one selector
+The script reaches bash through an unnamed file (fd N, read by bash and closed for the job),
+never through argv, so a script of any size runs; ``$0`` and messages are those of ``bash -c``. The job runs in its own process group, so
+cancellation and errors on our side reach every process it started: SIGTERM to the group,
+SIGKILL after 3 s. If we die instead, even by SIGKILL, `lifeline` stops the group and removes the
+workspace; workspaces of dead owners left anyway are removed by the next job. Both pipes are read by one selector
 loop, so a chatty job can never block on a full pipe. There is no chdir and no lock: several
 jobs may run at once in threads of one process.
 """
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from .. import config
 from ..checksum import Checksum
 from ..errors import CanceledError, TransformationError
+from . import lifeline
 from . import workspace as ws_mod
 
 TAIL_BYTES = 64 * 1024
@@ -121,18 +125,29 @@ def prepare_job(tf_dict: dict, storage, workspace: str, env: JobEnv | None = Non
         env = job_env(tf_dict, storage)
     code = code_text(tf_dict, storage)
     executables = ws_mod.executable_pins(code, map(ws_mod.file_name, ws_mod.pin_names(tf_dict)))
-    pin_env = ws_mod.materialize_pins(
-        tf_dict, storage, workspace, executables=executables, copy=bool(env.docker)
-    )
+    pin_env = ws_mod.materialize_pins(tf_dict, storage, workspace, executables=executables)
     if env.ncores is not None:
         pin_env["SEAMLESS_NCORES"] = str(env.ncores)
     return make_script(code, env), pin_env
 
 
-def command_line(script: str, workspace: str, env: JobEnv, pin_env: dict, container=None) -> list[str]:
-    """The argv of the job: ``bash -c SCRIPT``, or that inside ``docker run``."""
+def script_file(script: str) -> tuple:
+    """(file object, fd >= 10) of an unnamed file holding `script`."""
+    import fcntl
+
+    handle = tempfile.TemporaryFile()
+    fd = fcntl.fcntl(handle.fileno(), fcntl.F_DUPFD_CLOEXEC, 10)  # clear of 0-2, which Popen replaces
+    handle.write(script.encode("utf-8", "surrogateescape"))
+    handle.flush()
+    os.lseek(fd, 0, os.SEEK_SET)
+    return handle, fd
+
+
+def command_line(script: str, workspace: str, env: JobEnv, pin_env: dict, container=None, script_fd=None) -> list[str]:
+    """The argv of the job: bash reading the script from `script_fd` (the words expand before the
+    redirection closes the fd for the job), or ``bash -c SCRIPT`` inside ``docker run``."""
     if not env.docker:
-        return ["bash", "-c", script]
+        return ["bash", "-c", f'eval "$(< /dev/fd/{script_fd})" {script_fd}<&-']
     argv = ["docker", "run", "--rm", "-i", "-u", f"{os.getuid()}:{os.getgid()}"]
     if container:
         argv += ["--name", container]
@@ -156,13 +171,17 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
     output = tf_dict.get("__output__") or ["result", "mixed", None]
     if cancel is not None and cancel.is_set():
         raise CanceledError("Transformation was canceled")
-    workspace = tempfile.mkdtemp(prefix="seamless-bash-")
+    lifeline.clean_stale_workspaces(_rmtree)
+    workspace, lock_fd = lifeline.new_workspace()
+    watchdog = script_handle = None
     try:
         script, pin_env = prepare_job(tf_dict, storage, workspace, env)
         container = f"seamless-{os.path.basename(workspace)}" if env.docker else None
-        argv = command_line(script, workspace, env, pin_env, container)
+        script_handle, script_fd = script_file(script)
+        argv = command_line(script, workspace, env, pin_env, container, script_fd)
+        watchdog = lifeline.start_watchdog(workspace)
         job = _Job(argv, {**os.environ, **pin_env}, workspace, out, err, container)
-        job.run(cancel)
+        job.run(cancel, script_fd, watchdog)
         if job.exit_status != 0:
             raise _failure(f"command failed with exit status {job.exit_status}", job)
         try:
@@ -171,7 +190,13 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
             raise _failure(str(exc), job) from None
         return BashOutcome(result, extra, job.utime, job.stime, job.maxrss, job.wall, job.logs())
     finally:
+        if script_handle is not None:
+            os.close(script_fd)
+            script_handle.close()
         _remove_workspace(workspace, err)
+        os.close(lock_fd)
+        if watchdog is not None:
+            watchdog.disarm()
 
 
 def _failure(message: str, job) -> TransformationError:
@@ -203,15 +228,18 @@ class _Job:
         self.maxrss = None
         self.proc = None
 
-    def run(self, cancel):
+    def run(self, cancel, script_fd=None, watchdog=None):
         start = time.monotonic()
         try:
             self.proc = subprocess.Popen(
                 self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                pass_fds=() if script_fd is None else (script_fd,), preexec_fn=lifeline.die_with_owner(),
             )  # fmt: skip
         except OSError as exc:
             raise TransformationError(f"cannot start {self.argv[0]}: {exc.strerror}") from None
+        if watchdog is not None:
+            watchdog.arm(self.proc.pid)
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.proc.stdout, selectors.EVENT_READ, "stdout")
         self.selector.register(self.proc.stderr, selectors.EVENT_READ, "stderr")
@@ -363,6 +391,7 @@ def _which(program):
 
 def _remove_workspace(workspace, err):
     if config.keep_workspace():
+        lifeline.mark_kept(workspace)
         if err is not None:
             try:
                 err.write(f"workspace kept: {workspace}\n".encode())
@@ -370,6 +399,11 @@ def _remove_workspace(workspace, err):
             except (OSError, ValueError):
                 pass
         return
+    _rmtree(workspace)
+
+
+def _rmtree(workspace):
+    """rm -rf, also of what the job made read-only."""
     import shutil
 
     def make_writable(_func, path, _exc):

@@ -3,12 +3,13 @@
 Pins are materialized in sorted order, parent directories first:
 
 * file pins (celltype ``bytes``, ``__format__`` mode ``file``, or ``META__FILE__<name>``, which
-  becomes ``<name>``): a symlink to the uncompressed buffer file of the local store when there is
-  one, the pin is not executable and the files are not copied (docker); otherwise a real file,
-  0644, or 0755 for executable pins. A name ending in ``.gz``/``.zst`` is written compressed.
+  becomes ``<name>``): a regular file of the job's own, 0644, or 0755 for executable pins, never a
+  link into a store, so ``find -type f``, ``tar``, ``du`` and ``stat`` see what plain bash would
+  see and nothing the job does (as root too) changes a stored buffer. Its content is verified
+  against its checksum first (`filecopy`: shared blocks where the filesystem can, else one copy).
+  A name ending in ``.gz``/``.zst`` is written compressed.
 * directory pins (``__format__`` mode ``directory``, or celltype ``deepfolder``/``folder``):
-  the pin buffer is the plain index ``{relpath: checksum}``; each leaf becomes a file (symlink or
-  copy, as above).
+  the pin buffer is the plain index ``{relpath: checksum}``; each leaf becomes a file, as above.
 * every other pin is a value, deserialized by its celltype: text becomes ``<pin>`` holding the text
   plus a final newline and, when the name has no ``.`` (nor ``/`` or ``=``) and the text is at most
   1000 characters, also the environment variable ``<pin>`` (``META__X`` pins thus give ``$META__X``);
@@ -16,8 +17,7 @@ Pins are materialized in sorted order, parent directories first:
   1-D uint8 arrays are written raw; other arrays as .npy (no variable for these).
 
 Which pins are executable is read from the code itself: every ``chmod +x`` line of the code
-names them (seamless-run writes that line, SPEC §2.7). Those pins are real 0755 files, because
-``chmod`` through a symlink would change the shared buffer file.
+names them (seamless-run writes that line, SPEC §2.7). Those pins are 0755 files.
 
 The code pin is never materialized: the script is not visible in the workspace.
 """
@@ -82,10 +82,11 @@ def target_path(workspace: str, name: str, what: str = "invalid pin name") -> st
     return confined_join(workspace, name, what)
 
 
-def materialize_pins(tf_dict: dict, storage, workspace: str, *, executables=(), copy=False) -> dict:
+def materialize_pins(tf_dict: dict, storage, workspace: str, *, executables=()) -> dict:
     """Write every pin of `tf_dict` into `workspace`; return the pin environment variables.
 
-    `executables`: workspace names to write as real 0755 files; `copy`: never symlink (docker).
+    `executables`: workspace names to write as 0755 files. A buffer that is not available, or
+    whose stored file does not match its checksum, raises CacheMissError naming the checksum.
     """
     fmt_all = tf_dict.get("__format__") or {}
     env = {}
@@ -94,13 +95,13 @@ def materialize_pins(tf_dict: dict, storage, workspace: str, *, executables=(), 
         kind = pin_kind(name, entry, fmt_all.get(name))
         checksum = Checksum(entry[2])
         if kind == "directory":
-            _write_directory(storage, checksum, target_path(workspace, name), copy)
+            _write_directory(storage, checksum, target_path(workspace, name))
             continue
         filename = file_name(name)
         path = target_path(workspace, filename)
         executable = filename in executables
         if kind == "file":
-            _write_file_pin(storage, checksum, path, executable=executable, copy=copy)
+            _write_file_pin(storage, checksum, path, executable=executable)
             continue
         from ..celltypes import deserialize
 
@@ -156,28 +157,36 @@ def _env_allowed(name: str, text: str) -> bool:
     )
 
 
-def _write_file_pin(storage, checksum, path, *, executable=False, copy=False):
+def _write_file_pin(storage, checksum, path, *, executable=False):
+    """A regular file holding the verified buffer: copied from the store's file when there is one,
+    else written from the buffer (a verified read: a corrupt store file is discarded)."""
+    mode = 0o755 if executable else 0o644
     compression = _compression(path)
-    if not (executable or copy or compression):
+    if not compression:
         source = storage.buffer_path(checksum)
         if source is not None:
+            from .filecopy import copy_verified
+
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            os.symlink(os.path.abspath(source), path)
-            return
+            try:
+                if copy_verified(source, path, checksum, mode):
+                    return
+            except FileNotFoundError:
+                pass  # the buffer file went away meanwhile: another store may have it
     data = storage.get_buffer(checksum)
     if compression:
         data = _compress(data, compression)
-    _write_bytes(path, data, 0o755 if executable else 0o644)
+    _write_bytes(path, data, mode)
 
 
-def _write_directory(storage, checksum, path, copy):
+def _write_directory(storage, checksum, path):
     index = json.loads(storage.get_buffer(checksum))
     if not isinstance(index, dict):
         raise TransformationError(f"directory pin {os.path.basename(path)!r}: index is not a dict")
     os.makedirs(path, exist_ok=True)
     for relpath in sorted(index):
         leaf = target_path(path, relpath, f"index of directory pin {os.path.basename(path)!r}")
-        _write_file_pin(storage, Checksum(index[relpath]), leaf, copy=copy)
+        _write_file_pin(storage, Checksum(index[relpath]), leaf)
 
 
 def _write_bytes(path, data: bytes, mode: int):

@@ -2,7 +2,9 @@
 
     future_files(prepared, cwd)   [(path, content)] of the .FUTURE files
     Futures(prepared, cwd)        context manager: <local>.FUTURE = "<tf>.<target>\\n" for every target while
-                                  the job runs, touched every 30 s, removed on every exit path
+                                  the job runs, touched every 30 s, removed on every exit path; a second
+                                  line "# owner <host> <pid> <start>" names the process that will remove it
+    future_owner_dead(path)       True if that process is known to be gone (the future is stale at once)
     write_stdout(buffer)          stdout mode: the result bytes, verbatim
     write_targets(prepared, result_buffer, storage, ...)
                                   targets mode: X + X.CHECKSUM (file), X/ + X.INDEX + X.CHECKSUM
@@ -25,17 +27,56 @@ logger = logging.getLogger("seamless_transformer.cli.run")
 FUTURE_TOUCH_SECONDS = 30.0
 
 
-def future_files(prepared, cwd: str) -> list:
-    """[(<local>.FUTURE path, "<tf>.<target>\\n")] for every target."""
+def future_files(prepared, cwd: str, owner: bool = False) -> list:
+    """[(<local>.FUTURE path, "<tf>.<target>\\n")] for every target; with `owner`, plus the owner line."""
     tf = prepared.tf_checksum.hex()
-    return [(os.path.join(cwd, t.local + ".FUTURE"), f"{tf}.{t.workspace}\n") for t in prepared.targets]
+    line = _owner_line() if owner else ""
+    return [(os.path.join(cwd, t.local + ".FUTURE"), f"{tf}.{t.workspace}\n{line}") for t in prepared.targets]
+
+
+def _start_time(pid: int) -> str | None:
+    """The start time of process `pid` in clock ticks since boot (Linux), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_line() -> str:
+    import socket
+
+    return f"# owner {socket.gethostname()} {os.getpid()} {_start_time(os.getpid()) or '-'}\n"
+
+
+def future_owner_dead(path: str) -> bool:
+    """True if the .FUTURE at `path` names an owner on this host that no longer runs (by pid and
+    start time); False when that cannot be known (no owner line, another host, unreadable)."""
+    import socket
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return False
+    words = next((line.split() for line in lines if line.startswith("# owner ")), None)
+    if words is None or len(words) != 5 or words[2] != socket.gethostname() or not words[3].isdigit():
+        return False
+    pid = int(words[3])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    return words[4] != "-" and _start_time(pid) not in (None, words[4])
 
 
 class Futures:
     """The .FUTURE files of a running job (SPEC §4.6)."""
 
     def __init__(self, prepared, cwd: str, interval: float = FUTURE_TOUCH_SECONDS):
-        self.files = future_files(prepared, cwd)
+        self.files = future_files(prepared, cwd, owner=True)
         self.interval = interval
         self._stop = threading.Event()
         self._thread = None

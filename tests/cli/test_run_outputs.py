@@ -24,8 +24,8 @@ def test_futures_hold_the_tf_and_target_and_are_removed_on_an_error():
     tf = prepared.tf_checksum.hex()
     with pytest.raises(RuntimeError):
         with Futures(prepared, os.getcwd()):
-            assert open("o.txt.FUTURE").read() == f"{tf}.o.txt\n"
-            assert open("log.txt.FUTURE").read() == f"{tf}.STDOUT\n"
+            assert open("o.txt.FUTURE").readline() == f"{tf}.o.txt\n"
+            assert open("log.txt.FUTURE").readline() == f"{tf}.STDOUT\n"
             raise RuntimeError("job failed")
     assert not os.path.exists("o.txt.FUTURE")
     assert not os.path.exists("log.txt.FUTURE")

@@ -66,7 +66,7 @@ def test_metavar_is_exported_from_its_meta_pin(bash_tf, storage):
     assert run(tf, storage).result_buffer == b"4\n"
 
 
-def test_symlinked_file_pin_is_readable_by_the_job(bash_tf, storage):
+def test_file_pin_in_a_subdirectory_is_readable_by_the_job(bash_tf, storage):
     tf = bash_tf("(\ncat data/a.txt\n) > RESULT\n", files={"data/a.txt": b"apples\n"})
     assert run(tf, storage).result_buffer == b"apples\n"
 
@@ -319,7 +319,7 @@ def test_sigint_to_our_process_kills_the_job(bash_tf, storage, tmp_path):
 
 
 def test_docker_command_line_runs_bash_in_the_workspace_as_our_user():
-    argv = command_line("SCRIPT", "/tmp/ws", JobEnv(docker="ubuntu:24.04"), {"b": "2", "a": "1"}, "c1")
+    argv = command_line("SCRIPT", "/tmp/ws", JobEnv(docker="ubuntu:24.04"), {"b": "2", "a": "1"}, "c1", 11)
     assert argv == [
         "docker", "run", "--rm", "-i", "-u", f"{os.getuid()}:{os.getgid()}", "--name", "c1",
         "-v", "/tmp/ws:/tmp/ws", "-w", "/tmp/ws", "-e", "a", "-e", "b",

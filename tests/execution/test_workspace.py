@@ -2,15 +2,17 @@
 
 import gzip
 import io
+import itertools
 import json
 import os
 import stat
+import time
 
 import pytest
 
 from seamless_transformer.celltypes import serialize
 from seamless_transformer.checksum import Checksum
-from seamless_transformer.errors import TransformationError, UsageError
+from seamless_transformer.errors import CacheMissError, TransformationError, UsageError
 from seamless_transformer.execution.workspace import (
     collect_result,
     executable_pins,
@@ -32,22 +34,30 @@ def _mode(path):
 # ------------------------------------------------------------ file pins
 
 
-def test_file_pin_is_a_symlink_to_the_buffer_file(bash_tf, storage, ws):
+def test_file_pin_is_a_regular_0644_file_not_a_link_into_the_store(bash_tf, storage, ws):
     tf = bash_tf("cat data/a.txt", files={"data/a.txt": b"apples\n"})
     materialize_pins(tf, storage, str(ws))
     pin = ws / "data" / "a.txt"
-    assert pin.is_symlink()
-    assert os.readlink(pin) == storage.buffer_path(Checksum.of(b"apples\n"))
-    assert pin.read_bytes() == b"apples\n"
-
-
-def test_file_pin_is_a_real_0644_file_when_copying(bash_tf, storage, ws):
-    tf = bash_tf("cat a.txt", files={"a.txt": b"apples\n"})
-    materialize_pins(tf, storage, str(ws), copy=True)
-    pin = ws / "a.txt"
     assert not pin.is_symlink()
     assert pin.read_bytes() == b"apples\n"
     assert _mode(pin) == 0o644
+
+
+def test_file_pin_is_a_file_of_its_own_not_a_hard_link_to_the_buffer(bash_tf, storage, ws):
+    tf = bash_tf("cat a.txt", files={"a.txt": b"apples\n"})
+    materialize_pins(tf, storage, str(ws))
+    buffer_file = storage.buffer_path(Checksum.of(b"apples\n"))
+    assert os.stat(ws / "a.txt").st_ino != os.stat(buffer_file).st_ino
+    assert os.stat(ws / "a.txt").st_nlink == 1
+
+
+def test_writing_to_a_file_pin_leaves_the_stored_buffer_intact(bash_tf, storage, ws):
+    tf = bash_tf("cat a.txt", files={"a.txt": b"b\na\n"})
+    materialize_pins(tf, storage, str(ws))
+    (ws / "a.txt").write_bytes(b"")  # what `sort a.txt > a.txt` does; root passes any mode bits
+    buffer_file = storage.buffer_path(Checksum.of(b"b\na\n"))
+    with open(buffer_file, "rb") as f:
+        assert f.read() == b"b\na\n"
 
 
 def test_file_pin_without_a_local_buffer_file_is_a_real_file(bash_tf, storage, ws):
@@ -104,11 +114,11 @@ def test_directory_pin_is_built_from_its_index(bash_tf, storage, ws):
     assert (ws / "d" / "sub" / "b.txt").read_bytes() == b"B\n"
 
 
-def test_directory_pin_leaves_are_copied_when_copying(bash_tf, storage, ws):
-    tf = bash_tf("ls d", dirs={"d": {"a.txt": b"A\n"}})
-    materialize_pins(tf, storage, str(ws), copy=True)
-    assert not (ws / "d" / "a.txt").is_symlink()
-    assert (ws / "d" / "a.txt").read_bytes() == b"A\n"
+def test_directory_pin_leaves_are_regular_files(bash_tf, storage, ws):
+    tf = bash_tf("ls d", dirs={"d": {"a.txt": b"A\n", "sub/b.txt": b"B\n"}})
+    materialize_pins(tf, storage, str(ws))
+    for leaf in (ws / "d" / "a.txt", ws / "d" / "sub" / "b.txt"):
+        assert not leaf.is_symlink() and leaf.is_file()
 
 
 def test_code_pin_is_not_materialized(bash_tf, storage, ws):
@@ -266,3 +276,79 @@ def test_deep_celltype_requires_a_result_directory(ws):
     _result(ws, b"x\n")
     with pytest.raises(TransformationError, match="must be a directory"):
         collect_result(str(ws), "deepfolder")
+
+
+# ------------------------------------------------------------ verified inputs
+
+
+def _flip_first_byte(path):
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:
+        first = f.read(1)
+        f.seek(0)
+        f.write(bytes([first[0] ^ 1]))
+
+
+def _fresh_storage():
+    """The storage as a new process sees it: no buffers in memory."""
+    from seamless_transformer.store import storage as storage_mod
+
+    storage_mod._reset()
+    return storage_mod.get_storage()
+
+
+def test_corrupt_stored_input_is_refused_naming_its_checksum(bash_tf, storage, ws):
+    tf = bash_tf("wc -l in.txt", files={"in.txt": b"b\na\n"})
+    cs = Checksum.of(b"b\na\n")
+    _flip_first_byte(storage.buffer_path(cs))
+    with pytest.raises(CacheMissError, match=cs.hex()):
+        materialize_pins(tf, _fresh_storage(), str(ws))
+    assert not (ws / "in.txt").exists()
+
+
+def test_corrupt_stored_input_is_replaced_by_a_good_copy_in_memory(bash_tf, storage, ws):
+    tf = bash_tf("wc -l in.txt", files={"in.txt": b"b\na\n"})
+    _flip_first_byte(storage.buffer_path(Checksum.of(b"b\na\n")))
+    materialize_pins(tf, storage, str(ws))
+    assert (ws / "in.txt").read_bytes() == b"b\na\n"
+
+
+def _materialize_until_remembered(tf, storage, tmp_path, source):
+    """Materialize into fresh workspaces until the verification of `source` is in the stat memo
+    (it is remembered only once the file's ctime is older than one timestamp tick)."""
+    from seamless_transformer.store import statcache
+
+    deadline = time.monotonic() + 10
+    for attempt in itertools.count():
+        ws = tmp_path / f"ws{attempt}"
+        ws.mkdir()
+        materialize_pins(tf, storage, str(ws))
+        if statcache.get_cached_checksum(source, os.stat(source)) is not None:
+            return
+        assert time.monotonic() < deadline, "the verification was never remembered"
+        time.sleep(0.02)
+
+
+def test_verification_of_a_big_input_is_remembered_under_its_file_identity(bash_tf, storage, tmp_path):
+    data = os.urandom(200_000)
+    tf = bash_tf("wc -c big.bin", files={"big.bin": data})
+    source = storage.buffer_path(Checksum.of(data))
+    _materialize_until_remembered(tf, storage, tmp_path, source)
+    ws = tmp_path / "again"
+    ws.mkdir()
+    materialize_pins(tf, storage, str(ws))
+    assert (ws / "big.bin").read_bytes() == data
+
+
+def test_a_byte_flipped_after_a_remembered_verification_is_detected(bash_tf, storage, tmp_path):
+    data = os.urandom(200_000)
+    tf = bash_tf("wc -c big.bin", files={"big.bin": data})
+    source = storage.buffer_path(Checksum.of(data))
+    _materialize_until_remembered(tf, storage, tmp_path, source)
+    before = os.stat(source)
+    _flip_first_byte(source)
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))  # only ctime tells now
+    ws = tmp_path / "after"
+    ws.mkdir()
+    with pytest.raises(CacheMissError, match=Checksum.of(data).hex()):
+        materialize_pins(tf, _fresh_storage(), str(ws))
