@@ -355,3 +355,33 @@ def test_scratch_result_is_computed_but_not_stored():
     stored = {name for _dirpath, _dirs, names in os.walk(path) for name in names}
     assert tf.checksum.hex() not in stored
     assert triple(7).is_cached()
+
+
+def test_run_of_a_canceled_transformation_raises_canceled_error():
+    from seamless_transformer.errors import CanceledError
+
+    tf = add(5, 6)
+    tf.cancel()
+    with pytest.raises(CanceledError, match="^Transformation was canceled$"):
+        tf.run()
+
+
+def test_a_failure_raised_by_run_carries_the_output_of_the_run():
+    @delayed
+    def noisy(n):
+        print("about to fail", n)
+        raise KeyError("nope")
+
+    with pytest.raises(TransformationError) as info:
+        noisy(3).run()
+    assert "about to fail 3" in info.value.logs
+
+
+def test_an_engine_failure_that_is_no_seamless_error_keeps_it_as_cause():
+    @delayed
+    def unserializable(n):
+        return {n, n + 1}  # a set is no JSON
+
+    with pytest.raises(TransformationError) as info:
+        unserializable(1).run()
+    assert info.value.__cause__ is not None
