@@ -141,3 +141,14 @@ def test_absolute_target_in_a_sibling_whose_name_starts_with_the_cwd_is_outside(
     sibling = f"{os.getcwd()}2/o.txt"
     with pytest.raises(UsageError, match="is an absolute path outside the current directory"):
         prepare([f"echo x > {sibling}"])
+
+
+@pytest.mark.parametrize("words, options", [
+    (["echo x > ../o.txt"], {}),
+    (["echo x > sub/../../o.txt"], {}),
+    (["true"], {"captures": [".."]}),
+    (["true"], {"captures": ["o.txt:../o.txt"]}),
+])
+def test_a_relative_target_above_the_cwd_is_an_error(words, options):
+    with pytest.raises(UsageError, match="is not inside the current directory"):
+        prepare(words, RunOptions(**options))
