@@ -106,3 +106,10 @@ def test_futures_are_still_touched_after_one_of_them_was_removed():
         while os.stat("o.txt.FUTURE").st_mtime == 0:
             assert time.monotonic() < deadline, "o.txt.FUTURE was not touched"
             time.sleep(0.02)
+
+
+def test_a_target_in_a_subdirectory_that_does_not_exist_here_gets_its_directory():
+    prepared = prepare(["mkdir -p sub/deeper; echo x > sub/deeper/o.txt"])
+    write(prepared, deep(get_storage(), {"sub/deeper/o.txt": b"x\n"}))
+    assert open("sub/deeper/o.txt").read() == "x\n"
+    assert open("sub/deeper/o.txt.CHECKSUM").read() == Checksum.of(b"x\n").hex() + "\n"
