@@ -4,12 +4,16 @@
 
 load queue_helper
 
-@test "three 2 s jobs under --workers 3 finish in < 4 s, outputs and sidecars in the submit dir (bug 20)" {
-    for i in 1 2 3; do qsub "sleep 2; echo $i > out_$i.txt"; done
+@test "three jobs under --workers 3 run at once, outputs and sidecars in the submit dir (bug 20)" {
+    # each job waits (30 s at most) until all three have started: jobs run one by one would fail
+    export QB=$BATS_TEST_TMPDIR/started
+    mkdir -p "$QB"
+    for i in 1 2 3; do
+        qsub "touch \"\$QB/$i\"; for _ in \$(seq 300); do [ \$(ls \"\$QB\" | wc -l) -ge 3 ] && break; sleep 0.1; done; [ \$(ls \"\$QB\" | wc -l) -ge 3 ] && echo $i > out_$i.txt"
+    done
     start_queue --workers 3
     finish_queue
     [ "$q_status" -eq 0 ] || { stderr=$q_err; flunk "server exit status $q_status"; }
-    lt "$q_seconds" 4 || flunk "took $q_seconds s"
     for i in 1 2 3; do
         assert_file_content "out_$i.txt" "$i"$'\n'
         assert_sidecar_matches "out_$i.txt"
@@ -60,7 +64,7 @@ seamless-queue: job 1 finished" ] || { stderr=$q_err; flunk "unexpected server s
     assert_file_content o2.txt $'2\n'
 }
 
-@test "--workers 2 never runs more than 2 of 5 one-second jobs at once, total >= 3 s (bug 32)" {
+@test "--workers 2 never runs more than 2 of 5 one-second jobs at once (bug 32)" {
     export QLOG=$BATS_TEST_TMPDIR/events
     for i in 1 2 3 4 5; do
         qsub "echo \"\$(date +%s.%N) 1\" >> \"\$QLOG\"; sleep 1; echo \"\$(date +%s.%N) -1\" >> \"\$QLOG\"; echo $i > o$i.txt"
@@ -72,7 +76,6 @@ seamless-queue: job 1 finished" ] || { stderr=$q_err; flunk "unexpected server s
     most=$(sort -n "$QLOG" | awk '{ n += $2; if (n > m) m = n } END { print m }')
     [ "$(wc -l < "$QLOG")" -eq 10 ] || flunk "expected 10 events"
     [ "$most" -le 2 ] || flunk "$most jobs ran at once"
-    lt 2.99 "$q_seconds" || flunk "took only $q_seconds s"
 }
 
 @test "job A's downloads land in A's workdir while job B runs elsewhere (bug 33)" {
@@ -313,16 +316,16 @@ seamless-queue: job 1 finished" ] || { stderr=$q_err; flunk "unexpected server s
     assert_success
 }
 
-@test "SIGTERM to the server kills its jobs, removes every future and exits 143 within 5 s" {
+@test "SIGTERM to the server kills its jobs, removes every future and exits 143" {
     qsub 'sleep 92; echo x > o.txt'
     qsub 'echo y > p.txt'
     start_queue --workers 1
     wait_until pgrep -f '^sleep 92$'
-    local start=$SECONDS status=0
+    local status=0
     kill -TERM "$q_pid"
+    wait_until eval '! kill -0 "$q_pid" 2> /dev/null'
     wait "$q_pid" || status=$?
     [ "$status" -eq 143 ] || flunk "exit status $status"
-    [ $((SECONDS - start)) -le 5 ] || flunk "took too long"
     run pgrep -f '^sleep 92$'
     assert_failure 1
     assert_no_file o.txt.FUTURE

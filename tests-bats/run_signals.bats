@@ -24,23 +24,21 @@ start_job() {
     job_pid=$!
 }
 
-# wait for the background job; its exit status in $job_status, its duration in $job_seconds
+# wait (15 s at most) for the background job; its exit status in $job_status
 wait_job() {
-    local start=$SECONDS
+    wait_until eval '! kill -0 "$job_pid" 2> /dev/null'
     job_status=0
     wait "$job_pid" || job_status=$?
-    job_seconds=$((SECONDS - start))
 }
 
 @test "each target has a .FUTURE with the tf while the job runs, removed afterwards" {
-    start_job -cp :log.txt 'sleep 1; echo r > r.txt'
+    local go=$BATS_TEST_TMPDIR/go tf
+    start_job -cp :log.txt "while [ ! -e $go ]; do sleep 0.05; done; echo r > r.txt"
     wait_until [ -e r.txt.FUTURE ]
-    local tf
-    tf=$(seamless-run --dry -cp :log.txt 'sleep 1; echo r > r.txt')
-    run head -n1 r.txt.FUTURE
-    assert_output "$tf.r.txt"
-    run head -n1 log.txt.FUTURE
-    assert_output "$tf.STDOUT"
+    tf=$(seamless-run --dry -cp :log.txt "while [ ! -e $go ]; do sleep 0.05; done; echo r > r.txt")
+    assert_file_content r.txt.FUTURE "$tf.r.txt"$'\n'
+    assert_file_content log.txt.FUTURE "$tf.STDOUT"$'\n'
+    touch "$go"
     wait_job
     [ "$job_status" -eq 0 ] || flunk "exit status $job_status"
     assert_no_file r.txt.FUTURE
@@ -49,14 +47,14 @@ wait_job() {
 }
 
 @test "a run whose input is still a future waits for it and then uses the file" {
-    export GO=$BATS_TEST_TMPDIR/go  # the job finishes once the reader is waiting
-    start_job 'until [ -e "$GO" ]; do sleep 0.05; done; echo x > o.txt'
+    local go=$BATS_TEST_TMPDIR/go reader
+    start_job "while [ ! -e $go ]; do sleep 0.05; done; echo x > o.txt"
     wait_until [ -e o.txt.FUTURE ]
     seamless-run -v cat o.txt > reader.out 2> reader.err &
-    local reader=$!
+    reader=$!
     wait_until grep -q "seamless-run: waiting for 'o.txt.FUTURE'" reader.err
-    touch "$GO"
-    wait "$reader" || flunk "the reader failed: $(cat reader.err)"
+    touch "$go"
+    wait "$reader" || flunk "the waiting run failed: $(cat reader.err)"
     assert_file_content reader.out $'x\n'
     wait_job
 }
@@ -75,7 +73,6 @@ wait_job() {
     kill -TERM "$job_pid"
     wait_job
     [ "$job_status" -eq 143 ] || flunk "exit status $job_status"
-    [ "$job_seconds" -le 5 ] || flunk "took $job_seconds s"
     run pgrep -f '^sleep 97$'
     assert_failure 1
     assert_no_file o.txt.FUTURE
@@ -91,7 +88,6 @@ wait_job() {
     kill -INT "$job_pid"
     wait_job
     [ "$job_status" -eq 130 ] || flunk "exit status $job_status"
-    [ "$job_seconds" -le 5 ] || flunk "took $job_seconds s"
     run pgrep -f '^sleep 98$'
     assert_failure 1
     no_workspace_left
@@ -106,7 +102,6 @@ wait_job() {
     assert_success
     wait_job
     [ "$job_status" -eq 1 ] || flunk "exit status $job_status"
-    [ "$job_seconds" -le 5 ] || flunk "took $job_seconds s"
     run tail -n 1 err.txt
     assert_output "seamless-run: error: transformation $tf was canceled"
     [ -z "$(db_result "$tf")" ] || flunk "a canceled run was cached"

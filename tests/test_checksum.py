@@ -112,3 +112,27 @@ def test_trivial_buffers_have_the_spec_checksums(buffer, prefix, suffix):
 def test_exactly_five_trivial_buffers():
     assert set(TRIVIAL_BUFFERS) == {b"", b"{}", b"{}\n", b"[]", b"[]\n"}
     assert len(TRIVIAL_CHECKSUMS) == 5
+
+
+LOW, HIGH = Checksum("1" * 64), Checksum("e" * 64)
+
+
+@pytest.mark.parametrize("a, b", [(LOW, HIGH), (HIGH, LOW)])
+def test_differs_from_another_checksum_its_hex_and_its_digest_either_way(a, b):
+    assert a != b
+    assert a != b.hex() and a != b.hex().upper()
+    assert a != b.digest() and a != bytearray(b.digest())
+
+
+@pytest.mark.parametrize("other", [bytes(31), bytes(33), b"1" * 64])
+def test_bytes_of_another_length_are_never_equal(other):
+    assert Checksum(bytes(32)) != other
+    assert Checksum("0" * 64) != other
+
+
+def test_a_sequence_of_32_ints_is_not_a_digest():
+    assert Checksum(bytes(32)) != [0] * 32
+
+
+def test_value_is_a_property_giving_the_hex():
+    assert Checksum(HELLO.upper()).value == HELLO

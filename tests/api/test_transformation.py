@@ -240,16 +240,21 @@ def test_nested_transformation_inside_a_transformation():
     assert outer(4).run() == 41
 
 
-def test_cancel_is_terminal():
+def test_cancel_is_terminal(tmp_path):
     @delayed
-    def slow(t):
+    def slow(marker, t):
         import time
 
+        open(marker, "w").close()
         time.sleep(t)
         return t
 
-    tf = slow(2.5).start()
-    time.sleep(0.2)
+    started = tmp_path / "started"
+    tf = slow(str(started), 2.5).start()
+    deadline = time.monotonic() + 30
+    while not started.exists():
+        assert time.monotonic() < deadline, "the transformation did not start"
+        time.sleep(0.02)
     assert tf.cancel() is True
     assert tf.status == "canceled"
     assert tf.exception == "Transformation was canceled"
@@ -268,7 +273,7 @@ def test_cancel_of_a_bash_transformation_kills_its_process():
         time.sleep(0.05)
     tf.cancel()
 
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "30.25"]]
         if not sleepers:

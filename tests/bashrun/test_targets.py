@@ -141,3 +141,29 @@ def test_absolute_target_in_a_sibling_whose_name_starts_with_the_cwd_is_outside(
     sibling = f"{os.getcwd()}2/o.txt"
     with pytest.raises(UsageError, match="is an absolute path outside the current directory"):
         prepare([f"echo x > {sibling}"])
+
+
+@pytest.mark.parametrize("words, options", [
+    (["echo x > ../o.txt"], {}),
+    (["echo x > sub/../../o.txt"], {}),
+    (["true"], {"captures": [".."]}),
+    (["true"], {"captures": ["o.txt:../o.txt"]}),
+])
+def test_a_relative_target_above_the_cwd_is_an_error(words, options):
+    with pytest.raises(UsageError, match="is not inside the current directory"):
+        prepare(words, RunOptions(**options))
+
+
+def test_a_capture_after_the_stdout_capture_is_kept():
+    job = prepare(["echo hi; echo x > o.txt"], RunOptions(captures=[":log.txt", "o.txt"]))
+    assert targets_of(job) == [("STDOUT", "log.txt"), ("o.txt", "o.txt")]
+
+
+def test_a_redirect_after_a_device_redirect_is_a_target():
+    job = prepare(["echo x > /dev/null > o.txt"])
+    assert targets_of(job) == [("o.txt", "o.txt")]
+
+
+def test_a_redirect_inside_a_capture_listed_after_the_stdout_capture_is_not_captured_twice():
+    job = prepare(["mkdir -p outdir; echo x > outdir/a.txt"], RunOptions(captures=[":log.txt", "outdir"]))
+    assert targets_of(job) == [("STDOUT", "log.txt"), ("outdir", "outdir")]

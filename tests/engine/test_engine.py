@@ -49,7 +49,7 @@ def test_a_scratch_submission_does_not_need_the_result_buffer():
     result = engine.compute(job.tf_dict, job.tf_checksum)
     forget_buffer(result)
     again = engine.submit(job.tf_dict, job.tf_checksum, scratch=True)
-    assert again.cached and again.result(timeout=5) == result
+    assert again.cached and again.result(timeout=60) == result
 
 
 def test_meta_pins_reach_the_executed_job_but_not_the_identity():

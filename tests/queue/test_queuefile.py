@@ -108,7 +108,7 @@ def test_a_held_lock_makes_the_writer_wait():
     time.sleep(0.2)
     assert not os.path.exists("q")
     os.unlink("q.LOCK")
-    writer.join(5)
+    writer.join(60)
     assert open("q", "rb").read() == b"x\x00"
 
 

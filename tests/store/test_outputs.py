@@ -2,13 +2,14 @@
 
 import json
 import os
+import time
 
 import pytest
 
 from seamless_transformer.bashrun.prepare import RunOptions, prepare
 from seamless_transformer.checksum import Checksum
 from seamless_transformer.errors import CacheMissError
-from seamless_transformer.store.outputs import missing_leaves, parse_deep, write_targets
+from seamless_transformer.store.outputs import Futures, missing_leaves, parse_deep, write_targets
 from seamless_transformer.store.storage import get_storage
 
 ABSENT = Checksum.of(b"a buffer that was never stored\n")
@@ -85,3 +86,30 @@ def test_a_cached_result_with_every_leaf_present_is_usable():
     storage = get_storage()
     buffer = deep(storage, {"d/a.txt": b"A\n", "d/b.txt": b"B\n", "o.txt": b"x\n"})
     assert missing_leaves(prepared, parse_deep(buffer), storage) is False
+
+
+def test_a_directory_target_stays_as_it_was_when_its_new_content_cannot_be_written():
+    os.mkdir("d")
+    open("d/old.txt", "w").write("old\n")
+    prepared = prepare(["true"], RunOptions(captures=["d"]))
+    with pytest.raises(CacheMissError):
+        write(prepared, deep(get_storage(), {"d/a.txt": ABSENT}))
+    assert os.listdir("d") == ["old.txt"]
+
+
+def test_futures_are_still_touched_after_one_of_them_was_removed():
+    prepared = prepare(["echo x > o.txt"], RunOptions(captures=["log.txt"]))
+    with Futures(prepared, os.getcwd(), interval=0.05):
+        os.unlink("log.txt.FUTURE")
+        os.utime("o.txt.FUTURE", (0, 0))
+        deadline = time.monotonic() + 30
+        while os.stat("o.txt.FUTURE").st_mtime == 0:
+            assert time.monotonic() < deadline, "o.txt.FUTURE was not touched"
+            time.sleep(0.02)
+
+
+def test_a_target_in_a_subdirectory_that_does_not_exist_here_gets_its_directory():
+    prepared = prepare(["mkdir -p sub/deeper; echo x > sub/deeper/o.txt"])
+    write(prepared, deep(get_storage(), {"sub/deeper/o.txt": b"x\n"}))
+    assert open("sub/deeper/o.txt").read() == "x\n"
+    assert open("sub/deeper/o.txt.CHECKSUM").read() == Checksum.of(b"x\n").hex() + "\n"

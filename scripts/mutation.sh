@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# A bounded mutation run over the core modules, by hand (never in CI).
+#
+#   bash scripts/mutation.sh                 every module below
+#   bash scripts/mutation.sh store/db.py ...  only these (paths under seamless_transformer/)
+#
+# Tool: cosmic-ray (pinned below). It writes each mutant into the source file on disk, so the
+# code run by subprocesses (the worker pool's spawned workers, the seamless-* commands) is the
+# mutated code too, and each module gets its own test command: only the tests that guard it.
+# Everything happens in a copy of the work tree with a venv of its own (MUTATION_DIR, default
+# ${TMPDIR:-/tmp}/seamless-mutation); the checkout is never touched. The copy and venv are kept
+# between runs (the sessions too: a second run resumes; MUTATION_FRESH=1 starts again).
+#
+# Bounds: per module at most MUTATION_SAMPLE mutants (default 40, drawn with a fixed seed; 0 =
+# all), MUTATION_TIMEOUT seconds per mutant (default 120; a timeout counts as killed) and
+# MUTATION_MINUTES of wall time per module (default 20; mutants not reached are reported as
+# pending). With the defaults, 17 modules: at most 5 h 40 min; in practice (2 busy cores) the store,
+# bashrun and checksum modules take 3-8 minutes each and pool/manager.py about 20.
+# Operators left out (they make mostly equivalent or unrealistic faults): number replacement,
+# variable replacement/insertion, comparison swaps other than negation and boundary shifts,
+# arithmetic swaps other than to + and -.
+#
+# Output: one line per module, "killed K / survived S (P %), pending N", then the survivors'
+# diffs in $MUTATION_DIR/<module>.survivors.txt.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DIR=${MUTATION_DIR:-${TMPDIR:-/tmp}/seamless-mutation}
+SAMPLE=${MUTATION_SAMPLE:-40}
+TIMEOUT=${MUTATION_TIMEOUT:-120}
+MINUTES=${MUTATION_MINUTES:-20}
+COSMIC_RAY=cosmic-ray==8.7.0
+
+# module (under seamless_transformer/) -> the tests that guard it
+declare -A TESTS=(
+    [checksum.py]="tests/test_checksum.py"
+    [celltypes.py]="tests/test_celltypes.py"
+    [identity.py]="tests/test_identity.py"
+    [bashrun/argtyping.py]="tests/bashrun/test_argtyping.py tests/bashrun/test_prepare.py"
+    [bashrun/pinnames.py]="tests/bashrun/test_argtyping.py tests/bashrun/test_prepare.py"
+    [bashrun/targets.py]="tests/bashrun/test_targets.py"
+    [store/files.py]="tests/store/test_files.py"
+    [store/db.py]="tests/store/test_db.py"
+    [store/statcache.py]="tests/store/test_statcache.py tests/store/test_paths.py"
+    [store/storage.py]="tests/store/test_storage.py"
+    [store/paths.py]="tests/store/test_paths.py"
+    [store/materialize.py]="tests/store/test_materialize.py tests/store/test_outputs.py"
+    [store/outputs.py]="tests/store/test_outputs.py tests/cli/test_run_outputs.py"
+    [engine/__init__.py]="tests/engine/test_engine.py tests/api/test_transformation.py"
+    [engine/running.py]="tests/engine/test_running.py"
+    [pool/manager.py]="tests/pool"
+    [queue/server.py]="tests/queue/test_server.py"
+)
+ORDER=(checksum.py celltypes.py identity.py bashrun/argtyping.py bashrun/pinnames.py bashrun/targets.py
+       store/files.py store/db.py store/statcache.py store/storage.py store/paths.py store/materialize.py
+       store/outputs.py engine/__init__.py engine/running.py pool/manager.py queue/server.py)
+
+prepare_copy() {
+    mkdir -p "$DIR/src"
+    (cd "$ROOT" && git ls-files -co --exclude-standard -z | tar --null -cf - -T -) | tar -xf - -C "$DIR/src"
+    if [ ! -x "$DIR/venv/bin/cosmic-ray" ]; then
+        python3 -m venv "$DIR/venv"
+        "$DIR/venv/bin/pip" install -q "$COSMIC_RAY" -e "$DIR/src[test]"
+    fi
+}
+
+write_config() {  # module -> $DIR/<name>.toml
+    local module=$1 name=$2
+    cat > "$DIR/$name.toml" <<EOF
+[cosmic-ray]
+module-path = "seamless_transformer/$module"
+timeout = $TIMEOUT.0
+excluded-modules = []
+test-command = "python -m pytest -x -q -p no:cacheprovider ${TESTS[$module]}"
+
+[cosmic-ray.distributor]
+name = "local"
+
+[cosmic-ray.filters.operators-filter]
+exclude-operators = [
+    "core/NumberReplacer",
+    "core/VariableReplacer",
+    "core/VariableInserter",
+    "core/ReplaceComparisonOperator_(Eq_(Gt|GtE|Lt|LtE|Is|IsNot)|NotEq_(Gt|GtE|Lt|LtE|Is|IsNot)|Is_(Eq|NotEq)|IsNot_(Eq|NotEq)|Lt_(Gt|Eq|NotEq|Is|IsNot)|LtE_(GtE|Eq|NotEq|Is|IsNot|Lt)|Gt_(Lt|Eq|NotEq|Is|IsNot)|GtE_(LtE|Eq|NotEq|Is|IsNot|Gt))$",
+    "core/ReplaceBinaryOperator_.*_(Mul|Div|FloorDiv|Mod|Pow|LShift|RShift|BitOr|BitAnd|BitXor|MatMult)$",
+]
+EOF
+}
+
+sample() {  # session -> mark all but SAMPLE of the remaining mutants as skipped
+    "$DIR/venv/bin/python" - "$1" "$SAMPLE" <<'EOF'
+import random, sqlite3, sys
+db, keep = sys.argv[1], int(sys.argv[2])
+conn = sqlite3.connect(db)
+todo = sorted(r[0] for r in conn.execute(
+    "SELECT job_id FROM work_items WHERE job_id NOT IN (SELECT job_id FROM work_results)"))
+if keep and len(todo) > keep:
+    drop = set(todo) - set(random.Random(17).sample(todo, keep))
+    conn.executemany("INSERT INTO work_results (worker_outcome, output, test_outcome, diff, job_id)"
+                     " VALUES ('SKIPPED', 'Not in the sample', NULL, NULL, ?)", [(j,) for j in sorted(drop)])
+    conn.commit()
+EOF
+}
+
+summary() {  # module session -> one line; survivors' diffs to a file
+    "$DIR/venv/bin/python" - "$1" "$2" "$DIR/$3.survivors.txt" <<'EOF'
+import sqlite3, sys
+module, db, out = sys.argv[1:]
+conn = sqlite3.connect(db)
+rows = conn.execute("SELECT r.test_outcome, r.diff FROM work_items w LEFT JOIN work_results r USING (job_id)"
+                    " WHERE r.worker_outcome IS NULL OR r.worker_outcome != 'SKIPPED'").fetchall()
+killed = sum(1 for outcome, _ in rows if outcome in ("KILLED", "INCOMPETENT"))
+survivors = [diff for outcome, diff in rows if outcome == "SURVIVED"]
+pending = sum(1 for outcome, _ in rows if outcome is None)
+done = killed + len(survivors)
+rate = f"{100 * killed / done:.0f} %" if done else "-"
+print(f"{module:24} killed {killed:3} / survived {len(survivors):3} ({rate}), pending {pending}")
+with open(out, "w") as f:
+    f.write("\n".join(survivors))
+EOF
+}
+
+run_module() {
+    local module=$1 name=${1//\//_}
+    name=${name%.py}
+    local session="$DIR/$name.sqlite"
+    [ -n "${MUTATION_FRESH:-}" ] && rm -f "$session"
+    write_config "$module" "$name"
+    if [ ! -f "$session" ]; then
+        (cd "$DIR/src" && "$DIR/venv/bin/cosmic-ray" init "$DIR/$name.toml" "$session" >/dev/null)
+        "$DIR/venv/bin/cr-filter-operators" "$session" "$DIR/$name.toml" >/dev/null
+        sample "$session"
+    fi
+    (cd "$DIR/src" && timeout "$((MINUTES * 60))" nice -n 10 "$DIR/venv/bin/cosmic-ray" exec "$DIR/$name.toml" "$session" \
+        >/dev/null 2>&1) || true
+    # a wall-time stop can leave a mutant in place: put the file back from the checkout
+    cp "$ROOT/seamless_transformer/$module" "$DIR/src/seamless_transformer/$module"
+    summary "$module" "$session" "$name"
+}
+
+main() {
+    export PATH="$DIR/venv/bin:$PATH"
+    prepare_copy
+    local modules=("$@")
+    [ ${#modules[@]} -eq 0 ] && modules=("${ORDER[@]}")
+    for module in "${modules[@]}"; do
+        if [ -z "${TESTS[$module]:-}" ]; then
+            echo "mutation.sh: unknown module '$module' (one of: ${ORDER[*]})" >&2
+            exit 2
+        fi
+        run_module "$module"
+    done
+}
+
+main "$@"
