@@ -16,6 +16,13 @@ CELLS = {
     "identity": "print(add(19, 23).construct().hex())",
     "task": "await add(1, 2).task()",
     "blocking": "try:\n    add(3, 4).run()\nexcept RuntimeError as exc:\n    print(exc)",
+    "batch": (
+        "from seamless.transformer import parallel_async\n"
+        "values = []\n"
+        "async for tf in parallel_async([add(i, i) for i in range(4)], nparallel=2):\n"
+        "    values.append(await tf)\n"
+        "print(values)"
+    ),
     "spawn": (
         "import os\n"
         "@delayed\n"
@@ -75,6 +82,10 @@ def test_a_blocking_run_in_a_cell_says_to_await_instead(outputs):
     assert outputs["blocking"].startswith(
         "Cannot block on run() from within the running event loop: await instead ('await tf'"
     )
+
+
+def test_async_for_over_parallel_async_in_a_cell_yields_in_input_order(outputs):
+    assert outputs["batch"] == "[0, 2, 4, 6]\n"
 
 
 def test_a_cell_function_runs_in_spawned_workers(outputs):
