@@ -61,6 +61,11 @@ like_argv() {
     assert_output $'a\nb\nc\nd'
 }
 
+@test "a command substitution in a here-document names inputs" {
+    like_bash $'cat <<EOF\nfirst: $(head -n 1 fruit.txt)\nEOF'
+    assert_output "first: apple"
+}
+
 @test "a later missing file fails as in bash" {
     like_bash 'echo hi; cat nope.txt'
     assert_failure 1
