@@ -255,7 +255,7 @@ class _Walk:
 
 
 def nested_words(node, text: str = "") -> list[AnalysedWord]:
-    """The words of a top-level command that analysed_words leaves out (index 0, lenient in SPEC §4.3)."""
+    """The words of a top-level command that analysed_words leaves out (index 0), which argtyping treats leniently."""
     strict = {(aw.word.start, aw.word.end) for aw in analysed_words(node)}
     walk = _Walk(text)
     walk.node(node)

@@ -1,4 +1,4 @@
-"""Words of every command of the line name inputs, not only the primary command's (SPEC §4.3)."""
+"""Words of every command of the line name inputs, not only the primary command's."""
 
 from pathlib import Path
 
