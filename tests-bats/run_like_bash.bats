@@ -11,28 +11,30 @@ setup() {
     printf 'a\nc\nd\n' > b.txt
 }
 
-# like_bash CMD: `seamless-run CMD` (one argument) against `bash -c CMD`, twice
-like_bash() {
-    run --separate-stderr bash -c "$1"
-    local want_status=$status want_output=$output
-    local round
+# twice WHAT ARG...: `seamless-run ARG...` gives $want_output and $want_status (set by the caller
+# from WHAT, the plain run), the first time (computed) and the second (cached)
+twice() {
+    local what=$1 round
+    shift
     for round in computed cached; do
-        run --separate-stderr seamless-run "$1"
-        [ "$output" = "$want_output" ] || flunk "$round: stdout differs from bash's: $want_output"
-        [ "$status" = "$want_status" ] || flunk "$round: exit status differs from bash's ($want_status)"
+        run --separate-stderr seamless-run "$@"
+        [ "$output" = "$want_output" ] || flunk "$round: stdout differs from $what: $want_output"
+        [ "$status" = "$want_status" ] || flunk "$round: exit status differs from $what ($want_status)"
     done
 }
 
-# like_argv WORD...: `seamless-run WORD...` against the words run as a command, twice
+# like_bash CMD: `seamless-run CMD` (one argument) against `bash -c CMD`
+like_bash() {
+    run --separate-stderr bash -c "$1"
+    local want_status=$status want_output=$output
+    twice "bash's" "$1"
+}
+
+# like_argv WORD...: `seamless-run WORD...` against the words run as a command
 like_argv() {
     run --separate-stderr "$@"
     local want_status=$status want_output=$output
-    local round
-    for round in computed cached; do
-        run --separate-stderr seamless-run "$@"
-        [ "$output" = "$want_output" ] || flunk "$round: stdout differs from the command's: $want_output"
-        [ "$status" = "$want_status" ] || flunk "$round: exit status differs from the command's ($want_status)"
-    done
+    twice "the command's" "$@"
 }
 
 # ---------------------------------------------------------------- 1. every command names inputs
@@ -59,6 +61,11 @@ like_argv() {
     like_bash 'while read f; do cat "$f"; done <<< fruit.txt'
     like_bash '(cat a.txt; cat b.txt) | sort -u'
     assert_output $'a\nb\nc\nd'
+}
+
+@test "a command substitution in a here-document names inputs" {
+    like_bash $'cat <<EOF\nfirst: $(head -n 1 fruit.txt)\nEOF'
+    assert_output "first: apple"
 }
 
 @test "a later missing file fails as in bash" {

@@ -254,7 +254,7 @@ teardown() {
 @test "--help describes the command and exits 0" {
     run seamless-upload --help
     assert_success
-    assert_output_contains "Usage: seamless-upload [OPTIONS] [PATHS]..."
+    assert_output_contains "Usage: seamless-upload [OPTIONS] PATHS..."
 }
 
 @test "--project stores the buffers under the project's directory" {

@@ -80,7 +80,7 @@ class ArgTyper:
     def type_word(self, aw: AnalysedWord, text: str, *, lenient: bool = False) -> str | None:
         """Classify one analysed word; return its replacement text, or None to keep it.
 
-        A lenient word (any command but the primary one, SPEC §4.3) is an input when it names an
+        A lenient word (of any command but the primary one) is an input when it names an
         existing file or directory under the working directory, or has a sidecar; rules 1 and 2 do
         not apply, and anything else is left alone.
         """

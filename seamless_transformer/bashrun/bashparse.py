@@ -164,7 +164,9 @@ def analysed_words(node) -> list[AnalysedWord]:
 class _Walk:
     """Collects every word of a node (roles as in analysed_words, index 0) and every output target."""
 
-    def __init__(self):
+    def __init__(self, text: str = ""):
+        self.text = text
+        self.offset = 0  # added to positions while walking a separately parsed here-document part
         self.words: list[AnalysedWord] = []
         self.written: list[Word] = []
 
@@ -201,8 +203,33 @@ class _Walk:
                 self.substitutions(part)
 
     def word(self, node, role: str) -> None:
-        self.words.append(AnalysedWord(_word(node), 0, role))
+        word = _word(node)
+        word.start, word.end = word.start + self.offset, word.end + self.offset
+        self.words.append(AnalysedWord(word, 0, role))
         self.substitutions(node)
+
+    def heredoc(self, node) -> None:
+        """`$( )` in the body of a here-document with an unquoted delimiter (bashlex leaves it as text)."""
+        import bashlex
+
+        heredoc = getattr(node, "heredoc", None)
+        delimiter = self.text[node.output.pos[0] + self.offset : node.output.pos[1] + self.offset]
+        if heredoc is None or any(quote in delimiter for quote in "'\\\""):
+            return
+        body, base = heredoc.value, heredoc.pos[0] + self.offset
+        start = body.find("$(")
+        while start >= 0:
+            end = _arithmetic_end(body, start)
+            if end < 0:
+                return
+            saved, self.offset = self.offset, base + start + 2
+            try:
+                for inner in bashlex.parse(body[start + 2 : end - 1]):
+                    self.node(inner)
+            except Exception:  # noqa: BLE001 - what bashlex cannot parse stays text, as before
+                pass
+            self.offset = saved
+            start = body.find("$(", end)
 
     def substitutions(self, node) -> None:
         for part in getattr(node, "parts", None) or []:
@@ -212,7 +239,10 @@ class _Walk:
     def redirect(self, node) -> None:
         output = node.output
         if getattr(output, "kind", None) != "word":
-            return  # fd duplications, closes, here-documents
+            return  # fd duplications and closes
+        if node.type in ("<<", "<<-"):
+            self.heredoc(node)
+            return
         if node.type in ("<", "<<<"):
             self.word(output, "input" if node.type == "<" else "argument")
             return
@@ -220,20 +250,21 @@ class _Walk:
         if node.type in OUTPUT_REDIRECTS or node.type == "<>":
             target = _word(output)
             if not (node.type == ">&" and (target.value.isdigit() or target.value == "-")):
+                target.start, target.end = target.start + self.offset, target.end + self.offset
                 self.written.append(target)
 
 
-def nested_words(node) -> list[AnalysedWord]:
-    """The words of a top-level command that analysed_words leaves out (index 0, lenient in SPEC §4.3)."""
+def nested_words(node, text: str = "") -> list[AnalysedWord]:
+    """The words of a top-level command that analysed_words leaves out (index 0), which argtyping treats leniently."""
     strict = {(aw.word.start, aw.word.end) for aw in analysed_words(node)}
-    walk = _Walk()
+    walk = _Walk(text)
     walk.node(node)
     return [aw for aw in walk.words if (aw.word.start, aw.word.end) not in strict]
 
 
-def written_targets(nodes) -> list[Word]:
+def written_targets(nodes, text: str = "") -> list[Word]:
     """The target words of every output redirect in the line, any fd (`> f`, `2>> log`, `&> f`)."""
-    walk = _Walk()
+    walk = _Walk(text)
     for node in nodes:
         walk.node(node)
     return walk.written
@@ -324,8 +355,8 @@ def _analysis_from_parse(text: str) -> Analysis:
     commands = parse_commands(text)
     analysed = [analysed_words(command) for command in commands]
     redirects = output_redirects(commands[-1])
-    nested = [nested_words(command) for command in commands]
-    written = written_targets(commands)
+    nested = [nested_words(command, text) for command in commands]
+    written = written_targets(commands, text)
     for words in analysed + nested:
         for aw in words:
             _unquoted(aw.word, text)

@@ -22,6 +22,7 @@ def parse(command: click.Command, argv, prog: str):
     return ctx.params
 
 
-def parse_only(help: str, **context):  # noqa: A002
-    """click.command for a command that is only parsed by `parse` (the caller does the work)."""
-    return click.command(context_settings={"help_option_names": ["-h", "--help"], **context}, help=help)
+def parse_only(help: str, epilog: str | None = None, **context):  # noqa: A002
+    """click.command for a command that is only parsed by `parse` (the caller does the work).
+    `epilog` (the examples) is printed after the options."""
+    return click.command(context_settings={"help_option_names": ["-h", "--help"], **context}, help=help, epilog=epilog)

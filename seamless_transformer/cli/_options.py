@@ -52,7 +52,9 @@ def tf_argument(arg: str) -> Checksum:
     """The checksum named by a CHECKSUM_OR_FILE argument: a 64-hex, X.CHECKSUM, or X with an X.CHECKSUM."""
     if is_hex_checksum(arg):
         return Checksum(arg)
-    if arg.endswith(".CHECKSUM") and os.path.isfile(arg):
+    if arg.endswith(".CHECKSUM"):
+        if not os.path.isfile(arg):
+            raise usage_error(f"'{arg}': no such file")
         from ..store.paths import read_checksum_sidecar
 
         return read_checksum_sidecar(arg)

@@ -29,47 +29,47 @@ class Opt:
 
 OPTIONS = (
     # output and verbosity
-    Opt(("-v", "--verbose"), "verbose", "count", help="More messages: -v info (cache hit/miss, tf checksum), -vv debug, -vvv tracebacks."),
+    Opt(("-v", "--verbose"), "verbose", "count", help="More messages: -v info (cache hit or miss, the transformation checksum), -vv debug, -vvv tracebacks."),
     Opt(("-q", "--quiet"), "quiet", "flag", help="Errors only."),
     Opt(("--debug",), "debug", "flag", help="Show tracebacks of internal errors."),
     Opt(("--project",), "project", "value", "P[:SUB]", "Project (and subproject) whose storage is used."),
     Opt(("--stage",), "stage", "value", "S[:SUB]", "Stage (and substage) of the project."),
     # the command and its inputs
     Opt(("-c",), "single", "flag", help="The command is exactly one argument, used verbatim.", group="Command and inputs"),
-    Opt(("-g1",), "allow_missing_extension_files", "flag", help="Disable rule 1: words with an extension need not be existing files.", group="Command and inputs"),
-    Opt(("-g2",), "allow_files_without_extension", "flag", help="Disable rule 2: words without an extension may be existing files.", group="Command and inputs"),
-    Opt(("-w",), "workdir", "value", "DIR", "Name input pins relative to DIR instead of the current directory.", "Command and inputs"),
-    Opt(("-W",), "root_slash", "flag", help="Name input pins by their full path (relative to /).", group="Command and inputs"),
-    Opt(("-ms",), "mapping_strip", "flag", help="Pin names are the basenames of the inputs.", group="Command and inputs"),
-    Opt(("-mx",), "mapping_extension", "flag", help="Input files become file1, file2, ... (extensions kept).", group="Command and inputs"),
-    Opt(("-i", "--input"), "inputs", "append", "PATH", "Extra input file or directory (repeatable).", "Command and inputs"),
+    Opt(("-g1",), "allow_missing_extension_files", "flag", help="Turn rule 1 off: a word with an extension (a.txt) need not be an existing file.", group="Command and inputs"),
+    Opt(("-g2",), "allow_files_without_extension", "flag", help="Turn rule 2 off: a word without an extension may be an existing file (an input).", group="Command and inputs"),
+    Opt(("-w",), "workdir", "value", "DIR", "Inputs keep their path relative to DIR (not to the current directory) inside the job's directory.", "Command and inputs"),
+    Opt(("-W",), "root_slash", "flag", help="Inputs keep their full path (without the leading /) inside the job's directory.", group="Command and inputs"),
+    Opt(("-ms",), "mapping_strip", "flag", help="Inputs are placed by their base name (data/a.txt becomes a.txt); the command is rewritten to match.", group="Command and inputs"),
+    Opt(("-mx",), "mapping_extension", "flag", help="Input files are placed as file1.txt, file2.csv, ... (extensions kept); the command is rewritten to match.", group="Command and inputs"),
+    Opt(("-i", "--input"), "inputs", "append", "PATH", "Extra input file or directory, also when the command does not name it (repeatable).", "Command and inputs"),
     Opt(("-I", "--input-file"), "input_files", "append", "FILE", "File listing input paths, one per line (repeatable).", "Command and inputs"),
-    Opt(("--var",), "vars", "append", "NAME=VALUE", "Variable $NAME for the command; part of the identity.", "Command and inputs"),
-    Opt(("--metavar",), "metavars", "append", "NAME=VALUE", "Variable $NAME that is not part of the identity.", "Command and inputs"),
-    Opt(("--metafile",), "metafiles", "append", "FILE", "Input file that is not part of the identity.", "Command and inputs"),
-    Opt(("--prologue",), "prologues", "append", "CMD", "Run CMD before the command (repeatable; identity).", "Command and inputs"),
-    Opt(("--primary",), "primary", "value", "N", "Argtyping looks at the N-th command (default 1).", "Command and inputs"),
+    Opt(("--var",), "vars", "append", "NAME=VALUE", "Variable $NAME for the command; a different VALUE is a different computation.", "Command and inputs"),
+    Opt(("--metavar",), "metavars", "append", "NAME=VALUE", "Variable $NAME that does not change the result (e.g. a thread count): not part of the checksum.", "Command and inputs"),
+    Opt(("--metafile",), "metafiles", "append", "FILE", "Input file that does not change the result (e.g. a local setting): not part of the checksum.", "Command and inputs"),
+    Opt(("--prologue",), "prologues", "append", "CMD", "Run CMD before the command (repeatable; part of the checksum).", "Command and inputs"),
+    Opt(("--primary",), "primary", "value", "N", "Apply rules 1 and 2 to the N-th command of the line (commands are separated by ; && || and newlines; default 1).", "Command and inputs"),
     # results
-    Opt(("-cp", "--capture"), "captures", "append", "X", "Capture workspace path X (A:B: A into local B; :B: stdout into B).", "Results"),
+    Opt(("-cp", "--capture"), "captures", "append", "X", "Capture the file or directory X that the command creates (A:B: A as local B; :B: stdout into B).", "Results"),
     Opt(("-nd", "--no-download"), "no_download", "flag", help="Write the .CHECKSUM/.INDEX sidecars only.", group="Results"),
-    Opt(("--scratch",), "scratch", "flag", help="Do not store the result; write sidecars only.", group="Results"),
+    Opt(("--scratch",), "scratch", "flag", help="Keep only the result's checksum, not its bytes; write sidecars only.", group="Results"),
     Opt(("-y", "--yes"), "yes", "flag", help="Answer yes to every confirmation.", group="Results"),
     Opt(("-n", "--no"), "no", "flag", help="Answer no to every confirmation.", group="Results"),
     # execution
     Opt(("--conda", "--conda-env", "--conda-environment"), "conda", "value", "NAME", "Run in conda environment NAME.", "Execution"),
     Opt(("--docker", "--docker-image"), "docker", "value", "IMG", "Run inside docker image IMG.", "Execution"),
-    Opt(("--ncores",), "ncores", "value", "N", "The job uses N cores ($SEAMLESS_NCORES).", "Execution"),
-    Opt(("--fingertip",), "fingertip", "flag", help="Recompute missing input buffers from known transformations.", group="Execution"),
-    Opt(("--direct-print",), "direct_print", "flag", help="Mark the job as printing directly (output is always streamed).", group="Execution"),
-    Opt(("--local",), "local", "flag", help="Execute in this process.", group="Execution"),
+    Opt(("--ncores",), "ncores", "value", "N", "The job uses N cores: it counts N in the queue and worker pool, and sees $SEAMLESS_NCORES=N.", "Execution"),
+    Opt(("--fingertip",), "fingertip", "flag", help="Recompute a stored input or result that has gone missing, from the transformation that produced it.", group="Execution"),
+    Opt(("--direct-print",), "direct_print", "flag", help="Accepted for compatibility with upstream Seamless; output is shown as it comes either way.", group="Execution"),
+    Opt(("--local",), "local", "flag", help="Run the command from this process, not in a worker.", group="Execution"),
     Opt(("--node",), "node", "value", "NODE", "Run on Dask worker NODE (Dask only).", "Execution"),
     # preparation modes
-    Opt(("--dry", "--dry-run"), "dry", "flag", help="Prepare only: print the transformation checksum.", group="Preparation"),
+    Opt(("--dry", "--dry-run"), "dry", "flag", help="Prepare only: print the transformation checksum, run nothing.", group="Preparation"),
     Opt(("-j", "--write-job"), "job_dir", "value", "DIR", "With --dry: write the job files into the new directory DIR.", "Preparation"),
-    Opt(("--upload",), "upload", "flag", help="With --dry: also store the inputs and the job buffers.", group="Preparation"),
-    Opt(("--write-remote-job",), "remote_job_dir", "value", "DIR", "With --dry: write a runnable job (pins + transform.sh) into DIR.", "Preparation"),
+    Opt(("--upload",), "upload", "flag", help="With --dry: also store the inputs and the job's description, for seamless-run-transformation.", group="Preparation"),
+    Opt(("--write-remote-job",), "remote_job_dir", "value", "DIR", "With --dry: write a runnable job (its inputs + transform.sh) into the new directory DIR.", "Preparation"),
     Opt(("--qsubmit", "--qsub"), "qsubmit", "flag", help="Store the inputs and append the job to the queue file; seamless-queue runs it.", group="Preparation"),
-    Opt(("--undo",), "undo", "flag", help="Declare the cached result irreproducible and forget it.", group="Preparation"),
+    Opt(("--undo",), "undo", "flag", help="Forget the cached result of this command (declared irreproducible), so that the next run computes it again.", group="Preparation"),
     Opt(("-h", "--help"), "help", "flag", help="Show this message and exit."),
 )
 
@@ -182,19 +182,40 @@ def _check(args: RunArgs) -> None:
 _INTRO = """\
 Usage: seamless-run [OPTIONS] [--] COMMAND...
 
-  Run a bash command as a cached, checksum-addressed transformation.
+  Run a bash command once and remember its result. The command, its input
+  files and its --var values are hashed together into one checksum (the
+  transformation checksum); when a command with the same checksum has run
+  before, its stored result is written at once instead of running again.
 
   All options come before the command: everything from the first word that
   is not an option (or everything after --) is the command, including words
-  that look like options. So `seamless-run cat a.txt --input b.txt` passes
+  that look like options, so `seamless-run cat a.txt --input b.txt` passes
   `--input b.txt` to cat. A single COMMAND argument is used verbatim
-  (seamless-run 'sort a.txt | uniq'); several words are joined, with words
-  that need it shell-quoted.
+  (seamless-run 'sort a.txt | uniq'); several words are joined with shell
+  quoting where a word needs it, so each reaches the command as you typed it.
 
-  Words of the command that name existing files or directories become inputs.
-  Output redirects of the last command and -cp captures become result files,
-  each written with an X.CHECKSUM sidecar (directories: X.INDEX too).
-  Without any, the command's stdout is the result and is printed.
+  Inputs: a word that names an existing file or directory under the current
+  directory is an input: it is hashed, stored, and copied into the private
+  directory where the job runs. Two rules catch typos in the first command
+  of the line: rule 1, a word with an extension (data.txt) must be an
+  existing file; rule 2, a later word without an extension must not be an
+  existing file (-g1 and -g2 turn them off). Words of the other commands
+  (after ; && || |, inside $( ), <( ) and subshells) are inputs when they
+  exist and are left alone otherwise. A sidecar, the small X.CHECKSUM file
+  that seamless-upload writes next to X, stands in for X.
+
+  Results: the output redirects of the last command (> out.txt) and -cp
+  captures become result files, each written with an X.CHECKSUM sidecar
+  (directories: X.INDEX too). Without either, the command's stdout is the
+  result, and it is printed.
+"""
+
+_EXAMPLES = """\
+Examples:
+  seamless-run wc -l data.txt
+  seamless-run 'sort data.txt | uniq -c > counts.txt'
+  seamless-run --var N=3 'head -n $N data.txt'
+  seamless-run -cp outdir 'mkdir -p outdir; split -l 2 data.txt outdir/part'
 """
 
 
@@ -217,4 +238,5 @@ def help_text(width: int = 100) -> str:
                 lines.append(f"  {spelling:30}  {wrapped.pop(0)}")
             lines.extend(f"  {'':30}  {text}" for text in wrapped)
         lines.append("")
+    lines.append(_EXAMPLES)
     return "\n".join(lines)

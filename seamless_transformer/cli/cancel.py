@@ -20,9 +20,16 @@ logger = logging.getLogger("seamless_transformer.cli.cancel")
 
 
 @parse_only(
-    "Cancel the transformation CHECKSUM_OR_FILE (a 64-hex checksum or an X.CHECKSUM file) "
-    "in every process of this host that is running it. Exit 0 if anything was canceled, "
-    "4 if nothing was running.",
+    "Stop a running transformation (a command run by seamless-run, the queue or Python, "
+    "identified by its checksum) in every process of this host that is running it. "
+    "CHECKSUM_OR_FILE is the 64-digit transformation checksum that `seamless-run -v` or "
+    "--dry prints, or an X.CHECKSUM file holding it. Exit 0 if anything was canceled, 4 if "
+    "nothing was running.",
+    epilog=(
+        "\b\nExamples:\n"
+        "  seamless-run 'sleep 100; echo done > out.txt' &\n"
+        "  seamless-cancel $(seamless-run --dry 'sleep 100; echo done > out.txt')"
+    ),
 )
 @common_options
 @click.argument("checksum_or_file")

@@ -25,9 +25,17 @@ PROG = "seamless-download"
 
 
 @parse_only(
-    "Download files and directories from their checksums. ARG is X or X.CHECKSUM (a file), "
-    "X.INDEX or X with an X.INDEX sibling (a directory), or a bare checksum. Options may be "
+    "Write files and directories back from the storage, by their checksums (the SHA-256 of their "
+    "bytes). ARG is X or X.CHECKSUM (a file named by its sidecar, the small X.CHECKSUM file that "
+    "seamless-upload and seamless-run write), X.INDEX or X with an X.INDEX sibling (a directory), "
+    "or a bare 64-digit checksum. Every file is verified against its checksum. Options may be "
     "given anywhere.",
+    epilog=(
+        "\b\nExamples:\n"
+        "  seamless-download data.txt              # from data.txt.CHECKSUM\n"
+        "  seamless-download results               # the directory, from results.INDEX\n"
+        "  seamless-download --stdout 5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+    ),
 )
 @common_options
 @click.option("-o", "--output", "outputs", multiple=True, metavar="PATH",
@@ -35,7 +43,7 @@ PROG = "seamless-download"
 @click.option("--stdout", "to_stdout", is_flag=True, help="Write a single file to stdout.")
 @click.option("--directory", is_flag=True, help="A bare checksum names a directory index.")
 @click.option("--index", "index_only", is_flag=True, help="Write the index and per-file .CHECKSUM files only.")
-@click.option("--destination", metavar="DIR", help="Read buffers from buffer directory DIR first.")
+@click.option("--destination", metavar="DIR", help="Read stored copies (buffers, named by checksum) from directory DIR first.")
 @click.option("--copy", "link", flag_value="copy", help="Copy buffers (default).")
 @click.option("--hardlink", "link", flag_value="hardlink", help="Hard-link files to stored buffers when possible.")
 @click.option("--symlink", "link", flag_value="symlink", help="Symlink files to stored buffers when possible.")

@@ -19,8 +19,18 @@ PROG = "seamless-queue"
 
 
 @parse_only(
-    "Run the jobs that `seamless-run --qsubmit` appends to the queue file, until "
-    "seamless-queue-finish ends the queue. Exit 0 if every job succeeded, 1 otherwise.",
+    "Run many seamless-run jobs, several at a time. `seamless-run --qsubmit ...` prepares a job "
+    "and appends it to the queue file instead of running it; this server waits for that file, "
+    "runs its jobs (at most --workers at once) and writes each job's results into the directory "
+    "it was submitted from, until seamless-queue-finish ends the queue. Then it deletes the file "
+    "and exits 0 if every job succeeded, 1 otherwise. Ctrl-C or SIGTERM stops the running jobs "
+    "and leaves the queue file for a new server.",
+    epilog=(
+        "\b\nExamples:\n"
+        "  seamless-queue --workers 4 & server=$!\n"
+        "  seamless-run --qsubmit 'sort a.txt > a.sorted'\n"
+        "  seamless-queue-finish; wait $server"
+    ),
 )
 @common_options
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",

@@ -20,10 +20,18 @@ POLL_SECONDS = 0.1
 
 
 @parse_only(
-    "Append the EOF record to the queue file; if the file existed, wait until "
-    "seamless-queue has finished every job and deleted it.",
+    "End the queue that `seamless-run --qsubmit` fills: mark its end in the queue file (after "
+    "which no job can be submitted to it), wait until seamless-queue has run every job and deleted "
+    "the file, and exit 0 if every job succeeded, 1 otherwise. With no queue file, nothing was "
+    "submitted: exit 2.",
+    epilog=(
+        "\b\nExamples:\n"
+        "  seamless-queue-finish\n"
+        "  seamless-queue-finish --timeout 600\n"
+        "  seamless-queue-finish --no-wait --queue-file /shared/.seamless-queue"
+    ),
 )
-@click.option("--no-wait", is_flag=True, help="Return at once after appending EOF.")
+@click.option("--no-wait", is_flag=True, help="Return at once after marking the end.")
 @click.option("--timeout", type=click.FloatRange(min=0), metavar="S", help="Wait at most S seconds (then exit 1).")
 @click.option("--queue-file", metavar="F",
               help="The queue file (default: $SEAMLESS_QUEUE_FILE, else ./.seamless-queue).")

@@ -24,16 +24,27 @@ JOIN_SECONDS = 5.0  # an interrupted job: how long its processes may take to go
 
 
 @parse_only(
-    "Run the stored transformation CHECKSUM_OR_FILE (a 64-hex checksum or an X.CHECKSUM file) "
-    "and print its result checksum.",
+    "Run a transformation that was stored earlier (for instance by `seamless-run --dry --upload`) "
+    "and print the checksum of its result. A transformation is a command or function together "
+    "with its inputs, stored under one checksum; CHECKSUM_OR_FILE is that 64-digit checksum, or "
+    "an X.CHECKSUM file holding it. A result that is already known is printed without running.",
+    epilog=(
+        "\b\nExamples:\n"
+        "  seamless-run --dry --upload -j job 'sort data.txt'\n"
+        "  seamless-run-transformation job/transformation.json.CHECKSUM\n"
+        "  seamless-run-transformation --fingertip 4cdfa93114f1d80004979ee4338069f477f04317e2cf97d7558987512904f014"
+    ),
 )
 @common_options
-@click.option("--direct-print", is_flag=True, help="Forward the transformation's output live.")
-@click.option("--scratch", is_flag=True, help="Do not store the result buffer.")
-@click.option("--fingertip", is_flag=True, help="Recompute missing input buffers from their producers.")
-@click.option("--strict", is_flag=True, help="Refuse to attach to a run with different execution dunders.")
+@click.option("--direct-print", is_flag=True, help="Show the transformation's output as it runs.")
+@click.option("--scratch", is_flag=True, help="Keep only the result's checksum, not its bytes.")
+@click.option("--fingertip", is_flag=True, help="Recompute a missing input from the transformation that produced it.")
+@click.option("--strict", is_flag=True, help="Refuse to share a run of the same transformation that has other "
+              "execution settings (see --dunder).")
 @click.option("--output", metavar="FILE", help="Write the result checksum to FILE instead of stdout.")
-@click.option("--dunder", metavar="FILE", help="Execution dunders (__meta__, __env__, META__*) as JSON.")
+@click.option("--dunder", metavar="FILE", help="Execution settings that are not part of the checksum, as JSON: "
+              "__meta__ (e.g. ncores), __env__ (conda or docker), META__* variables. Default: dunder.json "
+              "next to an X.CHECKSUM argument.")
 @click.argument("checksum_or_file")
 def command(**_params):
     """Parse only: body() does the work."""

@@ -21,14 +21,24 @@ logger = logging.getLogger("seamless_transformer.cli.upload")
 
 
 @parse_only(
-    "Store files and directories (PATH…) and write their sidecars: X.CHECKSUM for a file, "
-    "DIR.INDEX + DIR.CHECKSUM for a directory. All options must come before the paths. "
-    "Arguments ending in .CHECKSUM are ignored.",
+    "Store files and directories, so that commands and other machines can use them by checksum "
+    "(the SHA-256 of their bytes). For each PATH, the stored copy (a buffer) goes to the active "
+    "storage, and a small file next to it, its sidecar, records the checksum: X.CHECKSUM for a "
+    "file, DIR.INDEX (the checksum of every file inside) + DIR.CHECKSUM for a directory. With a "
+    "sidecar, X itself may be deleted or moved (-m): seamless-run and seamless-download use the "
+    "sidecar in its place.\n\n"
+    "All options must come before the paths. Arguments ending in .CHECKSUM are ignored.",
+    epilog=(
+        "\b\nExamples:\n"
+        "  seamless-upload data.txt            # writes data.txt.CHECKSUM\n"
+        "  seamless-upload -m results/         # results.INDEX + results.CHECKSUM, then removes results/\n"
+        "  seamless-upload --destination /mnt/buffers --hardlink big/"
+    ),
     allow_interspersed_args=False,
 )
 @common_options
 @click.option("-m", "-mv", "--move", is_flag=True, help="Delete the originals after a verified upload (sidecars stay).")
-@click.option("--destination", metavar="DIR", help="Write the buffers into buffer directory DIR instead "
+@click.option("--destination", metavar="DIR", help="Write the stored copies (buffers) into directory DIR instead "
               "(prefix layout if DIR/.HASHSERVER_PREFIX exists, otherwise flat).")
 @click.option("--copy", "link", flag_value="copy", help="With --destination: copy files (default).")
 @click.option("--hardlink", "link", flag_value="hardlink", help="With --destination: hard-link files.")
@@ -39,7 +49,7 @@ logger = logging.getLogger("seamless_transformer.cli.upload")
 @click.option("--dest-verify", "policy", flag_value="verify", help="Check buffers already in the destination (exit 2 if bad).")
 @click.option("--dest-repair", "policy", flag_value="repair", help="Rewrite bad buffers in the destination.")
 @confirm_options
-@click.argument("paths", nargs=-1)
+@click.argument("paths", nargs=-1, required=True)
 def command(**_params):
     """Parse only: body() does the work."""
 

@@ -1,4 +1,4 @@
-"""Words of every command of the line name inputs, not only the primary command's (SPEC §4.3)."""
+"""Words of every command of the line name inputs, not only the primary command's."""
 
 from pathlib import Path
 
@@ -130,3 +130,12 @@ def test_a_metafile_named_by_the_command_is_staged_once_as_the_metafile():
     Path("m.txt").write_text("meta\n")
     job = prepare(["true; cat m.txt"], RunOptions(metafiles=["m.txt"]))
     assert sorted(job.inputs) == ["META__FILE__m.txt"]
+
+
+def test_a_file_in_a_command_substitution_of_a_here_document_is_an_input(data):
+    assert inputs("cat <<EOF\nfirst: $(head -n 1 data/a.txt) $(wc -l < data/b.txt)\nEOF\n") == ["data/a.txt", "data/b.txt"]
+
+
+def test_a_word_in_a_here_document_substitution_is_rewritten_in_place(data):
+    job = prepare(["cat <<EOF\n$(cat ./data/a.txt)\nEOF\n"], RunOptions(mapping="strip"))
+    assert job.command == "cat <<EOF\n$(cat a.txt)\nEOF\n"

@@ -1,4 +1,4 @@
-"""The queue file of seamless-queue (SPEC §6.4): records, the submitter lock, and the partial-record-safe reader."""
+"""The queue file of seamless-queue: records, the submitter lock, and the partial-record-safe reader."""
 
 import json
 import os
