@@ -1,8 +1,11 @@
 """The storage of this process: memory in front of buffer directories and result databases.
 
 Built from config.Settings (storage order = Settings order). Buffers: trivial buffers, then an
-in-memory LRU of small buffers, then the writable buffer dirs, then the read-only ones.
-Writes go to memory and to every writable dir / database. A store that refuses a write
+in-memory LRU of small buffers, then the writable buffer dirs, then the read-only ones, then
+the hashservers (store/remote.py; what they serve is kept in the first writable dir). Results:
+the local databases, then the database servers (a server's answer is kept locally too).
+Writes go to memory and to every writable dir / database / server. A server that cannot be
+reached raises RemoteError (exit 3). A store that refuses a write
 (read-only file system, permissions) gets one warning and is skipped; the other stores still
 receive the data. With `persistent: false` nothing touches the disk: buffers, results and
 records live in memory only (unbounded, since memory is then the only store).
