@@ -302,6 +302,12 @@ class DatabaseServer:
         return self._put({"type": "metadata", "checksum": Checksum(tf).hex(),
                           "result": Checksum(res).hex(), "value": record})
 
+    def put_leaves(self, res, leaves) -> None:
+        """Nothing: the protocol has no leaf index (the local databases keep it)."""
+
+    def get_leaf_parents(self, leaf) -> list:
+        return []
+
     def declare_irreproducible(self, tf, res) -> bool:
         """Forget (tf, res) on the server. True if the server had it."""
         if not self.writable or self.get_transformation(tf) != Checksum(res).hex():
