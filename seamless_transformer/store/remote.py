@@ -10,8 +10,8 @@
 The HTTP library (urllib3) is imported on the first request, never when no server is configured.
 One connection pool per process (rebuilt after fork) is shared by every request, so batch calls
 reuse their connections. Timeouts: connect 10 s, read 60 s. A connection error or a 5xx answer
-is retried 3 times with backoff (0.25, 0.5, 1 s); then RemoteError "<url>: …" (exit 3). A server
-that accepts the connection but stays silent for 60 s fails at once (no retry: never a long hang).
+is retried 3 times with backoff (0.25, 0.5, 1 s); then RemoteError "<url>: …" (exit 3). A timeout
+(no connection within 10 s, or no answer within 60 s) fails at once: no retry, never a long hang.
 Every downloaded buffer is sha256-verified while it streams; a mismatch raises
 ChecksumMismatchError "checksum mismatch from <url>/<cs>". Batches hold at most 1000 checksums.
 Database answers: 409 (already recorded, or conflicting) is not an error; 405 (read-only server)
@@ -85,6 +85,11 @@ def request(method, url, *, body=None, json_body=None, headers=None, stream=Fals
         try:
             response = manager.request(method, url, body=payload, headers=headers,
                                           preload_content=not stream, decode_content=True)
+        except urllib3.exceptions.NewConnectionError as exc:  # refused, reset: worth a retry
+            failure = f"unreachable ({_reason(exc)})"
+            continue
+        except urllib3.exceptions.ConnectTimeoutError:  # (the base class of NewConnectionError)
+            raise RemoteError(f"{_base(url)}: unreachable (no connection within {CONNECT_TIMEOUT:.0f} s)") from None
         except urllib3.exceptions.ReadTimeoutError:
             raise RemoteError(f"{_base(url)}: no answer within {READ_TIMEOUT:.0f} s") from None
         except urllib3.exceptions.HTTPError as exc:
@@ -296,6 +301,12 @@ class DatabaseServer:
     def put_metadata(self, tf, res, record: dict) -> bool:
         return self._put({"type": "metadata", "checksum": Checksum(tf).hex(),
                           "result": Checksum(res).hex(), "value": record})
+
+    def put_leaves(self, res, leaves) -> None:
+        """Nothing: the protocol has no leaf index (the local databases keep it)."""
+
+    def get_leaf_parents(self, leaf) -> list:
+        return []
 
     def declare_irreproducible(self, tf, res) -> bool:
         """Forget (tf, res) on the server. True if the server had it."""

@@ -1,8 +1,11 @@
 """The storage of this process: memory in front of buffer directories and result databases.
 
 Built from config.Settings (storage order = Settings order). Buffers: trivial buffers, then an
-in-memory LRU of small buffers, then the writable buffer dirs, then the read-only ones.
-Writes go to memory and to every writable dir / database. A store that refuses a write
+in-memory LRU of small buffers, then the writable buffer dirs, then the read-only ones, then
+the hashservers (store/remote.py; what they serve is kept in the first writable dir). Results:
+the local databases, then the database servers (a server's answer is kept locally too).
+Writes go to memory and to every writable dir / database / server. A server that cannot be
+reached raises RemoteError (exit 3). A store that refuses a write
 (read-only file system, permissions) gets one warning and is skipped; the other stores still
 receive the data. With `persistent: false` nothing touches the disk: buffers, results and
 records live in memory only (unbounded, since memory is then the only store).
@@ -144,7 +147,9 @@ class Storage:
         cs = Checksum(cs).hex()
         if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None:
             return True
-        return any(store.has_valid(cs) for store in self._dirs + self._readonly_dirs)
+        if any(store.has_valid(cs) for store in self._dirs + self._readonly_dirs):
+            return True
+        return bool(self._remote) and self._remote.has(cs)  # verified when it is downloaded
 
     def put_buffer(self, data, cs=None) -> Checksum:
         actual = Checksum.of(data)
