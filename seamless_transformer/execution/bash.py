@@ -14,6 +14,8 @@ loop, so a chatty job can never block on a full pipe. There is no chdir and no l
 jobs may run at once in threads of one process.
 """
 
+import contextlib
+import contextvars
 import os
 import selectors
 import shlex
@@ -34,6 +36,19 @@ TERM_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
 POLL_INTERVAL = 0.02
 DRAIN_TIMEOUT = 2.0  # after the job exits, how long leftover pipe writers may keep them open
 SCRIPT_HEADER = "set -u -e\ntrap 'jobs -p | xargs -r kill 2>/dev/null' EXIT\n"
+_result_stream = contextvars.ContextVar("seamless_result_stream", default=None)
+
+
+@contextlib.contextmanager
+def result_streamed_to(stream):
+    """Within this block, bash jobs run in this thread copy their RESULT file, as it grows, to the
+    binary `stream` (seamless-run's stdout mode: the code writes the command's stdout to RESULT).
+    When the job succeeds, all of RESULT has been written; when it fails, what it wrote so far."""
+    token = _result_stream.set(stream)
+    try:
+        yield
+    finally:
+        _result_stream.reset(token)
 
 
 @dataclass
@@ -180,6 +195,7 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
         argv = command_line(script, workspace, env, pin_env, container, script_fd)
         watchdog = lifeline.start_watchdog(workspace)
         job = _Job(argv, {**os.environ, **pin_env}, workspace, out, err, container)
+        job.follower = _Follower(os.path.join(workspace, "RESULT"), _result_stream.get())
         job.run(cancel, script_fd, watchdog)
         if job.exit_status != 0:
             raise _failure(f"command failed with exit status {job.exit_status}", job)
@@ -218,6 +234,7 @@ class _Job:
         self.utime = self.stime = self.wall = 0.0
         self.maxrss = None
         self.proc = None
+        self.follower = None
 
     def run(self, cancel, script_fd=None, watchdog=None):
         start = time.monotonic()
@@ -244,6 +261,8 @@ class _Job:
             self._kill_leftovers()
             self._drain(DRAIN_TIMEOUT)
         finally:
+            if self.follower is not None:
+                self.follower.close()
             self.selector.close()
             self.proc.stdout.close()
             self.proc.stderr.close()
@@ -270,6 +289,8 @@ class _Job:
 
     def _pump(self, timeout):
         """Forward whatever the job wrote; wait at most `timeout` seconds for it."""
+        if self.follower is not None:
+            self.follower.forward()
         if not self.selector.get_map():
             time.sleep(timeout)
             return
@@ -336,6 +357,35 @@ class _Job:
 
     def logs(self) -> str:
         return bytes(self.log_tail[-TAIL_BYTES:]).decode("utf-8", errors="replace")
+
+
+class _Follower:
+    """Copies a file that the job appends to (RESULT) to a stream, as it grows; no-op without a stream."""
+
+    def __init__(self, path, stream):
+        self.path, self.stream = path, stream
+        self.handle = None
+
+    def forward(self):
+        if self.stream is None:
+            return
+        if self.handle is None:
+            try:
+                self.handle = open(self.path, "rb")
+            except (FileNotFoundError, IsADirectoryError):
+                return
+        while chunk := self.handle.read(1 << 16):
+            try:
+                self.stream.write(chunk)
+                self.stream.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                self.stream = None  # the reader went away
+                return
+
+    def close(self):
+        self.forward()
+        if self.handle is not None:
+            self.handle.close()
 
 
 def _docker_kill(container):
