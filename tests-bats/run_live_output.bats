@@ -49,3 +49,11 @@ GATED='echo first; until [ -e "$GO" ]; do sleep 0.05; done; echo second'
     assert_success
     [ "$output" = $'\xff\xfe' ] || flunk "bytes changed"
 }
+
+@test "a failing Python script's traceback names script.py, not a temporary directory" {
+    printf 'def f():\n    raise ValueError("boom")\nf()\n' > script.py
+    sr python3 script.py
+    assert_failure 1
+    assert_stderr_contains '  File "script.py", line 2, in f'
+    [[ "$stderr" != *seamless-bash-* ]] || flunk "a temporary path is named"
+}

@@ -228,6 +228,7 @@ class _Job:
         self.argv, self.env, self.cwd = argv, env, cwd
         self.container = container  # docker container name: killing the client does not stop it
         self.streams = {"stdout": out, "stderr": err}
+        self.stderr_paths = _PathRewriter(cwd)  # messages name the workspace's files relatively
         self.stderr_tail = bytearray()
         self.log_tail = bytearray()
         self.exit_status = None
@@ -260,6 +261,7 @@ class _Job:
             self.wall = time.monotonic() - start
             self._kill_leftovers()
             self._drain(DRAIN_TIMEOUT)
+            self._forward("stderr", b"", final=True)
         finally:
             if self.follower is not None:
                 self.follower.close()
@@ -301,7 +303,9 @@ class _Job:
                 continue
             self._forward(key.data, chunk)
 
-    def _forward(self, name, chunk):
+    def _forward(self, name, chunk, final=False):
+        if name == "stderr":
+            chunk = self.stderr_paths.feed(chunk, final)
         stream = self.streams[name]
         if stream is not None:
             try:
@@ -357,6 +361,32 @@ class _Job:
 
     def logs(self) -> str:
         return bytes(self.log_tail[-TAIL_BYTES:]).decode("utf-8", errors="replace")
+
+
+class _PathRewriter:
+    """Rewrites '<workspace>/' to '' in a byte stream, live: only a tail that may be the start of
+    the workspace path is held back until the next chunk. A traceback of the job then names
+    'script.py', not a temporary directory that is gone by the time it is read."""
+
+    def __init__(self, workspace: str):
+        paths = {workspace, os.path.realpath(workspace)}
+        self.needles = sorted((os.fsencode(p.rstrip("/") + "/") for p in paths), key=len, reverse=True)
+        self.pending = b""
+
+    def feed(self, chunk: bytes, final: bool = False) -> bytes:
+        data = self.pending + chunk
+        for needle in self.needles:
+            data = data.replace(needle, b"")
+        keep = 0 if final else max(self._held(data, needle) for needle in self.needles)
+        self.pending = data[len(data) - keep:] if keep else b""
+        return data[: len(data) - keep]
+
+    @staticmethod
+    def _held(data: bytes, needle: bytes) -> int:
+        for k in range(min(len(needle) - 1, len(data)), 0, -1):
+            if data.endswith(needle[:k]):
+                return k
+        return 0
 
 
 class _Follower:
