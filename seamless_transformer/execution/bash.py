@@ -200,7 +200,7 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
         if job.exit_status != 0:
             raise _failure(f"command failed with exit status {job.exit_status}", job)
         try:
-            result, extra = ws_mod.collect_result(workspace, output[1])
+            result, extra = ws_mod.collect_result(workspace, output[1], storage)
         except TransformationError as exc:
             raise _failure(str(exc), job) from None
         return BashOutcome(result, extra, job.utime, job.stime, job.maxrss, job.wall, job.logs())
