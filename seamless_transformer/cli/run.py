@@ -213,15 +213,27 @@ def _run(args, prepared, cwd) -> int:
     from ..errors import CacheMissError
     from ..store.outputs import Futures
 
-    with Futures(prepared, cwd):
+    streamed = prepared.mode == "stdout"  # the job's stdout reaches ours live, as it is written
+    with Futures(prepared, cwd), _stdout_streamed(streamed):
         try:
             buffer = _execute(args, prepared)
         except CacheMissError:
             if not _restore_inputs(prepared, storage):
                 raise
             buffer = _execute(args, prepared)  # an input buffer was corrupt: stored again from its file
-        _write_outputs(prepared, buffer, storage, cwd, download, _answer(args))
+        if not streamed:
+            _write_outputs(prepared, buffer, storage, cwd, download, _answer(args))
     return 0
+
+
+def _stdout_streamed(on: bool):
+    import contextlib
+
+    if not on:
+        return contextlib.nullcontext()
+    from ..execution.bash import result_streamed_to
+
+    return result_streamed_to(sys.stdout.buffer)
 
 
 def _restore_inputs(prepared, storage) -> bool:

@@ -14,6 +14,8 @@ loop, so a chatty job can never block on a full pipe. There is no chdir and no l
 jobs may run at once in threads of one process.
 """
 
+import contextlib
+import contextvars
 import os
 import selectors
 import shlex
@@ -35,6 +37,19 @@ TERM_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
 POLL_INTERVAL = 0.02
 DRAIN_TIMEOUT = 2.0  # after the job exits, how long leftover pipe writers may keep them open
 SCRIPT_HEADER = "set -u -e\ntrap 'jobs -p | xargs -r kill 2>/dev/null' EXIT\n"
+_result_stream = contextvars.ContextVar("seamless_result_stream", default=None)
+
+
+@contextlib.contextmanager
+def result_streamed_to(stream):
+    """Within this block, bash jobs run in this thread copy their RESULT file, as it grows, to the
+    binary `stream` (seamless-run's stdout mode: the code writes the command's stdout to RESULT).
+    When the job succeeds, all of RESULT has been written; when it fails, what it wrote so far."""
+    token = _result_stream.set(stream)
+    try:
+        yield
+    finally:
+        _result_stream.reset(token)
 
 
 @dataclass
@@ -181,11 +196,12 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
         argv = command_line(script, workspace, env, pin_env, container, script_fd)
         watchdog = lifeline.start_watchdog(workspace)
         job = _Job(argv, {**os.environ, **pin_env}, workspace, out, err, container)
+        job.follower = _Follower(os.path.join(workspace, "RESULT"), _result_stream.get())
         job.run(cancel, script_fd, watchdog)
         if job.exit_status != 0:
             raise _failure(f"command failed with exit status {job.exit_status}", job)
         try:
-            result, extra = ws_mod.collect_result(workspace, output[1])
+            result, extra = ws_mod.collect_result(workspace, output[1], storage)
         except TransformationError as exc:
             raise _failure(str(exc), job) from None
         return BashOutcome(result, extra, job.utime, job.stime, job.maxrss, job.wall, job.logs())
@@ -221,12 +237,14 @@ class _Job:
         self.argv, self.env, self.cwd = argv, env, cwd
         self.container = container  # docker container name: killing the client does not stop it
         self.streams = {"stdout": out, "stderr": err}
+        self.stderr_paths = _PathRewriter(cwd)  # messages name the workspace's files relatively
         self.stderr_tail = bytearray()
         self.log_tail = bytearray()
         self.exit_status = None
         self.utime = self.stime = self.wall = 0.0
         self.maxrss = None
         self.proc = None
+        self.follower = None
 
     def run(self, cancel, script_fd=None, watchdog=None):
         start = time.monotonic()
@@ -252,7 +270,10 @@ class _Job:
             self.wall = time.monotonic() - start
             self._kill_leftovers()
             self._drain(DRAIN_TIMEOUT)
+            self._forward("stderr", b"", final=True)
         finally:
+            if self.follower is not None:
+                self.follower.close()
             self.selector.close()
             self.proc.stdout.close()
             self.proc.stderr.close()
@@ -279,6 +300,8 @@ class _Job:
 
     def _pump(self, timeout):
         """Forward whatever the job wrote; wait at most `timeout` seconds for it."""
+        if self.follower is not None:
+            self.follower.forward()
         if not self.selector.get_map():
             time.sleep(timeout)
             return
@@ -289,7 +312,9 @@ class _Job:
                 continue
             self._forward(key.data, chunk)
 
-    def _forward(self, name, chunk):
+    def _forward(self, name, chunk, final=False):
+        if name == "stderr":
+            chunk = self.stderr_paths.feed(chunk, final)
         stream = self.streams[name]
         if stream is not None:
             try:
@@ -345,6 +370,61 @@ class _Job:
 
     def logs(self) -> str:
         return bytes(self.log_tail[-TAIL_BYTES:]).decode("utf-8", errors="replace")
+
+
+class _PathRewriter:
+    """Rewrites '<workspace>/' to '' in a byte stream, live: only a tail that may be the start of
+    the workspace path is held back until the next chunk. A traceback of the job then names
+    'script.py', not a temporary directory that is gone by the time it is read."""
+
+    def __init__(self, workspace: str):
+        paths = {workspace, os.path.realpath(workspace)}
+        self.needles = sorted((os.fsencode(p.rstrip("/") + "/") for p in paths), key=len, reverse=True)
+        self.pending = b""
+
+    def feed(self, chunk: bytes, final: bool = False) -> bytes:
+        data = self.pending + chunk
+        for needle in self.needles:
+            data = data.replace(needle, b"")
+        keep = 0 if final else max(self._held(data, needle) for needle in self.needles)
+        self.pending = data[len(data) - keep:] if keep else b""
+        return data[: len(data) - keep]
+
+    @staticmethod
+    def _held(data: bytes, needle: bytes) -> int:
+        for k in range(min(len(needle) - 1, len(data)), 0, -1):
+            if data.endswith(needle[:k]):
+                return k
+        return 0
+
+
+class _Follower:
+    """Copies a file that the job appends to (RESULT) to a stream, as it grows; no-op without a stream."""
+
+    def __init__(self, path, stream):
+        self.path, self.stream = path, stream
+        self.handle = None
+
+    def forward(self):
+        if self.stream is None:
+            return
+        if self.handle is None:
+            try:
+                self.handle = open(self.path, "rb")
+            except (FileNotFoundError, IsADirectoryError):
+                return
+        while chunk := self.handle.read(1 << 16):
+            try:
+                self.stream.write(chunk)
+                self.stream.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                self.stream = None  # the reader went away
+                return
+
+    def close(self):
+        self.forward()
+        if self.handle is not None:
+            self.handle.close()
 
 
 def _docker_kill(container):

@@ -32,6 +32,7 @@ from ..errors import TransformationError
 from ..identity import is_dunder
 
 TEXT_ENV_LIMIT = 1000
+STREAM_MIN = 1 << 20  # RESULT/ files from this size go to the store from their file, not through memory
 META_FILE_PREFIX = "META__FILE__"
 
 
@@ -165,7 +166,7 @@ def _write_file_pin(storage, checksum, path, *, executable=False):
     if not compression:
         source = storage.buffer_path(checksum)
         if source is not None:
-            from .filecopy import copy_verified
+            from ..store.filecopy import copy_verified
 
             os.makedirs(os.path.dirname(path), exist_ok=True)
             try:
@@ -218,16 +219,18 @@ def _compress(data: bytes, suffix: str) -> bytes:
 # ---------------------------------------------------------------- RESULT out
 
 
-def collect_result(workspace: str, celltype: str) -> tuple[bytes, dict]:
+def collect_result(workspace: str, celltype: str, storage=None) -> tuple[bytes, dict]:
     """Read RESULT from the workspace: (result buffer, extra buffers {Checksum: bytes}).
 
     A RESULT directory is always packed as a deep result: the plain index {relpath: leaf checksum},
-    with the leaves as extra buffers. A deep output celltype requires a RESULT directory.
+    with the leaves as extra buffers; with `storage`, leaves of STREAM_MIN bytes or more are put
+    into it from their files instead (streamed: peak memory stays flat whatever their size).
+    A deep output celltype requires a RESULT directory.
     A RESULT file gives its bytes for celltype ``bytes``; for any other celltype, see `convert_result`.
     """
     path = os.path.join(workspace, "RESULT")
     if os.path.isdir(path):
-        return pack_deep(read_tree(path))
+        return pack_deep(read_tree(path, None if storage is None else storage.put_file))
     if not os.path.lexists(path):
         raise TransformationError("command did not create RESULT")
     if celltype in DEEP_CELLTYPES:
@@ -237,8 +240,11 @@ def collect_result(workspace: str, celltype: str) -> tuple[bytes, dict]:
     return convert_result(data, celltype), {}
 
 
-def read_tree(path: str) -> dict[str, bytes]:
-    """{posix relpath: bytes} of the files under `path` (symlinked files read, symlinked dirs not entered)."""
+def read_tree(path: str, store_file=None) -> dict:
+    """{posix relpath: bytes} of the files under `path` (symlinked files read, symlinked dirs not entered).
+
+    With `store_file(path) -> Checksum`, a file of STREAM_MIN bytes or more is stored by it and
+    its value is that Checksum instead of its bytes."""
     tree = {}
     for dirpath, _dirnames, filenames in os.walk(path):
         for filename in filenames:
@@ -249,6 +255,9 @@ def read_tree(path: str) -> dict[str, bytes]:
             except UnicodeEncodeError:
                 raise TransformationError(f"RESULT/{rel!r}: file name is not UTF-8") from None
             try:
+                if store_file is not None and os.path.getsize(full) >= STREAM_MIN:
+                    tree[rel] = store_file(full)
+                    continue
                 with open(full, "rb") as f:
                     tree[rel] = f.read()
             except OSError as exc:
@@ -258,13 +267,17 @@ def read_tree(path: str) -> dict[str, bytes]:
     return tree
 
 
-def pack_deep(tree: dict[str, bytes]) -> tuple[bytes, dict]:
-    """A deep result: the plain index buffer, and its leaves by checksum."""
+def pack_deep(tree: dict) -> tuple[bytes, dict]:
+    """A deep result: the plain index buffer, and its leaves by checksum (leaves given as a
+    Checksum are stored already and are not among them)."""
     from ..celltypes import serialize
 
     extra = {}
     index = {}
     for rel in sorted(tree):
+        if isinstance(tree[rel], Checksum):
+            index[rel] = tree[rel].hex()
+            continue
         checksum = Checksum.of(tree[rel])
         extra[checksum] = tree[rel]
         index[rel] = checksum.hex()

@@ -263,7 +263,10 @@ def _materialize(path: str, cs: Checksum, storage, link: str, compression) -> No
         except BaseException:
             remove_path(tmp)
             raise
-    write_atomic(path, fetch(cs, storage), compression)
+    from .filecopy import place_verified
+
+    if compression or not place_verified(path, tmp_sibling(path), cs, storage):  # streamed from the store's file
+        write_atomic(path, fetch(cs, storage), compression)
 
 
 def place_file(path: str, cs, storage, *, policy="repair", link="copy", compression=None,

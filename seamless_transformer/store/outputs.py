@@ -203,14 +203,16 @@ def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download
 def _write_file(local: str, cs: Checksum, storage, download: bool) -> None:
     from .._util import unlink_quiet
     from .paths import retire_sidecars, write_checksum_sidecar
-    from .materialize import fetch, remove_path, write_atomic
+    from .filecopy import place_verified
+    from .materialize import fetch, remove_path, tmp_sibling, write_atomic
 
     unlink_quiet(local + ".INDEX")
     retire_sidecars(local, cs)  # the old sidecar goes before the content changes
     if download:
         if os.path.isdir(local) and not os.path.islink(local):
             remove_path(local)
-        write_atomic(local, fetch(cs, storage))
+        if not place_verified(local, tmp_sibling(local), cs, storage):  # streamed from the store's file
+            write_atomic(local, fetch(cs, storage))
     elif os.path.lexists(local):
         remove_path(local)
     write_checksum_sidecar(local, cs)

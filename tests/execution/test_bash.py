@@ -352,3 +352,26 @@ def test_keep_workspace_keeps_it_and_prints_its_path(bash_tf, storage, monkeypat
     assert os.path.isfile(os.path.join(workspace, "RESULT"))
     assert workspace in err.getvalue().decode()
     __import__("shutil").rmtree(workspace)
+
+
+# ------------------------------------------------------------ messages name workspace files relatively
+
+
+def test_stderr_names_workspace_files_relatively(bash_tf, storage):
+    err = io.BytesIO()
+    run(bash_tf('echo "$PWD/script.py:3" >&2\ntouch RESULT\n'), storage, stderr=err)
+    assert err.getvalue() == b"script.py:3\n"
+
+
+def test_a_workspace_path_split_across_chunks_is_rewritten():
+    from seamless_transformer.execution.bash import _PathRewriter
+
+    rewriter = _PathRewriter("/tmp/seamless-bash-abc")
+    out = rewriter.feed(b'File "/tmp/seaml') + rewriter.feed(b'ess-bash-abc/script.py"\n')
+    assert out + rewriter.feed(b"", final=True) == b'File "script.py"\n'
+
+
+def test_a_partial_line_that_is_not_the_workspace_path_is_not_held_back():
+    from seamless_transformer.execution.bash import _PathRewriter
+
+    assert _PathRewriter("/tmp/seamless-bash-abc").feed(b"progress 50%") == b"progress 50%"

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from seamless_transformer.checksum import Checksum
-from seamless_transformer.execution.filecopy import copy_verified
+from seamless_transformer.store.filecopy import copy_verified
 from seamless_transformer.store import statcache
 
 

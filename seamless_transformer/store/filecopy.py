@@ -1,4 +1,5 @@
-"""Copy a stored buffer file into a job's workspace: a regular file of its own, verified.
+"""Copy a stored buffer file out of the store (into a job's workspace, or to a result target):
+a regular file of its own, verified.
 
     copy_verified(source, path, checksum, mode) -> bool
 
@@ -21,6 +22,7 @@ import hashlib
 import os
 import time
 
+from .._util import unlink_quiet
 from ..checksum import Checksum
 
 CHUNK = 1 << 20
@@ -30,8 +32,8 @@ FICLONE = 0x40049409  # _IOW(0x94, 9, int), linux/fs.h
 def copy_verified(source: str, path: str, checksum: Checksum, mode: int) -> bool:
     """Copy file `source` to the new file `path` (created with `mode`); False, with `path`
     removed, if the content of `source` does not match `checksum`. OSError from open/write."""
-    from ..store import statcache
-    from ..store.paths import MEMO_MIN_SIZE, _memo_safe
+    from . import statcache
+    from .paths import MEMO_MIN_SIZE, _memo_safe
 
     stat_time = time.time_ns()
     src = os.open(source, os.O_RDONLY)
@@ -104,3 +106,25 @@ def _fast_copy(src: int, dst: int, size: int) -> bool:
     except OSError:
         return False
     return copied == size
+
+
+def place_verified(path: str, tmp: str, checksum, storage, mode: int = 0o644) -> bool:
+    """Replace `path` atomically (via the new file `tmp` in its directory, then rename) by a
+    verified copy of the stored file of `checksum`, streamed: memory stays flat whatever its size.
+    False, with nothing changed, if the store has no uncompressed file for it or that file does
+    not match (the caller falls back to a verified read, which also discards a corrupt file)."""
+    checksum = Checksum(checksum)
+    source = storage.buffer_path(checksum)
+    if source is None:
+        return False
+    try:
+        if not copy_verified(source, tmp, checksum, mode):
+            return False
+        os.replace(tmp, path)
+    except FileNotFoundError:
+        unlink_quiet(tmp)
+        return False  # the buffer file went away meanwhile
+    except BaseException:
+        unlink_quiet(tmp)
+        raise
+    return True
