@@ -100,7 +100,7 @@ def big_buffer(tmp, url, hs_dir, size) -> None:
                              capture_output=True, text=True, check=True)
         peak.append(int(out.stdout))
 
-    curl_up = best(lambda: subprocess.run(["curl", "-sf", "-T", src, f"{url}/{cs}"], check=True), unstore)
+    curl_up = best(lambda: subprocess.run(["curl", "-sf", "-o", os.devnull, "-T", src, f"{url}/{cs}"], check=True), unstore)
     ours_up = best(lambda: ours("up"), unstore)
     curl_down = best(lambda: subprocess.run(["curl", "-sf", "-o", dst, f"{url}/{cs}"], check=True))
     ours_down = best(lambda: ours("down"))
