@@ -1,19 +1,20 @@
-"""The plain `>>>` prompt (pexpect on `python -i`): a typed function has no source before 3.13."""
+"""The plain `>>>` prompt (pexpect on `python -i`): a function typed there has no source."""
 
 import os
 import sys
 
 import pytest
 
-pexpect = pytest.importorskip("pexpect")
+import pexpect
 
 DEFINE = ["from seamless.transformer import delayed", "@delayed", "def add(a, b):", "    return a + b", ""]
 
 
-def _prompt(term="dumb"):
-    """`python -i` in a pty; from 3.13 on, a real TERM gives the new prompt, which keeps sources."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONSTARTUP", "PYTHON_BASIC_REPL")}
-    env["TERM"] = term
+def _prompt():
+    """`python -i` in a pty, with the basic prompt, which keeps no sources (also from 3.13 on)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"}
+    env["TERM"] = "dumb"
+    env["PYTHON_BASIC_REPL"] = "1"
     child = pexpect.spawn(sys.executable, ["-i", "-q"], env=env, encoding="utf-8", timeout=60)
     child.expect_exact(">>> ")
     return child
@@ -29,7 +30,6 @@ def _quit(child):
     child.expect(pexpect.EOF)
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 13), reason="from Python 3.13 on the prompt keeps sources")
 def test_a_function_typed_at_the_prompt_is_refused_with_the_two_ways_out():
     child = _prompt()
     _type(child, DEFINE)
@@ -45,13 +45,5 @@ def test_code_given_as_a_string_at_the_prompt_runs():
     _type(child, ["from seamless.transformer import delayed",
                   'add = delayed("def add(a, b):\\n    return a + b\\n")',
                   "print('value', add(a=19, b=23).run())"])
-    child.expect_exact("value 42")
-    _quit(child)
-
-
-@pytest.mark.skipif(sys.version_info < (3, 13), reason="before Python 3.13 the prompt keeps no sources")
-def test_from_python_3_13_a_function_typed_at_the_prompt_runs():
-    child = _prompt(term="xterm")
-    _type(child, DEFINE + ["print('value', add(19, 23).run())"])
     child.expect_exact("value 42")
     _quit(child)
