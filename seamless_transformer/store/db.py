@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 
 from ..checksum import Checksum
 
@@ -58,6 +59,26 @@ def _hex(cs) -> str:
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+class CorruptDatabaseError(OSError):
+    """seamless.db is damaged. Its message says how to move it aside; the buffers are not affected."""
+
+    def __init__(self, path: str, cause):
+        import shlex
+
+        folder = os.path.dirname(path)
+        aside = shlex.quote(os.path.join(folder, "corrupt-db"))
+        moved = " ".join(shlex.quote(path + s) for s in ("", "-wal", "-shm") if os.path.exists(path + s))
+        super().__init__(
+            f"{path} is damaged ({cause}); results are neither looked up nor recorded there."
+            f" The buffers are kept. To start a new database: mkdir {aside} && mv {moved} {aside}/"
+        )
 
 
 def _is_readonly(exc: sqlite3.OperationalError) -> bool:
@@ -141,7 +162,7 @@ class ResultDB:
         raise PermissionError(f"{self.path}: cannot open result database for reading")
 
     def _read(self, sql, params):
-        with self._guard():
+        with self._guard(), self._corruption():
             conn = self._connect(write=False)
             if conn is None:
                 return []
@@ -154,7 +175,7 @@ class ResultDB:
 
     def _write(self, func):
         """Run func(conn) inside one BEGIN IMMEDIATE transaction, retrying while busy."""
-        with self._guard():
+        with self._guard(), self._corruption():
             conn = self._connect(write=True)
             try:
                 return _retry(lambda: run_in_transaction(conn, func))
@@ -162,6 +183,19 @@ class ResultDB:
                 if _is_readonly(exc):
                     raise PermissionError(f"{self.path}: result database is not writable ({exc})") from None
                 raise
+
+    @contextmanager
+    def _corruption(self):
+        """A damaged file becomes CorruptDatabaseError (one line, with the command that recovers)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise
+            if self._conn is not None:
+                self._abandoned.append(self._conn)
+                self._conn = None
+            raise CorruptDatabaseError(self.path, exc) from None
 
     def close(self) -> None:
         with self._guard():

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from .. import config
 from ..checksum import TRIVIAL_CHECKSUMS, Checksum, hash_file
 from ..errors import CacheMissError, ChecksumMismatchError
-from .db import ResultDB
+from .db import CorruptDatabaseError, ResultDB
 from .files import BufferDir
 from .remote import RemoteBuffers, remote_databases
 
@@ -86,7 +86,20 @@ class Storage:
         key = getattr(store, "path", repr(store))
         if key not in self._warned:
             self._warned.add(key)
-            logger.warning("%s: not written (%s)", key, exc)
+            if isinstance(exc, CorruptDatabaseError):
+                logger.warning("%s", exc)
+            else:
+                logger.warning("%s: not written (%s)", key, exc)
+
+    def _from_dbs(self, method, *args) -> list:
+        """[db.method(*args)] over the databases; a damaged one is skipped with one warning."""
+        found = []
+        for db in self._dbs:
+            try:
+                found.append(getattr(db, method)(*args))
+            except CorruptDatabaseError as exc:
+                self._warn_once(db, exc)
+        return found
 
     # ------------------------------------------------------------ buffers
 
@@ -191,8 +204,7 @@ class Storage:
         if not self.persistent:
             res = self._results.get(tf)
             return Checksum(res) if res else None
-        for db in self._dbs:
-            res = db.get_transformation(tf)
+        for res in self._from_dbs("get_transformation", tf):
             if res is not None:
                 self._remember_result(db, tf, res)
                 return Checksum(res)
@@ -239,8 +251,7 @@ class Storage:
         tf = Checksum(tf).hex()
         if not self.persistent:
             return self._records.get(tf)
-        for db in self._dbs:
-            record = db.get_metadata(tf)
+        for record in self._from_dbs("get_metadata", tf):
             if record is not None:
                 return record
         return None
@@ -249,9 +260,7 @@ class Storage:
         res = Checksum(res).hex()
         if not self.persistent:
             return [tf for tf, r in self._results.items() if r == res]
-        found = []
-        for db in self._dbs:
-            found += db.get_rev_transformations(res)
+        found = [tf for rows in self._from_dbs("get_rev_transformations", res) for tf in rows]
         return list(dict.fromkeys(found))
 
     def put_leaves(self, res, leaves) -> None:
@@ -267,9 +276,7 @@ class Storage:
         leaf = Checksum(leaf).hex()
         if not self.persistent:
             return sorted(self._leaves.get(leaf, ()))
-        found = []
-        for db in self._dbs:
-            found += db.get_leaf_parents(leaf)
+        found = [res for rows in self._from_dbs("get_leaf_parents", leaf) for res in rows]
         return list(dict.fromkeys(found))
 
     def declare_irreproducible(self, tf, res) -> bool:
