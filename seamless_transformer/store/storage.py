@@ -91,16 +91,6 @@ class Storage:
             else:
                 logger.warning("%s: not written (%s)", key, exc)
 
-    def _from_dbs(self, method, *args) -> list:
-        """[db.method(*args)] over the databases; a damaged one is skipped with one warning."""
-        found = []
-        for db in self._dbs:
-            try:
-                found.append(getattr(db, method)(*args))
-            except CorruptDatabaseError as exc:
-                self._warn_once(db, exc)
-        return found
-
     # ------------------------------------------------------------ buffers
 
     def _get_buffer(self, cs: str):
@@ -204,7 +194,12 @@ class Storage:
         if not self.persistent:
             res = self._results.get(tf)
             return Checksum(res) if res else None
-        for res in self._from_dbs("get_transformation", tf):
+        for db in self._dbs:
+            try:
+                res = db.get_transformation(tf)
+            except CorruptDatabaseError as exc:
+                self._warn_once(db, exc)
+                continue
             if res is not None:
                 self._remember_result(db, tf, res)
                 return Checksum(res)
@@ -221,12 +216,14 @@ class Storage:
                 except OSError as exc:
                     self._warn_once(db, exc)
 
-    def _each_db(self, method, *args) -> list:
+    def _each_db(self, method, *args, skip=OSError) -> list:
+        """[db.method(*args)] over the databases; one that raises `skip` is left out with one warning
+        (reads skip only a damaged database: CorruptDatabaseError)."""
         outcomes = []
         for db in self._dbs:
             try:
                 outcomes.append(getattr(db, method)(*args))
-            except OSError as exc:
+            except skip as exc:
                 self._warn_once(db, exc)
         return outcomes
 
@@ -251,7 +248,7 @@ class Storage:
         tf = Checksum(tf).hex()
         if not self.persistent:
             return self._records.get(tf)
-        for record in self._from_dbs("get_metadata", tf):
+        for record in self._each_db("get_metadata", tf, skip=CorruptDatabaseError):
             if record is not None:
                 return record
         return None
@@ -260,7 +257,8 @@ class Storage:
         res = Checksum(res).hex()
         if not self.persistent:
             return [tf for tf, r in self._results.items() if r == res]
-        found = [tf for rows in self._from_dbs("get_rev_transformations", res) for tf in rows]
+        rows = self._each_db("get_rev_transformations", res, skip=CorruptDatabaseError)
+        found = [tf for each in rows for tf in each]
         return list(dict.fromkeys(found))
 
     def put_leaves(self, res, leaves) -> None:
@@ -276,7 +274,8 @@ class Storage:
         leaf = Checksum(leaf).hex()
         if not self.persistent:
             return sorted(self._leaves.get(leaf, ()))
-        found = [res for rows in self._from_dbs("get_leaf_parents", leaf) for res in rows]
+        rows = self._each_db("get_leaf_parents", leaf, skip=CorruptDatabaseError)
+        found = [res for each in rows for res in each]
         return list(dict.fromkeys(found))
 
     def declare_irreproducible(self, tf, res) -> bool:
