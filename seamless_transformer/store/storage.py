@@ -136,7 +136,8 @@ class Storage:
         checksums = [cs for cs in checksums if cs.hex() not in TRIVIAL_CHECKSUMS]
         if not self.persistent:
             return [cs for cs in checksums if self._memory.get(cs.hex()) is None]
-        missing = {cs for cs in checksums if not all(store.has(cs) for store in self._dirs)}
+        # a corrupt stored copy counts as missing (it is discarded), so that it is stored again
+        missing = {cs for cs in checksums if not all(store.has_valid(cs) for store in self._dirs)}
         if self._remote:
             missing.update(self._remote.missing(checksums))
         return [cs for cs in checksums if cs in missing]
