@@ -17,7 +17,9 @@ from collections import OrderedDict
 from .. import config
 from ..checksum import TRIVIAL_CHECKSUMS, Checksum, hash_file
 from ..errors import CacheMissError, ChecksumMismatchError
-from .db import CorruptDatabaseError, ResultDB
+from .db import CorruptDatabaseError, LeafDB, ResultDB
+
+LEAF_DB = "seamless-leaves.db"  # next to each seamless.db
 from .files import BufferDir
 from .remote import RemoteBuffers, remote_databases
 
@@ -70,9 +72,10 @@ class Storage:
             self._dbs = [ResultDB(p) for p in settings.database_paths]
             self._remote = RemoteBuffers(settings)
             self._dbs += remote_databases(settings)
+            self._leaf_dbs = [LeafDB(os.path.join(os.path.dirname(p), LEAF_DB)) for p in settings.database_paths]
         else:
             self._memory = _MemoryBuffers(None, None)
-            self._dirs, self._dbs, self._remote = [], [], None
+            self._dirs, self._dbs, self._remote, self._leaf_dbs = [], [], None, []
         self._readonly_dirs = [BufferDir(p, writable=False) for p in settings.readonly_buffer_dirs]
         self._results = {}  # tf hex -> result hex, when not persistent
         self._records = {}  # tf hex -> record, when not persistent
@@ -217,11 +220,11 @@ class Storage:
                 except OSError as exc:
                     self._warn_once(db, exc)
 
-    def _each_db(self, method, *args, skip=OSError) -> list:
-        """[db.method(*args)] over the databases; one that raises `skip` is left out with one warning
-        (reads skip only a damaged database: CorruptDatabaseError)."""
+    def _each_db(self, method, *args, skip=OSError, dbs=None) -> list:
+        """[db.method(*args)] over the databases (default: the result databases); one that raises
+        `skip` is left out with one warning (reads skip only a damaged one: CorruptDatabaseError)."""
         outcomes = []
-        for db in self._dbs:
+        for db in self._dbs if dbs is None else dbs:
             try:
                 outcomes.append(getattr(db, method)(*args))
             except skip as exc:
@@ -269,13 +272,13 @@ class Storage:
             for leaf in leaves:
                 self._leaves.setdefault(Checksum(leaf).hex(), set()).add(res)
             return
-        self._each_db("put_leaves", res, list(leaves))
+        self._each_db("put_leaves", res, list(leaves), dbs=self._leaf_dbs)
 
     def get_leaf_parents(self, leaf) -> list:
         leaf = Checksum(leaf).hex()
         if not self.persistent:
             return sorted(self._leaves.get(leaf, ()))
-        rows = self._each_db("get_leaf_parents", leaf, skip=CorruptDatabaseError)
+        rows = self._each_db("get_leaf_parents", leaf, skip=CorruptDatabaseError, dbs=self._leaf_dbs)
         found = [res for each in rows for res in each]
         return list(dict.fromkeys(found))
 
