@@ -151,7 +151,9 @@ class Storage:
         cs = Checksum(cs).hex()
         if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None:
             return True
-        return any(store.has_valid(cs) for store in self._dirs + self._readonly_dirs)
+        if any(store.has_valid(cs) for store in self._dirs + self._readonly_dirs):
+            return True
+        return bool(self._remote) and self._remote.has(cs)  # verified when it is fetched
 
     def put_buffer(self, data, cs=None) -> Checksum:
         actual = Checksum.of(data)
