@@ -391,6 +391,4 @@ def _recompute(tf, storage) -> None:
     identity = resolve_buffer(tf, fingertip=True, storage=storage)
     tf_dict = deserialize(identity, "plain")
     tf_dict.setdefault("__output__", ["result", "mixed", None])
-    job = Job(tf_dict, tf, fingertip=True)
-    _run_job(job)
-    job.result()
+    run_here(tf_dict, tf, use_cache=False, fingertip=True).result()

@@ -9,9 +9,9 @@ immutable=1 when the directory does not let sqlite create its -shm file) and eve
 raises PermissionError. A writable ResultDB whose file or directory the OS refuses to write
 raises PermissionError as well (one clear line); store.storage turns that into a warning.
 
-Besides the upstream tables (exact DDL), the file holds one table of ours, "deep_leaf"
-(leaf -> deep result that holds it), which an upstream server ignores: it lets fingertip
-recompute a missing leaf of a deep result, such as a --scratch output file.
+LeafDB is our own small database next to it, `seamless-leaves.db` (seamless.db keeps the exact
+upstream schema): leaf -> the deep results that hold it, so that fingertip can recompute a missing
+leaf of a deep result, such as a --scratch output file.
 """
 
 import json
@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 
 from ..checksum import Checksum
 
@@ -42,9 +43,7 @@ CREATE TABLE IF NOT EXISTS "bucket_probe" ("bucket_kind" VARCHAR(20) NOT NULL, "
 CREATE INDEX IF NOT EXISTS "bucket_probe_bucket_checksum" ON "bucket_probe" ("bucket_checksum");
 """
 
-# Our own table, next to the upstream ones (which an upstream server ignores): which deep
-# results hold a leaf, so that a missing leaf (a --scratch output) can be recomputed by the
-# transformation that produced the deep result (fingertip).
+# The table of LeafDB (seamless-leaves.db): which deep results hold a leaf.
 LEAF_SCHEMA = """\
 CREATE TABLE IF NOT EXISTS "deep_leaf" ("leaf" CHAR(64) NOT NULL, "result" CHAR(64) NOT NULL, PRIMARY KEY ("leaf", "result")) WITHOUT ROWID"""
 
@@ -60,12 +59,33 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+class CorruptDatabaseError(OSError):
+    """seamless.db is damaged. Its message says how to move it aside; the buffers are not affected."""
+
+    def __init__(self, path: str, cause):
+        import shlex
+
+        folder = os.path.dirname(path)
+        aside = shlex.quote(os.path.join(folder, "corrupt-db"))
+        moved = " ".join(shlex.quote(path + s) for s in ("", "-wal", "-shm") if os.path.exists(path + s))
+        super().__init__(
+            f"{path} is damaged ({cause}); results are neither looked up nor recorded there."
+            f" The buffers are kept. To start a new database: mkdir {aside} && mv {moved} {aside}/"
+        )
+
+
 def _is_readonly(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "readonly" in text or "read-only" in text or "unable to open" in text
 
 
 class ResultDB:
+    _schema_init = staticmethod(lambda conn: _init_schema(conn))  # LeafDB has its own
     def __init__(self, path, *, readonly=False):
         self.path = os.path.abspath(os.fspath(path))
         self.readonly = readonly
@@ -121,7 +141,7 @@ class ResultDB:
         conn = sqlite3.connect(self.path, timeout=BUSY_RETRY_SECONDS, isolation_level=None,
                                check_same_thread=False)
         try:
-            _retry(lambda: _init_schema(conn))
+            _retry(lambda: self._schema_init(conn))
         except BaseException:
             conn.close()
             raise
@@ -141,7 +161,7 @@ class ResultDB:
         raise PermissionError(f"{self.path}: cannot open result database for reading")
 
     def _read(self, sql, params):
-        with self._guard():
+        with self._guard(), self._corruption():
             conn = self._connect(write=False)
             if conn is None:
                 return []
@@ -154,7 +174,7 @@ class ResultDB:
 
     def _write(self, func):
         """Run func(conn) inside one BEGIN IMMEDIATE transaction, retrying while busy."""
-        with self._guard():
+        with self._guard(), self._corruption():
             conn = self._connect(write=True)
             try:
                 return _retry(lambda: run_in_transaction(conn, func))
@@ -162,6 +182,19 @@ class ResultDB:
                 if _is_readonly(exc):
                     raise PermissionError(f"{self.path}: result database is not writable ({exc})") from None
                 raise
+
+    @contextmanager
+    def _corruption(self):
+        """A damaged file becomes CorruptDatabaseError (one line, with the command that recovers)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise
+            if self._conn is not None:
+                self._abandoned.append(self._conn)
+                self._conn = None
+            raise CorruptDatabaseError(self.path, exc) from None
 
     def close(self) -> None:
         with self._guard():
@@ -182,18 +215,6 @@ class ResultDB:
     def get_rev_transformations(self, res) -> list:
         rows = self._read('SELECT "checksum" FROM "rev_transformation" WHERE "result"=? ORDER BY "id"', (_hex(res),))
         return list(dict.fromkeys(row[0] for row in rows))
-
-    def put_leaves(self, res, leaves) -> None:
-        """Remember that deep result `res` holds each checksum of `leaves`."""
-        rows = [(_hex(leaf), _hex(res)) for leaf in leaves]
-        if rows:
-            self._write(lambda conn: conn.executemany(
-                'INSERT OR IGNORE INTO "deep_leaf" ("leaf", "result") VALUES (?, ?)', rows))
-
-    def get_leaf_parents(self, leaf) -> list:
-        """The deep results that hold `leaf` (none for a database that has no deep_leaf table)."""
-        rows = self._read('SELECT "result" FROM "deep_leaf" WHERE "leaf"=?', (_hex(leaf),))
-        return [row[0] for row in rows]
 
     def put_metadata(self, tf, res, record: dict) -> bool:
         """Record `record` for (tf, res). False when refused: tf was declared irreproducible,
@@ -226,17 +247,43 @@ def _retry(func):
             delay = min(delay * 2, 0.2)
 
 
-def _init_schema(conn) -> None:
+def _pragmas(conn) -> None:
     conn.execute("PRAGMA busy_timeout=30000")
     if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
         conn.execute("PRAGMA journal_mode=WAL")  # needs a moment without other connections
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
+
+
+def _init_schema(conn) -> None:
+    _pragmas(conn)
     exists = conn.execute(
         "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='bucket_probe'").fetchone()[0]
     if not exists:
         run_in_transaction(conn, _create_tables)
+
+
+def _init_leaf_schema(conn) -> None:
+    _pragmas(conn)
     conn.execute(LEAF_SCHEMA)
+
+
+class LeafDB(ResultDB):
+    """seamless-leaves.db: leaf checksum -> the deep results that hold it (same connection rules)."""
+
+    _schema_init = staticmethod(_init_leaf_schema)
+
+    def put_leaves(self, res, leaves) -> None:
+        """Remember that deep result `res` holds each checksum of `leaves`."""
+        rows = [(_hex(leaf), _hex(res)) for leaf in leaves]
+        if rows:
+            self._write(lambda conn: conn.executemany(
+                'INSERT OR IGNORE INTO "deep_leaf" ("leaf", "result") VALUES (?, ?)', rows))
+
+    def get_leaf_parents(self, leaf) -> list:
+        """The deep results that hold `leaf`."""
+        rows = self._read('SELECT "result" FROM "deep_leaf" WHERE "leaf"=?', (_hex(leaf),))
+        return [row[0] for row in rows]
 
 
 def _create_tables(conn) -> None:

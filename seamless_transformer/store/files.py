@@ -152,7 +152,7 @@ class BufferDir:
         if self.has(actual):
             return actual
         target = self._prepare(actual.hex())
-        tmp = _temp_for(target)
+        tmp = temp_for(target)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
@@ -193,7 +193,7 @@ class BufferDir:
             self._ensure_root()
             _clean_once(self.path)
             staging = os.path.join(self.path, "incoming")
-        tmp = _temp_for(staging)
+        tmp = temp_for(staging)
         try:
             hasher = hashlib.sha256()
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -214,7 +214,7 @@ class BufferDir:
 _cleaned: set = set()  # (pid, directory) whose stale temp files this process has removed
 
 
-def _temp_for(target: str) -> str:
+def temp_for(target: str) -> str:
     """"<target>-<pid>-<random>": readers ignore it (a "-"), and its writer can be told dead."""
     return f"{target}-{os.getpid()}-{secrets.token_hex(8)}"
 

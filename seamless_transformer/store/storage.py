@@ -20,7 +20,9 @@ from collections import OrderedDict
 from .. import config
 from ..checksum import TRIVIAL_CHECKSUMS, Checksum, hash_file
 from ..errors import CacheMissError, ChecksumMismatchError
-from .db import ResultDB
+from .db import CorruptDatabaseError, LeafDB, ResultDB
+
+LEAF_DB = "seamless-leaves.db"  # next to each seamless.db
 from .files import BufferDir
 from .remote import RemoteBuffers, remote_databases
 
@@ -73,9 +75,10 @@ class Storage:
             self._dbs = [ResultDB(p) for p in settings.database_paths]
             self._remote = RemoteBuffers(settings)
             self._dbs += remote_databases(settings)
+            self._leaf_dbs = [LeafDB(os.path.join(os.path.dirname(p), LEAF_DB)) for p in settings.database_paths]
         else:
             self._memory = _MemoryBuffers(None, None)
-            self._dirs, self._dbs, self._remote = [], [], None
+            self._dirs, self._dbs, self._remote, self._leaf_dbs = [], [], None, []
         self._readonly_dirs = [BufferDir(p, writable=False) for p in settings.readonly_buffer_dirs]
         self._results = {}  # tf hex -> result hex, when not persistent
         self._records = {}  # tf hex -> record, when not persistent
@@ -89,7 +92,10 @@ class Storage:
         key = getattr(store, "path", repr(store))
         if key not in self._warned:
             self._warned.add(key)
-            logger.warning("%s: not written (%s)", key, exc)
+            if isinstance(exc, CorruptDatabaseError):
+                logger.warning("%s", exc)
+            else:
+                logger.warning("%s: not written (%s)", key, exc)
 
     # ------------------------------------------------------------ buffers
 
@@ -136,7 +142,8 @@ class Storage:
         checksums = [cs for cs in checksums if cs.hex() not in TRIVIAL_CHECKSUMS]
         if not self.persistent:
             return [cs for cs in checksums if self._memory.get(cs.hex()) is None]
-        missing = {cs for cs in checksums if not all(store.has(cs) for store in self._dirs)}
+        # a corrupt stored copy counts as missing (it is discarded), so that it is stored again
+        missing = {cs for cs in checksums if not all(store.has_valid(cs) for store in self._dirs)}
         if self._remote:
             missing.update(self._remote.missing(checksums))
         return [cs for cs in checksums if cs in missing]
@@ -197,7 +204,11 @@ class Storage:
             res = self._results.get(tf)
             return Checksum(res) if res else None
         for db in self._dbs:
-            res = db.get_transformation(tf)
+            try:
+                res = db.get_transformation(tf)
+            except CorruptDatabaseError as exc:
+                self._warn_once(db, exc)
+                continue
             if res is not None:
                 self._remember_result(db, tf, res)
                 return Checksum(res)
@@ -214,12 +225,14 @@ class Storage:
                 except OSError as exc:
                     self._warn_once(db, exc)
 
-    def _each_db(self, method, *args) -> list:
+    def _each_db(self, method, *args, skip=OSError, dbs=None) -> list:
+        """[db.method(*args)] over the databases (default: the result databases); one that raises
+        `skip` is left out with one warning (reads skip only a damaged one: CorruptDatabaseError)."""
         outcomes = []
-        for db in self._dbs:
+        for db in self._dbs if dbs is None else dbs:
             try:
                 outcomes.append(getattr(db, method)(*args))
-            except OSError as exc:
+            except skip as exc:
                 self._warn_once(db, exc)
         return outcomes
 
@@ -244,8 +257,7 @@ class Storage:
         tf = Checksum(tf).hex()
         if not self.persistent:
             return self._records.get(tf)
-        for db in self._dbs:
-            record = db.get_metadata(tf)
+        for record in self._each_db("get_metadata", tf, skip=CorruptDatabaseError):
             if record is not None:
                 return record
         return None
@@ -254,9 +266,8 @@ class Storage:
         res = Checksum(res).hex()
         if not self.persistent:
             return [tf for tf, r in self._results.items() if r == res]
-        found = []
-        for db in self._dbs:
-            found += db.get_rev_transformations(res)
+        rows = self._each_db("get_rev_transformations", res, skip=CorruptDatabaseError)
+        found = [tf for each in rows for tf in each]
         return list(dict.fromkeys(found))
 
     def put_leaves(self, res, leaves) -> None:
@@ -266,15 +277,14 @@ class Storage:
             for leaf in leaves:
                 self._leaves.setdefault(Checksum(leaf).hex(), set()).add(res)
             return
-        self._each_db("put_leaves", res, list(leaves))
+        self._each_db("put_leaves", res, list(leaves), dbs=self._leaf_dbs)
 
     def get_leaf_parents(self, leaf) -> list:
         leaf = Checksum(leaf).hex()
         if not self.persistent:
             return sorted(self._leaves.get(leaf, ()))
-        found = []
-        for db in self._dbs:
-            found += db.get_leaf_parents(leaf)
+        rows = self._each_db("get_leaf_parents", leaf, skip=CorruptDatabaseError, dbs=self._leaf_dbs)
+        found = [res for each in rows for res in each]
         return list(dict.fromkeys(found))
 
     def declare_irreproducible(self, tf, res) -> bool:

@@ -10,12 +10,12 @@ copied, hard-linked or symlinked; a compressed source is stored as it is, as <cs
 """
 
 import os
-import secrets
 from dataclasses import dataclass, field
 
 from .._util import unlink_quiet
 from ..checksum import Checksum
 from ..errors import ChecksumMismatchError, SeamlessError, UsageError
+from .files import temp_for as _temp_for
 from .paths import COMPRESSED_SUFFIXES
 
 _CHUNK = 1 << 20
@@ -111,7 +111,7 @@ class DestinationSink:
     def put_buffer(self, data: bytes, cs) -> None:
         target = self._target(Checksum(cs))
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = f"{target}-{secrets.token_hex(8)}"
+        tmp = _temp_for(target)
         try:
             with open(tmp, "xb") as f:
                 f.write(data)
@@ -127,7 +127,7 @@ class DestinationSink:
             length = _canonical_length(path)
             target += suffix
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = f"{target}-{secrets.token_hex(8)}"
+        tmp = _temp_for(target)
         try:
             copied = self._link_or_copy(path, tmp, cs if not suffix else None)
             self._publish(tmp, target, chmod=copied)
@@ -138,7 +138,7 @@ class DestinationSink:
 
     def put_length(self, cs: Checksum, length: int) -> None:
         target = self._target(cs) + ".BUFFERLENGTH"
-        tmp = f"{target}-{secrets.token_hex(8)}"
+        tmp = _temp_for(target)
         try:
             with open(tmp, "x", encoding="ascii") as f:
                 f.write(f"{length}\n")

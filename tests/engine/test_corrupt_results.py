@@ -78,3 +78,13 @@ def test_seamless_run_in_stdout_mode_recomputes_a_corrupt_result():
     done = subprocess.run(["seamless-run", "echo hello"], capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (0, "hello\n"), done.stderr
     assert is_intact(HELLO)
+
+
+def test_seamless_run_repairs_a_corrupt_stored_input_from_the_local_file():
+    with open("in.txt", "w") as f:
+        f.write("hello\n")
+    subprocess.run(["seamless-run", "cat in.txt"], check=True, capture_output=True)
+    corrupt(HELLO)
+    done = subprocess.run(["seamless-run", "wc -c in.txt"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "6 in.txt\n"), done.stderr
+    assert is_intact(HELLO)
