@@ -42,6 +42,7 @@ class ShellSession:
             argv[0], argv[1:], env=env, cwd=cwd, encoding="utf-8", dimensions=(40, 200), timeout=TIMEOUT
         )
         self.child.logfile_read = self.log
+        self.child.delaybeforesend = None  # the pty buffers what is typed; pexpect's 50 ms pause is waste
         self.child.sendline(SETUP[shell])
         self.expect_prompt()
 
