@@ -159,7 +159,7 @@ seamless-mode--prepare() {
   # History expansion first, exactly as bash would do it after Enter (`!$`, `!!`).
   if [[ -n $bang && $- == *H* && $line == *"$bang"* ]]; then
     builtin shopt -q histverify && return 0
-    line=$(builtin history -p -- "$line" 2>/dev/null) || return 0
+    line=$(seamless-mode--expand "$line" 2>/dev/null) || return 0
   fi
   seamless-mode--quick-decline "$line" && return 0
   seamless-mode--rewriter  # here, not only in the $(...) below, so that the answer is kept
@@ -171,20 +171,72 @@ seamless-mode--prepare() {
   done <<<"${out#*$'\n'}"
   __seamless_mode_L=$line
   __seamless_mode_R=${out%%$'\n'*}
+  word=${out#*$'\n'}
+  seamless-mode--alias "${word%%$'\n'*}" "$line" && return 0
+  __seamless_mode_kept=0
   [[ $line == "$READLINE_LINE" ]] || builtin printf '%s\n' "$line"
   READLINE_LINE=seamless-mode-exec
   READLINE_POINT=${#READLINE_LINE}
 }
 
-# The line that Enter accepted: the typed line L replaces it in history, then R runs.
-# `history -s` replaces the entry of the command that runs it (this line) when bash added
+# `history -p` on LINE, in the subshell of the caller's $(...). Called from a key binding, where
+# bash still counts the previous command line as the one just added: `history -p` would then
+# delete that entry first (as it does for a `history -p` typed as a command), and `!$` would
+# name the command before it. A `history -s` of a dummy entry, deleted at once, tells bash that
+# the last entry was pushed, so `history -p` keeps it. Only this subshell's history changes.
+seamless-mode--expand() {
+  local last
+  HISTCONTROL='' HISTIGNORE=''
+  builtin history -s -- "$1"
+  if ! builtin history -d -1 2>/dev/null; then  # bash < 5.0: no negative offsets
+    last=$(builtin history 1)
+    last=${last#"${last%%[0-9]*}"}
+    builtin history -d "${last%%[!0-9]*}"
+  fi
+  builtin history -p -- "$1"
+}
+
+# The usual way to run R: the typed line stays as it is, and its first command word WORD becomes,
+# for this one line, the alias `seamless-mode-exec #`. bash then handles the line as its own:
+# `!` expansion, the echo of an expanded line, history with HISTCONTROL/HISTIGNORE, and the
+# preexec-style hooks that read `history 1` all see the typed line, while the parser reads
+# `seamless-mode-exec` followed by a comment that runs to the end of the line. The alias is
+# removed by seamless-mode-exec, or by the prompt hook if the line never ran. Only when WORD is
+# literally the first word of LINE (after NAME=VALUE words) and a valid alias name, with
+# expand_aliases and interactive_comments on; otherwise returns 1.
+seamless-mode--alias() {
+  local word=$1 first
+  local -a words
+  builtin shopt -q expand_aliases && builtin shopt -q interactive_comments || return 1
+  [[ $word =~ ^[A-Za-z0-9_][A-Za-z0-9_.+@%,-]*$ && -z ${BASH_ALIASES[$word]+x} ]] || return 1
+  read -r -a words <<<"$2" || true
+  for first in ${words[@]+"${words[@]}"}; do
+    [[ $first == [A-Za-z_]*([A-Za-z0-9_])?(+)=* ]] || break
+  done
+  [[ ${first-} == "$word" ]] || return 1
+  # shellcheck disable=SC2139  # expanded now on purpose
+  builtin alias -- "$word=seamless-mode-exec #"
+  __seamless_mode_alias=$word __seamless_mode_kept=1
+}
+
+seamless-mode--unalias() {
+  local word=${__seamless_mode_alias-}
+  __seamless_mode_alias=
+  [[ -n $word && ${BASH_ALIASES[$word]-} == 'seamless-mode-exec #' ]] && builtin unalias -- "$word"
+  return 0
+}
+
+# The command that Enter runs instead of the typed line L: R runs. When L was kept (alias), bash
+# has put L in history itself; when the line was replaced by `seamless-mode-exec`, L replaces
+# that line in history first. `history -s` replaces the entry of the command that runs it (this line) when bash added
 # one, and otherwise just adds L; it applies HISTCONTROL and HISTIGNORE to L. No other entry
 # is touched.
 seamless-mode-exec() {
   local r=${__seamless_mode_R-} l=${__seamless_mode_L-}
   __seamless_mode_R=
+  seamless-mode--unalias
   [[ -n $r ]] || return 0
-  [[ -o history ]] && builtin history -s -- "$l"
+  [[ ${__seamless_mode_kept-} != 1 && -o history ]] && builtin history -s -- "$l"
   [[ ${SEAMLESS_MODE_ECHO-} == 1 ]] && builtin printf '%s\n' "$r" >&2
   builtin eval "$r"
 }
@@ -194,6 +246,8 @@ seamless-mode-exec() {
 # prompt exactly while the mode is on. Keeps $?.
 seamless-mode--prompt() {
   local status=$?
+  [[ -n ${__seamless_mode_alias-} ]] && seamless-mode--unalias
+  __seamless_mode_R=
   if [[ ${__seamless_mode_on-} == 1 ]]; then
     [[ ${__seamless_mode_bound_enter-} == 1 ]] || seamless-mode--bind-enter
     __seamless_mode_armed=1
@@ -254,18 +308,39 @@ seamless-mode-on() {
   seamless-mode--enable now
 }
 
-# Save the user's Enter bindings, then make Enter our macro.
+# Save the user's Enter bindings, then put the rewrite step in front of every accept they make.
 seamless-mode--bind-enter() {
-  local km key macro="\"$__seamless_mode_seq_rewrite$__seamless_mode_seq_accept\""
+  local rec km type line
   __seamless_mode_saved_enter=()
   seamless-mode--save __seamless_mode_saved_enter '\C-m' '\C-j'
-  for km in "${__seamless_mode_keymaps[@]}"; do
-    for key in '\C-m' '\C-j'; do
-      builtin bind -m "$km" -r "$key"
-      builtin bind -m "$km" "\"$key\": $macro"
-    done
+  for rec in "${__seamless_mode_saved_enter[@]}"; do
+    IFS=$'\t' read -r km type line <<<"$rec"
+    [[ $type == - ]] || continue
+    seamless-mode--enter-binding "$line" || continue
+    line=${line%%\": *}
+    builtin bind -m "$km" -r "${line#\"}"
+    builtin bind -m "$km" "$__seamless_mode_binding"
   done
   __seamless_mode_bound_enter=1
+}
+
+# The binding that Enter gets in the mode, from its saved binding LINE (`"KEY": VALUE`):
+# accept-line becomes the macro "rewrite step, accept-line"; a user's own macro (a `bind
+# '"\C-m": "..."'`) keeps running, with that pair in place of each \C-m or \C-j it types, so the
+# rewrite step sees the line as the macro left it, just before it is accepted. The result goes to
+# __seamless_mode_binding. Any other binding (another function, a `bind -x` command) is left
+# alone: status 1, and that key does not rewrite.
+seamless-mode--enter-binding() {
+  local key=${1%%\": *} value=${1#*\": } pair=$__seamless_mode_seq_rewrite$__seamless_mode_seq_accept
+  case $value in
+    accept-line) __seamless_mode_binding="$key\": \"$pair\"" ;;
+    \"*\\C-[mj]*\" | \"*\\[nr]*\")
+      value=${value//\\C-m/$pair} value=${value//\\C-j/$pair}
+      value=${value//\\r/$pair} value=${value//\\n/$pair}
+      __seamless_mode_binding="$key\": $value"
+      ;;
+    *) return 1 ;;
+  esac
 }
 
 # Turn the mode on keeping SEAMLESS_MODE_OPTS. With "now" (a command typed at the prompt), Enter
@@ -292,6 +367,7 @@ seamless-mode-off() {
     __seamless_mode_on=0
     __seamless_mode_armed=0
   fi
+  seamless-mode--unalias
   PS1=${PS1/"$__seamless_mode_marker"/}
   builtin printf 'seamless mode OFF\n' >&2
 }
@@ -436,9 +512,19 @@ seamless-mode--rewrite() {
 # The zle-line-finish hook: it runs once the line editor is done with a line, after whatever
 # widget accepted it (accept-line, a user's or a plugin's wrapper of it). Only a first line
 # (CONTEXT start; a continuation line has CONTEXT cont) is considered, so a command typed over
-# several lines is never rewritten line by line. When the rewriter accepts the line, it becomes
-# `seamless-mode-exec`.
+# several lines is never rewritten line by line. When the rewriter accepts the line, the line
+# is kept and its first word aliased (seamless-mode--alias), or else it becomes
+# `seamless-mode-exec`. No `emulate -L` here: interactivecomments, when the alias needs it, must
+# outlive this function (seamless-mode--unalias restores it).
 seamless-mode--line-finish() {
+  seamless-mode--finish
+  [[ -n ${__seamless_mode_alias-} && ! -o interactivecomments ]] || return 0
+  setopt interactivecomments
+  typeset -g __seamless_mode_comments=1
+}
+
+# The work of the line-finish hook.
+seamless-mode--finish() {
   emulate -L zsh
   [[ ${__seamless_mode_on-} == 1 && $CONTEXT == start && -z $PREBUFFER ]] || return 0
   typeset -g __seamless_mode_R=
@@ -463,28 +549,73 @@ seamless-mode--line-finish() {
     seamless-mode--shell-word $word && return 0
   done
   typeset -g __seamless_mode_L=$line __seamless_mode_R=$words[1]
+  if seamless-mode--alias $words[2] $line; then
+    BUFFER=$line  # `!` expanded: zsh does not expand it inside the comment
+    return 0
+  fi
   BUFFER=seamless-mode-exec
   CURSOR=$#BUFFER
 }
 
-# zshaddhistory hook: the `seamless-mode-exec` line is not remembered (seamless-mode-exec puts
-# the typed line in its place).
+# The usual way to run R: the typed line stays as it is, and its first command word WORD becomes,
+# for this one line, the alias `seamless-mode-exec #`: the parser reads `seamless-mode-exec` and a
+# comment up to the end of the line. The screen keeps the typed line, and preexec's $1 (zsh's
+# history line) is the typed line (`!` expanded); $2 and $3 are `seamless-mode-exec`. zsh would
+# record the line as one history word, so the zshaddhistory hook declines it and
+# seamless-mode-exec adds it, split into words, as for a replaced line.
+# Only when WORD is literally the first word of LINE (after NAME=VALUE words), unquoted (a path
+# is fine: zsh takes any such word as an alias name), with the `aliases` option on; otherwise
+# status 1.
+seamless-mode--alias() {
+  emulate -L zsh -o extendedglob
+  local word=$1 first
+  [[ -o aliases && -n $word && $word != *[=\\\'\"\$\`]* && -z ${aliases[$word]-} ]] || return 1
+  for first in ${(z)2}; do
+    [[ $first == [[:alpha:]_][[:alnum:]_]#(|+)=* ]] || break
+  done
+  [[ $first == $word ]] || return 1
+  aliases[$word]='seamless-mode-exec #'
+  typeset -g __seamless_mode_alias=$word
+}
+
+# Remove the alias of seamless-mode--alias; with "all", also give interactivecomments back its
+# value (only from a caller without `emulate -L`, or the change would be undone on return).
+seamless-mode--unalias() {
+  local word=${__seamless_mode_alias-}
+  typeset -g __seamless_mode_alias=
+  [[ -n $word && ${aliases[$word]-} == 'seamless-mode-exec #' ]] && unalias -- $word
+  if [[ ${1-} == all && -n ${__seamless_mode_comments-} ]]; then
+    unsetopt interactivecomments
+    typeset -g __seamless_mode_comments=
+  fi
+  return 0
+}
+
+# zshaddhistory hook, the first hook after zsh has parsed the line: the alias of an aliased line
+# is removed here already. Neither an aliased line nor the `seamless-mode-exec` line is
+# remembered: seamless-mode-exec adds the typed line. No `emulate -L` (see seamless-mode--unalias).
 seamless-mode--addhistory() {
-  emulate -L zsh
+  if [[ -n ${__seamless_mode_alias-} ]]; then
+    seamless-mode--unalias all
+    return 1
+  fi
   [[ ${1%%$'\n'} != seamless-mode-exec ]]
 }
 
-# The line that Enter accepted: the typed line goes to history, R runs. The history options
-# that zsh applies to a typed line are applied here (print -s alone would not). print -s takes
-# each argument as one history word, so the line is given as its shell words (for `!$`).
+# The command that Enter runs instead of the typed line L: L goes to history, R runs. The history
+# options that zsh applies to a typed line are applied here (print -S alone would not). print -S
+# (zsh >= 5.3) splits the line into history words as the lexer does (for `!$`); older zsh gets
+# the shell words as arguments of print -s. If the zshaddhistory hook did not run (the alias is
+# still there), zsh has recorded the line itself.
 seamless-mode-exec() {
   emulate -L zsh
-  local r=${__seamless_mode_R-} l=${__seamless_mode_L-}
+  local r=${__seamless_mode_R-} l=${__seamless_mode_L-} recorded=${__seamless_mode_alias-}
   typeset -g __seamless_mode_R=
+  seamless-mode--unalias
   [[ -n $r ]] || return 0
-  if ! [[ -o histignorespace && $l == ' '* ]] &&
+  if [[ -z $recorded ]] && ! [[ -o histignorespace && $l == ' '* ]] &&
      ! [[ -o histignoredups && $l == ${history[$((HISTCMD - 1))]-} ]]; then
-    print -rs -- ${(z)l}
+    print -rS -- $l 2>/dev/null || print -rs -- ${(z)l}
   fi
   [[ ${SEAMLESS_MODE_ECHO-} == 1 ]] && print -r -- $r >&2
   eval "$r"
@@ -513,9 +644,15 @@ seamless-mode-off() {
   seamless-mode--say 'seamless mode OFF'
 }
 
-# precmd hook: the marker is in the prompt exactly while the mode is on (a venv's activate or
-# deactivate may have put back an older prompt meanwhile).
+# precmd hook: no alias of ours is left (a line that did not run), and the marker is in the
+# prompt exactly while the mode is on (a venv's activate or deactivate may have put back an older
+# prompt meanwhile).
 seamless-mode--precmd() {
+  seamless-mode--unalias all
+  seamless-mode--marker
+}
+
+seamless-mode--marker() {
   emulate -L zsh
   if [[ ${__seamless_mode_on-} == 1 ]]; then
     [[ $PROMPT == *$__seamless_mode_marker* ]] || PROMPT=$__seamless_mode_marker$PROMPT
@@ -524,16 +661,14 @@ seamless-mode--precmd() {
   fi
 }
 
-# A message on stderr; inside a widget the display is invalidated first and the prompt redrawn.
+# A message on stderr. Inside a widget (the hotkey), `zle -I` first: the message goes on its own
+# line above, and zle draws a fresh prompt (with the marker as it is now) and the line being
+# edited below it once the widget returns. (A `zle reset-prompt` after the message would redraw
+# the old prompt's place and erase the message.)
 seamless-mode--say() {
   emulate -L zsh
-  if zle; then
-    zle -I
-    print -r -- $1 >&2
-    zle reset-prompt
-  else
-    print -r -- $1 >&2
-  fi
+  zle && zle -I
+  print -r -- $1 >&2
 }
 
 seamless-mode-toggle() {

@@ -154,7 +154,7 @@ seamless-mode--prepare() {
   # History expansion first, exactly as bash would do it after Enter (`!$`, `!!`).
   if [[ -n $bang && $- == *H* && $line == *"$bang"* ]]; then
     builtin shopt -q histverify && return 0
-    line=$(builtin history -p -- "$line" 2>/dev/null) || return 0
+    line=$(seamless-mode--expand "$line" 2>/dev/null) || return 0
   fi
   seamless-mode--quick-decline "$line" && return 0
   seamless-mode--rewriter  # here, not only in the $(...) below, so that the answer is kept
@@ -166,20 +166,72 @@ seamless-mode--prepare() {
   done <<<"${out#*$'\n'}"
   __seamless_mode_L=$line
   __seamless_mode_R=${out%%$'\n'*}
+  word=${out#*$'\n'}
+  seamless-mode--alias "${word%%$'\n'*}" "$line" && return 0
+  __seamless_mode_kept=0
   [[ $line == "$READLINE_LINE" ]] || builtin printf '%s\n' "$line"
   READLINE_LINE=seamless-mode-exec
   READLINE_POINT=${#READLINE_LINE}
 }
 
-# The line that Enter accepted: the typed line L replaces it in history, then R runs.
-# `history -s` replaces the entry of the command that runs it (this line) when bash added
+# `history -p` on LINE, in the subshell of the caller's $(...). Called from a key binding, where
+# bash still counts the previous command line as the one just added: `history -p` would then
+# delete that entry first (as it does for a `history -p` typed as a command), and `!$` would
+# name the command before it. A `history -s` of a dummy entry, deleted at once, tells bash that
+# the last entry was pushed, so `history -p` keeps it. Only this subshell's history changes.
+seamless-mode--expand() {
+  local last
+  HISTCONTROL='' HISTIGNORE=''
+  builtin history -s -- "$1"
+  if ! builtin history -d -1 2>/dev/null; then  # bash < 5.0: no negative offsets
+    last=$(builtin history 1)
+    last=${last#"${last%%[0-9]*}"}
+    builtin history -d "${last%%[!0-9]*}"
+  fi
+  builtin history -p -- "$1"
+}
+
+# The usual way to run R: the typed line stays as it is, and its first command word WORD becomes,
+# for this one line, the alias `seamless-mode-exec #`. bash then handles the line as its own:
+# `!` expansion, the echo of an expanded line, history with HISTCONTROL/HISTIGNORE, and the
+# preexec-style hooks that read `history 1` all see the typed line, while the parser reads
+# `seamless-mode-exec` followed by a comment that runs to the end of the line. The alias is
+# removed by seamless-mode-exec, or by the prompt hook if the line never ran. Only when WORD is
+# literally the first word of LINE (after NAME=VALUE words) and a valid alias name, with
+# expand_aliases and interactive_comments on; otherwise returns 1.
+seamless-mode--alias() {
+  local word=$1 first
+  local -a words
+  builtin shopt -q expand_aliases && builtin shopt -q interactive_comments || return 1
+  [[ $word =~ ^[A-Za-z0-9_][A-Za-z0-9_.+@%,-]*$ && -z ${BASH_ALIASES[$word]+x} ]] || return 1
+  read -r -a words <<<"$2" || true
+  for first in ${words[@]+"${words[@]}"}; do
+    [[ $first == [A-Za-z_]*([A-Za-z0-9_])?(+)=* ]] || break
+  done
+  [[ ${first-} == "$word" ]] || return 1
+  # shellcheck disable=SC2139  # expanded now on purpose
+  builtin alias -- "$word=seamless-mode-exec #"
+  __seamless_mode_alias=$word __seamless_mode_kept=1
+}
+
+seamless-mode--unalias() {
+  local word=${__seamless_mode_alias-}
+  __seamless_mode_alias=
+  [[ -n $word && ${BASH_ALIASES[$word]-} == 'seamless-mode-exec #' ]] && builtin unalias -- "$word"
+  return 0
+}
+
+# The command that Enter runs instead of the typed line L: R runs. When L was kept (alias), bash
+# has put L in history itself; when the line was replaced by `seamless-mode-exec`, L replaces
+# that line in history first. `history -s` replaces the entry of the command that runs it (this line) when bash added
 # one, and otherwise just adds L; it applies HISTCONTROL and HISTIGNORE to L. No other entry
 # is touched.
 seamless-mode-exec() {
   local r=${__seamless_mode_R-} l=${__seamless_mode_L-}
   __seamless_mode_R=
+  seamless-mode--unalias
   [[ -n $r ]] || return 0
-  [[ -o history ]] && builtin history -s -- "$l"
+  [[ ${__seamless_mode_kept-} != 1 && -o history ]] && builtin history -s -- "$l"
   [[ ${SEAMLESS_MODE_ECHO-} == 1 ]] && builtin printf '%s\n' "$r" >&2
   builtin eval "$r"
 }
@@ -189,6 +241,8 @@ seamless-mode-exec() {
 # prompt exactly while the mode is on. Keeps $?.
 seamless-mode--prompt() {
   local status=$?
+  [[ -n ${__seamless_mode_alias-} ]] && seamless-mode--unalias
+  __seamless_mode_R=
   if [[ ${__seamless_mode_on-} == 1 ]]; then
     [[ ${__seamless_mode_bound_enter-} == 1 ]] || seamless-mode--bind-enter
     __seamless_mode_armed=1
@@ -249,18 +303,39 @@ seamless-mode-on() {
   seamless-mode--enable now
 }
 
-# Save the user's Enter bindings, then make Enter our macro.
+# Save the user's Enter bindings, then put the rewrite step in front of every accept they make.
 seamless-mode--bind-enter() {
-  local km key macro="\"$__seamless_mode_seq_rewrite$__seamless_mode_seq_accept\""
+  local rec km type line
   __seamless_mode_saved_enter=()
   seamless-mode--save __seamless_mode_saved_enter '\C-m' '\C-j'
-  for km in "${__seamless_mode_keymaps[@]}"; do
-    for key in '\C-m' '\C-j'; do
-      builtin bind -m "$km" -r "$key"
-      builtin bind -m "$km" "\"$key\": $macro"
-    done
+  for rec in "${__seamless_mode_saved_enter[@]}"; do
+    IFS=$'\t' read -r km type line <<<"$rec"
+    [[ $type == - ]] || continue
+    seamless-mode--enter-binding "$line" || continue
+    line=${line%%\": *}
+    builtin bind -m "$km" -r "${line#\"}"
+    builtin bind -m "$km" "$__seamless_mode_binding"
   done
   __seamless_mode_bound_enter=1
+}
+
+# The binding that Enter gets in the mode, from its saved binding LINE (`"KEY": VALUE`):
+# accept-line becomes the macro "rewrite step, accept-line"; a user's own macro (a `bind
+# '"\C-m": "..."'`) keeps running, with that pair in place of each \C-m or \C-j it types, so the
+# rewrite step sees the line as the macro left it, just before it is accepted. The result goes to
+# __seamless_mode_binding. Any other binding (another function, a `bind -x` command) is left
+# alone: status 1, and that key does not rewrite.
+seamless-mode--enter-binding() {
+  local key=${1%%\": *} value=${1#*\": } pair=$__seamless_mode_seq_rewrite$__seamless_mode_seq_accept
+  case $value in
+    accept-line) __seamless_mode_binding="$key\": \"$pair\"" ;;
+    \"*\\C-[mj]*\" | \"*\\[nr]*\")
+      value=${value//\\C-m/$pair} value=${value//\\C-j/$pair}
+      value=${value//\\r/$pair} value=${value//\\n/$pair}
+      __seamless_mode_binding="$key\": $value"
+      ;;
+    *) return 1 ;;
+  esac
 }
 
 # Turn the mode on keeping SEAMLESS_MODE_OPTS. With "now" (a command typed at the prompt), Enter
@@ -287,6 +362,7 @@ seamless-mode-off() {
     __seamless_mode_on=0
     __seamless_mode_armed=0
   fi
+  seamless-mode--unalias
   PS1=${PS1/"$__seamless_mode_marker"/}
   builtin printf 'seamless mode OFF\n' >&2
 }

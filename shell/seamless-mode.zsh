@@ -90,9 +90,19 @@ seamless-mode--rewrite() {
 # The zle-line-finish hook: it runs once the line editor is done with a line, after whatever
 # widget accepted it (accept-line, a user's or a plugin's wrapper of it). Only a first line
 # (CONTEXT start; a continuation line has CONTEXT cont) is considered, so a command typed over
-# several lines is never rewritten line by line. When the rewriter accepts the line, it becomes
-# `seamless-mode-exec`.
+# several lines is never rewritten line by line. When the rewriter accepts the line, the line
+# is kept and its first word aliased (seamless-mode--alias), or else it becomes
+# `seamless-mode-exec`. No `emulate -L` here: interactivecomments, when the alias needs it, must
+# outlive this function (seamless-mode--unalias restores it).
 seamless-mode--line-finish() {
+  seamless-mode--finish
+  [[ -n ${__seamless_mode_alias-} && ! -o interactivecomments ]] || return 0
+  setopt interactivecomments
+  typeset -g __seamless_mode_comments=1
+}
+
+# The work of the line-finish hook.
+seamless-mode--finish() {
   emulate -L zsh
   [[ ${__seamless_mode_on-} == 1 && $CONTEXT == start && -z $PREBUFFER ]] || return 0
   typeset -g __seamless_mode_R=
@@ -117,28 +127,73 @@ seamless-mode--line-finish() {
     seamless-mode--shell-word $word && return 0
   done
   typeset -g __seamless_mode_L=$line __seamless_mode_R=$words[1]
+  if seamless-mode--alias $words[2] $line; then
+    BUFFER=$line  # `!` expanded: zsh does not expand it inside the comment
+    return 0
+  fi
   BUFFER=seamless-mode-exec
   CURSOR=$#BUFFER
 }
 
-# zshaddhistory hook: the `seamless-mode-exec` line is not remembered (seamless-mode-exec puts
-# the typed line in its place).
+# The usual way to run R: the typed line stays as it is, and its first command word WORD becomes,
+# for this one line, the alias `seamless-mode-exec #`: the parser reads `seamless-mode-exec` and a
+# comment up to the end of the line. The screen keeps the typed line, and preexec's $1 (zsh's
+# history line) is the typed line (`!` expanded); $2 and $3 are `seamless-mode-exec`. zsh would
+# record the line as one history word, so the zshaddhistory hook declines it and
+# seamless-mode-exec adds it, split into words, as for a replaced line.
+# Only when WORD is literally the first word of LINE (after NAME=VALUE words), unquoted (a path
+# is fine: zsh takes any such word as an alias name), with the `aliases` option on; otherwise
+# status 1.
+seamless-mode--alias() {
+  emulate -L zsh -o extendedglob
+  local word=$1 first
+  [[ -o aliases && -n $word && $word != *[=\\\'\"\$\`]* && -z ${aliases[$word]-} ]] || return 1
+  for first in ${(z)2}; do
+    [[ $first == [[:alpha:]_][[:alnum:]_]#(|+)=* ]] || break
+  done
+  [[ $first == $word ]] || return 1
+  aliases[$word]='seamless-mode-exec #'
+  typeset -g __seamless_mode_alias=$word
+}
+
+# Remove the alias of seamless-mode--alias; with "all", also give interactivecomments back its
+# value (only from a caller without `emulate -L`, or the change would be undone on return).
+seamless-mode--unalias() {
+  local word=${__seamless_mode_alias-}
+  typeset -g __seamless_mode_alias=
+  [[ -n $word && ${aliases[$word]-} == 'seamless-mode-exec #' ]] && unalias -- $word
+  if [[ ${1-} == all && -n ${__seamless_mode_comments-} ]]; then
+    unsetopt interactivecomments
+    typeset -g __seamless_mode_comments=
+  fi
+  return 0
+}
+
+# zshaddhistory hook, the first hook after zsh has parsed the line: the alias of an aliased line
+# is removed here already. Neither an aliased line nor the `seamless-mode-exec` line is
+# remembered: seamless-mode-exec adds the typed line. No `emulate -L` (see seamless-mode--unalias).
 seamless-mode--addhistory() {
-  emulate -L zsh
+  if [[ -n ${__seamless_mode_alias-} ]]; then
+    seamless-mode--unalias all
+    return 1
+  fi
   [[ ${1%%$'\n'} != seamless-mode-exec ]]
 }
 
-# The line that Enter accepted: the typed line goes to history, R runs. The history options
-# that zsh applies to a typed line are applied here (print -s alone would not). print -s takes
-# each argument as one history word, so the line is given as its shell words (for `!$`).
+# The command that Enter runs instead of the typed line L: L goes to history, R runs. The history
+# options that zsh applies to a typed line are applied here (print -S alone would not). print -S
+# (zsh >= 5.3) splits the line into history words as the lexer does (for `!$`); older zsh gets
+# the shell words as arguments of print -s. If the zshaddhistory hook did not run (the alias is
+# still there), zsh has recorded the line itself.
 seamless-mode-exec() {
   emulate -L zsh
-  local r=${__seamless_mode_R-} l=${__seamless_mode_L-}
+  local r=${__seamless_mode_R-} l=${__seamless_mode_L-} recorded=${__seamless_mode_alias-}
   typeset -g __seamless_mode_R=
+  seamless-mode--unalias
   [[ -n $r ]] || return 0
-  if ! [[ -o histignorespace && $l == ' '* ]] &&
+  if [[ -z $recorded ]] && ! [[ -o histignorespace && $l == ' '* ]] &&
      ! [[ -o histignoredups && $l == ${history[$((HISTCMD - 1))]-} ]]; then
-    print -rs -- ${(z)l}
+    print -rS -- $l 2>/dev/null || print -rs -- ${(z)l}
   fi
   [[ ${SEAMLESS_MODE_ECHO-} == 1 ]] && print -r -- $r >&2
   eval "$r"
@@ -167,9 +222,15 @@ seamless-mode-off() {
   seamless-mode--say 'seamless mode OFF'
 }
 
-# precmd hook: the marker is in the prompt exactly while the mode is on (a venv's activate or
-# deactivate may have put back an older prompt meanwhile).
+# precmd hook: no alias of ours is left (a line that did not run), and the marker is in the
+# prompt exactly while the mode is on (a venv's activate or deactivate may have put back an older
+# prompt meanwhile).
 seamless-mode--precmd() {
+  seamless-mode--unalias all
+  seamless-mode--marker
+}
+
+seamless-mode--marker() {
   emulate -L zsh
   if [[ ${__seamless_mode_on-} == 1 ]]; then
     [[ $PROMPT == *$__seamless_mode_marker* ]] || PROMPT=$__seamless_mode_marker$PROMPT
@@ -178,16 +239,14 @@ seamless-mode--precmd() {
   fi
 }
 
-# A message on stderr; inside a widget the display is invalidated first and the prompt redrawn.
+# A message on stderr. Inside a widget (the hotkey), `zle -I` first: the message goes on its own
+# line above, and zle draws a fresh prompt (with the marker as it is now) and the line being
+# edited below it once the widget returns. (A `zle reset-prompt` after the message would redraw
+# the old prompt's place and erase the message.)
 seamless-mode--say() {
   emulate -L zsh
-  if zle; then
-    zle -I
-    print -r -- $1 >&2
-    zle reset-prompt
-  else
-    print -r -- $1 >&2
-  fi
+  zle && zle -I
+  print -r -- $1 >&2
 }
 
 seamless-mode-toggle() {

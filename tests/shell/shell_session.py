@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pexpect
 
-BIND_SCRIPT = Path(__file__).resolve().parents[2] / "bin" / "seamless-mode-bind.sh"
+# SEAMLESS_MODE_TEST_BIND_SCRIPT runs the suite against another build of the bind script (for
+# instance an older commit's, to see that a test fails without its fix); its directory comes
+# first on the sessions' PATH, so a `seamless-mode-rewrite` placed next to it is used too.
+BIND_SCRIPT = Path(
+    os.environ.get("SEAMLESS_MODE_TEST_BIND_SCRIPT") or Path(__file__).resolve().parents[2] / "bin" / "seamless-mode-bind.sh"
+)
 PROMPT_RE = re.compile(r"\[P(\d+)\]")
 TIMEOUT = 20
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r")
@@ -37,6 +42,7 @@ class ShellSession:
             argv[0], argv[1:], env=env, cwd=cwd, encoding="utf-8", dimensions=(40, 200), timeout=TIMEOUT
         )
         self.child.logfile_read = self.log
+        self.child.delaybeforesend = None  # the pty buffers what is typed; pexpect's 50 ms pause is waste
         self.child.sendline(SETUP[shell])
         self.expect_prompt()
 

@@ -66,7 +66,8 @@ MULTI_LINE = {
     "if": (("if true; then", "head -n 1 fruit.txt", "fi"), "pear\n"),
     "for": (("for f in fruit.txt; do", "head -n 1 $f", "done"), "pear\n"),
     "heredoc": (("sort <<EOF", "b", "a", "EOF"), "a\nb\n"),
-    "quote": (("grep -c 'a", "x' fruit.txt"), "3\n"),  # two patterns: a, x
+    # two patterns (a, x); the second line alone is a complete command, and still not rewritten
+    "quote": (("grep -c 'a", "x' 'fruit.txt'"), "3\n"),
 }
 
 
@@ -86,12 +87,11 @@ def test_a_command_typed_over_several_lines_runs_once_as_typed(make_session, she
 @pytest.mark.parametrize("shell", SHELLS)
 def test_the_line_after_a_multi_line_command_is_rewritten_again(make_session, shell, run_log):
     session = start(make_session, shell)
-    type_lines(session, "echo 'a", " b'")
-    out = session.run("wc -l fruit.txt")
-    assert "6 fruit.txt" in out
+    assert "a\n b\n" in type_lines(session, "echo 'a", " b'")
+    assert HEAD3 in session.run("sort fruit.txt | head -n 3")
     assert status(session) == 0
-    assert runs(run_log) == ["wc -l fruit.txt"]
-    assert history(session, 1) == ["wc -l fruit.txt"]
+    assert runs(run_log) == ["sort fruit.txt | head -n 3"]
+    assert history(session, 1) == ["sort fruit.txt | head -n 3"]
 
 
 # -- 2. no heap corruption ----------------------------------------------------------------------
@@ -108,9 +108,9 @@ def test_bash_stays_valgrind_clean_after_an_open_quote_in_the_mode(make_session,
     assert "a\n b\n" in out
     assert "\nz\n" in session.run("echo z")
     type_lines(session, "echo 'c", "d'")
-    assert "6 fruit.txt" in session.run("wc -l fruit.txt", timeout=60)
+    assert HEAD3 in session.run("sort fruit.txt | head -n 3", timeout=60)
     assert status(session) == 0
-    assert runs(run_log) == ["wc -l fruit.txt"]
+    assert runs(run_log) == ["sort fruit.txt | head -n 3"]
     session.send("exit\r")
     session.child.expect(shell_session.pexpect.EOF, timeout=60)
     report = vg_log.read_text()
@@ -194,8 +194,8 @@ def test_mkdir_in_the_mode_creates_the_directory(make_session, shell, run_log, w
 
 @pytest.mark.parametrize("shell", SHELLS)
 def test_an_unexported_skip_variable_is_honoured(make_session, shell, run_log):
-    session = start(make_session, shell, after=["SEAMLESS_MODE_SKIP='tac wc'"])
-    assert "6 fruit.txt" in session.run("wc -l fruit.txt")
+    session = start(make_session, shell, after=["SEAMLESS_MODE_SKIP='tac sort'"])
+    assert HEAD3 in session.run("sort fruit.txt | head -n 3")
     assert status(session) == 0
     assert runs(run_log) == []
 
@@ -303,12 +303,105 @@ def test_mode_on_activate_mode_off_deactivate_leaves_no_marker(make_session, she
 def test_a_zsh_widget_that_edits_the_line_keeps_seamless_mode_exec_out_of_history(make_session, run_log):
     widget = 'edit-accept() { BUFFER="${BUFFER%% #*} #note"; zle .accept-line }; zle -N accept-line edit-accept'
     session = start(make_session, "zsh", after=["setopt interactivecomments", widget])
-    assert "6 fruit.txt" in session.run("wc -l fruit.txt")
+    assert "apple\nbanana" in session.run("sort fruit.txt")
     assert status(session) == 0
-    assert runs(run_log) == ["wc -l fruit.txt #note"]
+    assert runs(run_log) == ["sort fruit.txt #note"]
     listing = " ".join(history(session, 3))
-    assert "wc -l fruit.txt #note" in listing and "seamless-mode-exec" not in listing
+    assert "sort fruit.txt #note" in listing and "seamless-mode-exec" not in listing
 
 
 def test_direnv_is_installed_for_the_plugin_tests():
     assert subprocess.run(["direnv", "version"], capture_output=True).returncode == 0
+
+
+# -- 8. preexec-style hooks see the typed line ---------------------------------------------------
+PREEXEC = {
+    "bash": f"source {DATA / 'preexec-hook.bash'}",  # reads the line from `history 1`, as bash-preexec
+    "zsh": "preexec() { print -r -- \"PREEXEC $1\" >> $STUB_LOG }",
+    "zsh-preexec_functions": (
+        "autoload -Uz add-zsh-hook; log-preexec() { print -r -- \"PREEXEC $1\" >> $STUB_LOG }; "
+        "add-zsh-hook preexec log-preexec"
+    ),
+}
+
+
+def log_lines(run_log, *prefixes):
+    return [line for line in run_log.read_text().splitlines() if line.startswith(prefixes)]
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+@pytest.mark.parametrize("hook", list(PREEXEC))
+def test_preexec_hooks_see_the_typed_line_of_a_rewritten_command(make_session, hook, order, run_log):
+    shell = hook.split("-")[0]
+    session = start(make_session, shell, **{order: [PREEXEC[hook]]})
+    out = session.run("sort fruit.txt | head -n 3")
+    assert HEAD3 in out and "seamless-mode-exec" not in out
+    assert status(session) == 0
+    assert log_lines(run_log, "PREEXEC sort", "RUN") == [
+        "PREEXEC sort fruit.txt | head -n 3",
+        "RUN sort fruit.txt | head -n 3",
+    ]
+    assert history(session, 1) == ["sort fruit.txt | head -n 3"]
+
+
+def test_zsh_preexec_sees_the_typed_line_when_the_command_is_a_path(make_session, run_log, work):
+    script = work / "count.sh"
+    script.write_text("#!/bin/sh\nwc -l < \"$1\"\n")
+    script.chmod(0o755)
+    session = start(make_session, "zsh", after=[PREEXEC["zsh"]])
+    assert "\n6\n" in session.run("./count.sh fruit.txt")
+    assert status(session) == 0
+    assert log_lines(run_log, "PREEXEC ./", "RUN") == ["PREEXEC ./count.sh fruit.txt", "RUN ./count.sh fruit.txt"]
+    assert history(session, 1) == ["./count.sh fruit.txt"]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_expanded_line_reaches_preexec_and_history(make_session, shell, run_log):
+    session = start(make_session, shell, after=[PREEXEC[shell]])
+    session.run("echo fruit.txt")
+    assert "\npear\n" in session.run("head -n1 !$")
+    assert status(session) == 0
+    assert log_lines(run_log, "PREEXEC head", "RUN") == ["PREEXEC head -n1 fruit.txt", "RUN head -n1 fruit.txt"]
+    assert history(session, 1) == ["head -n1 fruit.txt"]
+
+
+# -- 9. the zsh hotkey's message stays on the screen ---------------------------------------------
+def rendered(session):
+    """The screen as a terminal shows it now (pyte), as lines without trailing blanks."""
+    import pyte
+
+    screen = pyte.Screen(200, 40)
+    pyte.Stream(screen).feed(session.log.getvalue())
+    return [line.rstrip() for line in screen.display if line.strip()]
+
+
+def test_the_zsh_hotkey_message_stays_above_the_new_prompt(make_session):
+    session = make_session("zsh", stub=True)
+    session.run(SOURCE)
+    session.send("abc\x15u")
+    session.expect_prompt()
+    session.expect("abc")
+    lines = rendered(session)
+    assert lines[-2:] == ["seamless mode ON", f"[seamless-mode] [P{session.last}]$ abc"], "\n".join(lines)
+    session.send("\x15u")
+    session.expect_prompt()
+    session.expect("abc")
+    lines = rendered(session)
+    assert lines[-2:] == ["seamless mode OFF", f"[P{session.last}]$ abc"], "\n".join(lines)
+
+
+# -- a bash user's own Enter macro ---------------------------------------------------------------
+OWN_MACRO = """bind '"\\C-m": "\\C-e 2>&1\\C-j"'"""  # appends ` 2>&1`, then accepts
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_a_bash_enter_macro_runs_and_the_line_it_leaves_is_rewritten(make_session, order, run_log):
+    session = start(make_session, "bash", **{order: [OWN_MACRO]})
+    assert "\npear\n" in session.run("head -n 1 fruit.txt")
+    assert runs(run_log) == ["head -n 1 fruit.txt 2>&1"]
+    assert "head -n 1 fruit.txt 2>&1" in session.run("fc -ln -2")
+    assert status(session) == 0
+    session.run("seamless-mode-off")
+    assert "\npear\n" in session.run("head -n 1 fruit.txt")
+    assert "head -n 1 fruit.txt 2>&1" in session.run("fc -ln -2")
+    assert runs(run_log) == ["head -n 1 fruit.txt 2>&1"]
