@@ -216,13 +216,16 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
 
 
 def _failure(message: str, job) -> TransformationError:
+    streamed = getattr(job, "follower", None) is not None and job.follower.stream is not None
     return TransformationError(message, stderr=bytes(job.stderr_tail[-TAIL_BYTES:]), logs=job.logs(),
-                               stdout=_unshown_stdout(job.cwd))
+                               stdout=_unshown_stdout(job.cwd, result_streamed=streamed))
 
 
-def _unshown_stdout(workspace: str) -> bytes:
-    """What a failed job printed into RESULT (stdout mode) or STDOUT (-cp :B), which no one saw."""
-    for name in ("RESULT", "STDOUT"):
+def _unshown_stdout(workspace: str, *, result_streamed: bool = False) -> bytes:
+    """What a failed job printed into RESULT (stdout mode) or STDOUT (-cp :B), which no one saw.
+
+    A RESULT that was streamed live (result_streamed_to) has been seen already."""
+    for name in (("STDOUT",) if result_streamed else ("RESULT", "STDOUT")):
         path = os.path.join(workspace, name)
         if os.path.isfile(path) and not os.path.islink(path):
             with open(path, "rb") as handle:
