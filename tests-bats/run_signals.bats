@@ -36,8 +36,10 @@ wait_job() {
     start_job -cp :log.txt "while [ ! -e $go ]; do sleep 0.05; done; echo r > r.txt"
     wait_until [ -e r.txt.FUTURE ]
     tf=$(seamless-run --dry -cp :log.txt "while [ ! -e $go ]; do sleep 0.05; done; echo r > r.txt")
-    assert_file_content r.txt.FUTURE "$tf.r.txt"$'\n'
-    assert_file_content log.txt.FUTURE "$tf.STDOUT"$'\n'
+    run head -n1 r.txt.FUTURE  # the second line names the owner process
+    assert_output "$tf.r.txt"
+    run head -n1 log.txt.FUTURE
+    assert_output "$tf.STDOUT"
     touch "$go"
     wait_job
     [ "$job_status" -eq 0 ] || flunk "exit status $job_status"

@@ -214,7 +214,7 @@ def _run(args, prepared, cwd) -> int:
     from ..store.outputs import Futures
 
     streamed = prepared.mode == "stdout"  # the job's stdout reaches ours live, as it is written
-    with Futures(prepared, cwd), _stdout_streamed(streamed):
+    with Futures(prepared, cwd), _stdout_streamed(streamed, prepared.tf_dict):
         try:
             buffer = _execute(args, prepared)
         except CacheMissError:
@@ -226,14 +226,14 @@ def _run(args, prepared, cwd) -> int:
     return 0
 
 
-def _stdout_streamed(on: bool):
+def _stdout_streamed(on: bool, tf_dict):
     import contextlib
 
     if not on:
         return contextlib.nullcontext()
     from ..execution.bash import result_streamed_to
 
-    return result_streamed_to(sys.stdout.buffer)
+    return result_streamed_to(sys.stdout.buffer, tf_dict)
 
 
 def _restore_inputs(prepared, storage) -> bool:

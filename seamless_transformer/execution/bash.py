@@ -41,11 +41,12 @@ _result_stream = contextvars.ContextVar("seamless_result_stream", default=None)
 
 
 @contextlib.contextmanager
-def result_streamed_to(stream):
-    """Within this block, bash jobs run in this thread copy their RESULT file, as it grows, to the
-    binary `stream` (seamless-run's stdout mode: the code writes the command's stdout to RESULT).
-    When the job succeeds, all of RESULT has been written; when it fails, what it wrote so far."""
-    token = _result_stream.set(stream)
+def result_streamed_to(stream, tf_dict):
+    """Within this block, the bash job of `tf_dict` run in this thread copies its RESULT file, as it
+    grows, to the binary `stream` (seamless-run's stdout mode: the code writes the command's stdout
+    to RESULT). When the job succeeds, all of RESULT has been written; when it fails, what it wrote
+    so far. Other jobs run meanwhile (fingertip recomputations of its inputs) are not streamed."""
+    token = _result_stream.set((stream, tf_dict))
     try:
         yield
     finally:
@@ -196,7 +197,7 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
         argv = command_line(script, workspace, env, pin_env, container, script_fd)
         watchdog = lifeline.start_watchdog(workspace)
         job = _Job(argv, {**os.environ, **pin_env}, workspace, out, err, container)
-        job.follower = _Follower(os.path.join(workspace, "RESULT"), _result_stream.get())
+        job.follower = _Follower(os.path.join(workspace, "RESULT"), _stream_for(tf_dict))
         job.run(cancel, script_fd, watchdog)
         if job.exit_status != 0:
             raise _failure(f"command failed with exit status {job.exit_status}", job)
@@ -213,6 +214,12 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
         os.close(lock_fd)
         if watchdog is not None:
             watchdog.disarm()
+
+
+def _stream_for(tf_dict):
+    """The stream this job's RESULT goes to live, or None (see result_streamed_to)."""
+    bound = _result_stream.get()
+    return bound[0] if bound is not None and bound[1] == tf_dict else None
 
 
 def _failure(message: str, job) -> TransformationError:
