@@ -17,6 +17,7 @@ teardown() {
         kill "$RUNNER_PID" 2>/dev/null || true
         wait "$RUNNER_PID" 2>/dev/null || true
     fi
+    stop_leftovers
 }
 
 cached_rows() {

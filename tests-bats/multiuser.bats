@@ -17,6 +17,7 @@ setup() {
 teardown() {
     [ -z "${job-}" ] || { kill "$job" 2> /dev/null; wait "$job" 2> /dev/null; } || true
     [ -z "${SHARED-}" ] || rm -rf "$SHARED"
+    stop_leftovers
 }
 
 as_nobody() {

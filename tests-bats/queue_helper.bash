@@ -15,6 +15,7 @@ teardown() {
         kill "$q_pid" 2> /dev/null || true
         wait "$q_pid" 2> /dev/null || true
     fi
+    stop_leftovers
 }
 
 now() {

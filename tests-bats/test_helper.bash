@@ -89,3 +89,40 @@ wait_until() {
     done
     flunk "timed out waiting for: $*"
 }
+
+# The pids of processes a test left behind: those whose command line names the test's
+# temporary directory or whose working directory is inside it, except this shell and its ancestors.
+_leftover_pids() {
+    local ancestors=" " pid=$BASHPID cwd
+    while [ -n "$pid" ] && [ "$pid" != 0 ]; do
+        ancestors+="$pid "
+        pid=$(awk '{print $4}' "/proc/$pid/stat" 2> /dev/null)
+    done
+    for dir in /proc/[0-9]*; do
+        pid=${dir#/proc/}
+        [[ $ancestors == *" $pid "* ]] && continue
+        cwd=$(readlink "$dir/cwd" 2> /dev/null) || continue
+        if [[ $cwd == "$BATS_TEST_TMPDIR"* ]] || tr '\0' ' ' < "$dir/cmdline" 2> /dev/null | grep -qF -- "$BATS_TEST_TMPDIR"; then
+            echo "$pid"
+        fi
+    done
+}
+
+# Stop what a test left running (TERM, then KILL after 5 s), so that a failed assertion never
+# leaves a job behind that keeps the whole bats run waiting. Every teardown calls it.
+stop_leftovers() {
+    local pids _
+    pids=$(_leftover_pids)
+    [ -n "$pids" ] || return 0
+    kill -TERM $pids 2> /dev/null || true
+    for _ in $(seq 50); do
+        pids=$(_leftover_pids)
+        [ -n "$pids" ] || return 0
+        sleep 0.1
+    done
+    kill -KILL $pids 2> /dev/null || true
+}
+
+teardown() {
+    stop_leftovers
+}
