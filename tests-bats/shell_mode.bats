@@ -191,3 +191,14 @@ seamless-mode--rewrite 'cat \"\$F\" \$X \$NOT_SET'"
     run cmp "$BATS_TEST_TMPDIR/built.sh" "$BIND_SCRIPT"
     assert_success
 }
+
+@test "running the bind script instead of sourcing it says to source it, in one line, exit 2 (bash and zsh)" {
+    local shell
+    for shell in bash zsh; do
+        run --separate-stderr "$shell" "$BIND_SCRIPT"
+        [ "$status" -eq 2 ] || flunk "$shell: exit status $status"
+        [ "$stderr" = 'seamless-mode-bind.sh: source this file, do not run it: source "$(command -v seamless-mode-bind.sh)"' ] \
+            || flunk "$shell: stderr was: $stderr"
+        [ -z "$output" ] || flunk "$shell: stdout was: $output"
+    done
+}
