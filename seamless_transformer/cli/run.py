@@ -248,23 +248,10 @@ def _restore_inputs(prepared, storage) -> bool:
 
 def _cached_result(prepared, storage, download: bool):
     """The cached result buffer, or None when the job must run (no result, or a buffer is gone)."""
-    from ..errors import CacheMissError
+    from ..store.outputs import usable_result
 
-    result = storage.get_result(prepared.tf_checksum)
-    if result is None:
-        return None
-    try:
-        buffer = storage.get_buffer(result)
-    except CacheMissError:
-        logger.info("result %s is no longer available; recomputing", result.hex())
-        return None
-    if prepared.mode == "targets" and download:
-        from ..store.outputs import missing_leaves, parse_deep
-
-        if missing_leaves(prepared, parse_deep(buffer), storage):
-            logger.info("a file of result %s is no longer available; recomputing", result.hex())
-            return None
-    return buffer
+    targets = prepared.targets if prepared.mode == "targets" else ()
+    return usable_result(prepared.tf_checksum, targets, storage, download=download)
 
 
 def _write_outputs(prepared, buffer: bytes, storage, cwd, download, answer) -> None:

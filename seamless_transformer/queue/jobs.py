@@ -2,19 +2,15 @@
 
     QueueJob(number, cmd, workers)   .slots (ncores, at most workers), .targets [Target], .futures [paths]
     cached(job) -> bytes | None      the cached result, if it and every leaf to download are available
-    leaf_checksums(targets, buffer)  what writing the targets downloads
-    download_size(checksums, storage)
     undo(tf)                         declare the cached result irreproducible (CacheMissError if none)
     write_futures(job) / remove_futures(job)
 
 Every path is joined to the job's recorded workdir; nothing depends on the process cwd.
 """
 
-import json
 import os
 
 from .._util import unlink_quiet
-from ..checksum import Checksum
 from ..errors import CacheMissError
 from ..bashrun.targets import Target
 from .queuefile import QueueCommand
@@ -39,52 +35,14 @@ class QueueJob:
         self.leader = False  # it holds slots: no run of its tf was in flight when it started
 
 
-def leaf_checksums(targets, buffer: bytes) -> list:
-    """The checksums that writing these targets downloads (files and directory leaves)."""
-    deep = json.loads(buffer)
-    found = []
-    for target in targets:
-        if target.workspace in deep:
-            found.append(deep[target.workspace])
-        else:
-            prefix = target.workspace + "/"
-            found.extend(cs for key, cs in deep.items() if key.startswith(prefix))
-    return found
-
-
-def download_size(checksums, storage) -> int:
-    """Total size of the stored buffers (as far as cheaply known)."""
-    total = 0
-    for cs in checksums:
-        path = storage.buffer_path(Checksum(cs))
-        try:
-            total += os.path.getsize(path) if path else 0
-        except OSError:
-            pass
-    return total
-
-
 def cached(job: QueueJob):
     """The cached result buffer, if it (and every leaf the job will download) is available."""
+    from ..store.outputs import usable_result
     from ..store.storage import get_storage
 
-    storage = get_storage()
-    result = storage.get_result(job.tf)
-    if result is None:
-        return None
-    try:
-        buffer = storage.get_buffer(result)
-    except CacheMissError:
-        return None
     params = job.cmd.params
-    if job.targets and params["download"] and not params["scratch"]:
-        try:
-            leaves = leaf_checksums(job.targets, buffer)
-        except (ValueError, AttributeError):
-            return None
-        if not all(storage.has_valid_buffer(Checksum(cs)) for cs in leaves):
-            return None
-    return buffer
+    download = bool(params["download"]) and not params["scratch"]
+    return usable_result(job.tf, job.targets, get_storage(), download=download)
 
 
 def undo(tf: str) -> None:

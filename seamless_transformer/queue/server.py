@@ -25,7 +25,8 @@ from types import SimpleNamespace
 from ..checksum import Checksum
 from ..errors import CanceledError, SeamlessError, one_line
 from . import queuefile
-from .jobs import QueueJob, cached, download_size, leaf_checksums, remove_futures, undo, write_futures
+from ..store.outputs import download_size, leaf_checksums, parse_deep
+from .jobs import QueueJob, cached, remove_futures, undo, write_futures
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ class QueueServer:
     def _download_confirmed(self, job: QueueJob, buffer: bytes, storage) -> bool:
         """The recorded thresholds; above them, only auto_confirm "yes" downloads (otherwise sidecars only)."""
         params = job.cmd.params
-        checksums = leaf_checksums(job.targets, buffer)
+        checksums = leaf_checksums(job.targets, parse_deep(buffer))
         nbytes = download_size(checksums, storage)
         if len(checksums) <= int(params["max_download_files"]) and nbytes <= int(params["max_download_size"]):
             return True

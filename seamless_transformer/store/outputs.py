@@ -10,6 +10,10 @@
                                   targets mode: X + X.CHECKSUM (file), X/ + X.INDEX + X.CHECKSUM
                                   (directory); atomic replacement; sidecars after the content
     missing_leaves(...)           leaves of a cached result that are no longer available
+    leaf_checksums(targets, deep) what writing the targets downloads (files and directory leaves)
+    download_size(checksums, storage)  their total size, as far as cheaply known
+    usable_result(tf, targets, storage, download=...)
+                                  the cached result buffer, or None when it must be computed again
 
 All local paths are relative to the current directory (also with -w).
 """
@@ -133,8 +137,13 @@ def write_stdout(buffer: bytes) -> None:
 
 def _plan(prepared, deep: dict) -> list:
     """[(target, "file", cs) | (target, "directory", {rel: cs}) | (target, None, None)]."""
+    return plan_targets(prepared.targets, deep)
+
+
+def plan_targets(targets, deep: dict) -> list:
+    """_plan for a list of Targets."""
     plan = []
-    for target in prepared.targets:
+    for target in targets:
         key = target.workspace
         if key in deep:
             plan.append((target, "file", Checksum(deep[key])))
@@ -151,22 +160,52 @@ def parse_deep(result_buffer: bytes) -> dict:
 
 def missing_leaves(prepared, deep: dict, storage) -> bool:
     """True if a leaf that would be downloaded is not available or corrupt (the cached result cannot be used)."""
-    for _target, kind, what in _plan(prepared, deep):
-        checksums = [what] if kind == "file" else list((what or {}).values())
-        if any(not storage.has_valid_buffer(cs) for cs in checksums):
-            return True
-    return False
+    return any(not storage.has_valid_buffer(cs) for cs in leaf_checksums(prepared.targets, deep))
+
+
+def leaf_checksums(targets, deep: dict) -> list:
+    """The Checksums that writing these targets downloads (files and directory leaves)."""
+    found = []
+    for _target, kind, what in plan_targets(targets, deep):
+        found.extend([what] if kind == "file" else list((what or {}).values()))
+    return found
+
+
+def download_size(checksums, storage) -> int:
+    """Total size in bytes of these stored buffers, as far as cheaply known."""
+    from .materialize import buffer_size
+
+    return sum(buffer_size(cs, storage) for cs in checksums)
+
+
+def usable_result(tf, targets, storage, *, download: bool):
+    """The cached result buffer of `tf`, or None when it must be computed again: no result, its
+    buffer gone or corrupt, or (with `download`) a leaf that writing `targets` needs is gone or
+    corrupt. One rule for seamless-run and the queue."""
+    from ..errors import CacheMissError
+
+    result = storage.get_result(tf)
+    if result is None:
+        return None
+    try:
+        buffer = storage.get_buffer(result)
+    except CacheMissError:
+        logger.info("result %s is no longer available; recomputing", result.hex())
+        return None
+    if targets and download:
+        try:
+            missing = any(not storage.has_valid_buffer(cs) for cs in leaf_checksums(targets, parse_deep(buffer)))
+        except (ValueError, AttributeError, TypeError):
+            missing = True
+        if missing:
+            logger.info("a file of result %s is no longer available; recomputing", result.hex())
+            return None
+    return buffer
 
 
 def _sizes(plan, storage) -> tuple:
-    from .materialize import buffer_size
-
-    nfiles = nbytes = 0
-    for _target, kind, what in plan:
-        checksums = [what] if kind == "file" else list((what or {}).values())
-        nfiles += len(checksums)
-        nbytes += sum(buffer_size(cs, storage) for cs in checksums)
-    return nfiles, nbytes
+    checksums = [cs for _target, kind, what in plan for cs in ([what] if kind == "file" else (what or {}).values())]
+    return len(checksums), download_size(checksums, storage)
 
 
 def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download: bool, answer=None) -> None:
