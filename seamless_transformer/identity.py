@@ -348,7 +348,7 @@ def global_pin(name: str, obj):
         except Exception:  # noqa: BLE001
             same = False
         if not same:
-            raise ModulePinError(f"globals.{name}: a {type(obj).__name__} is not a value, and its repr "
+            raise ModulePinError(f"globals.{name}: this {type(obj).__name__!r} object is not a value, and its repr "
                                  f"{text[:60]!r} does not evaluate back to it; pass it as an argument")
         definition = {"language": "python", "type": "repr", "name": name, "code": text}
     buffer = serialize(definition, "plain")

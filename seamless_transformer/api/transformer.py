@@ -123,7 +123,7 @@ class Transformer:
         self.celltypes = _Namespace(self._check_celltype)
         self.args = _Namespace()
         self.modules = _Namespace(self._check_module)
-        self.globals = _Namespace()
+        self.globals = _Namespace(self._check_global)
         self.environment = Environment()
         self._meta = {}
         self.scratch = False
@@ -148,6 +148,13 @@ class Transformer:
         if not isinstance(value, (types.ModuleType, dict)):
             raise TypeError(f"modules.{name} must be a module or a module definition dict")
         module_definition(value, name)  # refuses what cannot be shipped, at once
+        return value
+
+    @staticmethod
+    def _check_global(name, value):
+        from ..identity import global_pin
+
+        global_pin(name, value)  # refuses what cannot be shipped, at once
         return value
 
     @property

@@ -95,6 +95,7 @@ class _PinFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module):
         source, is_package, files, prefix, builtins_dict = _sources[module.__name__]
         module.__builtins__ = builtins_dict
+        module.__file__ = prefix or None  # a name relative to the pinned package, not a path on disk
         if is_package:
             module.__path__ = []
         if source is None:

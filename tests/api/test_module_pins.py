@@ -235,8 +235,15 @@ def test_a_value_global_keeps_its_mixed_pin():
     assert tf._tf_dict["n"][:2] == ["mixed", "global"] and tf.run() == 42
 
 
-def test_an_object_whose_repr_does_not_round_trip_is_refused_naming_it():
+def test_an_object_whose_repr_does_not_round_trip_is_refused_at_assignment_naming_it():
     f = delayed("o")
-    f.globals.o = object()
-    with pytest.raises(ModulePinError, match=r"globals\.o: a object is not a value"):
-        f().construct()
+    with pytest.raises(ModulePinError, match=r"globals\.o: this 'object' object is not a value") as info:
+        f.globals.o = object()
+    assert "\n" not in str(info.value)
+
+
+def test_a_pinned_module_has_a_file_name_relative_to_its_package():
+    f = delayed("[mypkg.__file__, mypkg.helper.__file__]")
+    f.modules.mypkg = {"language": "python", "type": "interpreted",
+                       "code": {"__init__.py": "from . import helper\n", "helper.py": "X = 1\n"}}
+    assert f().run() == ["mypkg/__init__.py", "mypkg/helper.py"]
