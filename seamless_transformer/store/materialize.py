@@ -320,6 +320,9 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
 
     suffix = "." + compression if compression else ""
     what = f"index of '{path}'"
+    if os.path.islink(path):  # it could lead anywhere: never write through it
+        raise UsageError(f"'{path}' is a symbolic link; a directory is downloaded only into a real directory "
+                         "(remove the link first)")
     existing = os.path.isdir(path)
     for rel in entries:
         if existing:

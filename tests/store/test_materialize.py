@@ -137,3 +137,15 @@ def test_a_progress_bar_appears_when_stderr_is_a_terminal():
         os.close(master)
     assert proc.returncode == 0
     assert b"\r" in output and b"upload" in output
+
+
+def test_a_directory_is_never_downloaded_through_a_symlink_to_elsewhere(tmp_path):
+    from seamless_transformer.errors import UsageError
+
+    get_storage().put_buffer(b"hello\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "d").symlink_to(outside)
+    with pytest.raises(UsageError, match="is a symbolic link"):
+        materialize.place_directory(str(tmp_path / "d"), {"a.txt": HELLO}, get_storage())
+    assert list(outside.iterdir()) == []
