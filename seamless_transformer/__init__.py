@@ -45,7 +45,7 @@ _WHERE = {
     "direct": "api.transformer",
     "parallel": "api.parallel",
     "parallel_async": "api.parallel",
-    # the worker pool (SPEC §8.5)
+    # the worker pool
     "WorkerCrashedError": "errors",
     "spawn": "pool",
     "has_spawned": "pool",

@@ -1,4 +1,4 @@
-"""Values to bytes and back, per celltype (SPEC §2.2).
+"""Values to bytes and back, per celltype.
 
 The byte layout of every celltype is identity: a checksum is the sha256 of these bytes,
 so each rule here is exact and must not drift.
@@ -231,7 +231,7 @@ def _serialize_binary(value) -> bytes:
 
 
 def serialize(value, celltype: str) -> bytes:
-    """The exact bytes of `value` under `celltype` (SPEC §2.2)."""
+    """The exact bytes of `value` under `celltype`."""
     _check_celltype(celltype)
     if celltype in TEXT_CELLTYPES:
         return _serialize_text(value)
@@ -259,7 +259,7 @@ def _deserialize_mixed(buffer: bytes):
 
 
 def deserialize(buffer: bytes, celltype: str):
-    """The value held by `buffer` under `celltype` (SPEC §2.2)."""
+    """The value held by `buffer` under `celltype`."""
     _check_celltype(celltype)
     buffer = bytes(buffer)
     if celltype in TEXT_CELLTYPES:

@@ -1,11 +1,11 @@
-"""The Checksum type: a SHA-256 digest, shown as 64 lowercase hex digits (SPEC §2.1)."""
+"""The Checksum type: a SHA-256 digest, shown as 64 lowercase hex digits."""
 
 import hashlib
 import re
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
 
-# A file whose name ends so is checksummed by its decompressed bytes (SPEC §2.3).
+# A file whose name ends so is checksummed by its decompressed bytes.
 COMPRESSION_SUFFIXES = (".gz", ".zst")
 
 # Buffers that resolve without any storage.

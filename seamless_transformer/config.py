@@ -1,4 +1,4 @@
-"""Settings resolved from the environment and the config files (SPEC §3.1, §3.5, §8, §12).
+"""Settings resolved from the environment and the config files.
 
 Nothing is read at import time. `get_settings()` resolves once, on first call, and caches a
 frozen `Settings`; `init`, `set_stage`, `select_record`, `set_nparallel` and a change of
@@ -11,7 +11,7 @@ For a `type: local` cluster, `hashserver.bufferdir` and `database.database_dir` 
 embedded roots (with the same project sub-path), with no server in between.
 SEAMLESS_CACHE only chooses the embedded directory; config files still apply (bug 28).
 
-This module is the only one that reads environment variables for settings (SPEC §12); the
+This module is the only one that reads environment variables for settings; the
 accessors at the end of the file read them when called, never at import time:
 `cache_dir()`, `runtime_dir()`, `queue_file_env()`, `debug_env()`, `shm_threshold()`,
 `worker_throttle()`, `worker_max_retries()`, `compute_threads()`, `transfer_limit(name)`,
@@ -469,7 +469,7 @@ def _with_scheme(url) -> str:
     return url if "://" in url else "http://" + url
 
 
-# ---------------------------------------------------------------- other environment variables (SPEC §12)
+# ---------------------------------------------------------------- other environment variables
 
 TRANSFER_LIMITS = ("SEAMLESS_MAX_DOWNLOAD_SIZE", "SEAMLESS_MAX_DOWNLOAD_FILES",
                    "SEAMLESS_MAX_UPLOAD_SIZE", "SEAMLESS_MAX_UPLOAD_FILES")

@@ -1,4 +1,4 @@
-"""Transformation dicts, their identity buffer and THE checksum rule (SPEC §2.4, §2.5).
+"""Transformation dicts, their identity buffer and THE checksum rule.
 
 A transformation dict maps pin names to [celltype, subcelltype, checksum] and dunder keys
 (`__language__`, `__output__`, ...) to their values. Only the load-bearing dunders and the
@@ -209,12 +209,12 @@ def _lambda_end(tokens, start):
 
 
 def default_argument_celltype(pin_name: str) -> str:
-    """mixed, or plain for pin names that end in _SCHEMA (SPEC §2.5)."""
+    """mixed, or plain for pin names that end in _SCHEMA."""
     return "plain" if pin_name.endswith("_SCHEMA") else "mixed"
 
 
 def value_pin(value, celltype: str = "mixed"):
-    """(pin entry [celltype, subcelltype, hex], buffer or None) for a Python argument (SPEC §2.5).
+    """(pin entry [celltype, subcelltype, hex], buffer or None) for a Python argument.
 
     A Checksum instance is used as the checksum directly (buffer None), except under the
     checksum celltype, whose value is itself a checksum. None is serialized as plain.

@@ -1,4 +1,4 @@
-"""Run many transformations with a bound on how many are in flight (SPEC §8.4).
+"""Run many transformations with a bound on how many are in flight.
 
 Transformations are started as slots free up and yielded in input order. Finished
 transformations that wait for an earlier one to be yielded do not hold a slot, but at most

@@ -1,4 +1,4 @@
-"""Transformation: one call of a transformer, computed lazily and cached (SPEC §8.2).
+"""Transformation: one call of a transformer, computed lazily and cached.
 
     construct()  build the dict (dependencies computed first), store its buffers → tf Checksum
     compute()    look up or execute → result Checksum          run() → value
@@ -30,7 +30,7 @@ def _no_running_loop(what: str):
 
 
 def _spawn_if_configured():
-    """Config `execution: spawn` (SPEC §3.5): the worker pool starts on first use."""
+    """Config `execution: spawn`: the worker pool starts on first use."""
     from ..config import get_settings
 
     settings = get_settings()

@@ -1,4 +1,4 @@
-"""Transformers: `delayed` / `direct` wrappers of Python functions and code strings (SPEC §8.1).
+"""Transformers: `delayed` / `direct` wrappers of Python functions and code strings.
 
 A Transformer holds the code and its settings; calling it binds arguments and returns a lazy
 `Transformation` (delayed) or that transformation's value (direct).

@@ -1,4 +1,4 @@
-"""Argtyping: which words of a seamless-run command are file or directory inputs (SPEC §4.3).
+"""Argtyping: which words of a seamless-run command are file or directory inputs.
 
 `ArgTyper.type_word` decides for one analysed word and returns the text that replaces the word
 in the command (or None to leave it). The inputs found are collected in `ArgTyper.inputs`,

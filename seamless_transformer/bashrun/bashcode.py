@@ -1,4 +1,4 @@
-"""The command string and the generated bash code of a seamless-run job (SPEC §4.1, §2.7)."""
+"""The command string and the generated bash code of a seamless-run job."""
 
 import os
 import re
@@ -12,7 +12,7 @@ _OPERATOR = re.compile(r"\A(?:\|\|?|\|&|&&|;|&|\d*(?:<|<<<|<>|>|>>|>\|)|&>>?|\d*
 
 
 def build_command_string(words, single: bool = False) -> str:
-    """argv words -> the command text (SPEC §4.1). The code pin is UTF-8 text, so every word must be.
+    """argv words -> the command text. The code pin is UTF-8 text, so every word must be.
 
     One word (or -c) is the command verbatim. Several words are joined with spaces, each one
     shell-quoted where it needs it (`print(2)` -> `'print(2)'`, `x;y` -> `'x;y'`; `wc` and `a.txt`

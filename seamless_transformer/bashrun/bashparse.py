@@ -1,4 +1,4 @@
-"""What seamless-run reads from a bash command line, through bashlex (SPEC §4.3, §4.5).
+"""What seamless-run reads from a bash command line, through bashlex.
 
 * `parse_commands(text)`: the top-level commands (the parts between `;`, `&&`, `||`, newlines).
 * `analysed_words(command)`: the words argtyping looks at, for the primary command and its pipeline.
@@ -137,7 +137,7 @@ def _simple_commands(node) -> list:
 
 
 def analysed_words(node) -> list[AnalysedWord]:
-    """Words before each command's first redirection, plus `< F` targets (SPEC §4.3)."""
+    """Words before each command's first redirection, plus `< F` targets."""
     result: list[AnalysedWord] = []
     index = 0
     for command in _simple_commands(node):

@@ -1,4 +1,4 @@
-"""Pin names for seamless-run inputs: the literal, strip and extension mappings (SPEC §4.4).
+"""Pin names for seamless-run inputs: the literal, strip and extension mappings.
 
 A `PinNamer` turns local paths (relative to the cwd, as the user typed them) into workspace
 pin names, remembering every name it gave so that one source always gets one name and two

@@ -43,7 +43,7 @@ FUTURE_STALE_SECONDS = 120
 
 @dataclass
 class RunOptions:
-    """Every seamless-run flag that affects preparation (SPEC §4.2)."""
+    """Every seamless-run flag that affects preparation."""
 
     single: bool = False  # -c
     allow_missing_extension_files: bool = False  # -g1: rule 1 off
@@ -327,7 +327,7 @@ def _assemble(code, command, inputs, targets, stdout_local, variables, metavars,
 
 
 def write_job_dir(prepared: PreparedRun, directory: str, upload: bool = False) -> None:
-    """The -j job directory (SPEC §4.9). With upload, only the tf checksum file and dunder.json."""
+    """The -j job directory. With upload, only the tf checksum file and dunder.json."""
     from .._util import atomic_write
 
     if os.path.lexists(directory):

@@ -1,4 +1,4 @@
-"""Result targets of a seamless-run command: `-cp` captures and output redirects (SPEC §4.5).
+"""Result targets of a seamless-run command: `-cp` captures and output redirects.
 
 A target is a path in the job's workspace that is moved under RESULT/ at the end of the job,
 plus the local path (relative to the cwd) where the CLI writes it back.

@@ -1,4 +1,4 @@
-"""What every command shares: one-line errors, exit codes, verbosity, signals (SPEC §12).
+"""What every command shares: one-line errors, exit codes, verbosity, signals.
 
 A command's `main()` calls `run_main(prog, body, argv)`. `body(argv)` does the work and
 returns an exit code; every exception becomes exactly one stderr line

@@ -1,7 +1,7 @@
-"""seamless-run --dry --write-remote-job DIR: a job directory that runs without Seamless (SPEC §4.9).
+"""seamless-run --dry --write-remote-job DIR: a job directory that runs without Seamless.
 
 DIR (which must not exist) receives the materialized pins, exactly as the workspace of a real
-run would (SPEC §4.7): regular files and directories, no link into this machine's store, so the
+run would: regular files and directories, no link into this machine's store, so the
 directory can be copied to another machine and run there. And `transform.sh`:
 
     #!/bin/bash

@@ -1,10 +1,10 @@
 """The argv of seamless-run: one declarative option table that parses and also writes --help.
 
 Why not click, like the other commands: seamless-run is the command a user types over and over,
-and a cache hit has to answer in a few tens of milliseconds (SPEC: <= 3x `python3 -S -c pass`).
+and a cache hit has to answer in a few tens of milliseconds (at most a few times `python3 -S -c pass`).
 Importing click alone costs about as much as the whole hit path, so this one command parses its
 argv with the small table below. Its grammar is also simpler than click's: every option comes
-before the first command word (SPEC §4.1), so parsing stops at the first word that is not an
+before the first command word, so parsing stops at the first word that is not an
 option, or after `--`, and everything from there on is the command, options lookalikes included.
 
     parse(argv) -> RunArgs       UsageError (exit 2, one line) on any bad option or combination
@@ -154,7 +154,7 @@ def _positive_int(value, name: str) -> int:
 
 
 def _check(args: RunArgs) -> None:
-    """The mutual rules of SPEC §4.2 (exit 2)."""
+    """The rules between options: which may not be combined (exit 2)."""
     v = args.values
     if v["yes"] and v["no"]:
         raise usage_error("-y and -n cannot be combined")

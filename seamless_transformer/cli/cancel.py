@@ -1,4 +1,4 @@
-"""seamless-cancel CHECKSUM_OR_FILE: cancel a transformation wherever this host runs it (SPEC §6.5).
+"""seamless-cancel CHECKSUM_OR_FILE: cancel a transformation wherever this host runs it.
 
 Prints one line per process that was asked: `process <pid>: canceled` (stdout), or the warning
 `seamless-cancel: warning: process <pid> did not stop within 5 s` (stderr).

@@ -1,4 +1,4 @@
-"""seamless-download [opts] ARG…: materialize files and directories from their checksums (SPEC §6.2).
+"""seamless-download [opts] ARG…: materialize files and directories from their checksums.
 
 An ARG is X or X.CHECKSUM (a file), X.INDEX or an X with an X.INDEX sibling (a directory), or a
 bare 64-hex (output name = the hex unless -o; with --directory it names an index).

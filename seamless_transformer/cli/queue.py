@@ -1,4 +1,4 @@
-"""seamless-queue [-q] [--workers N] [--queue-file F]: run the jobs submitted with `seamless-run --qsubmit` (SPEC §6.4).
+"""seamless-queue [-q] [--workers N] [--queue-file F]: run the jobs submitted with `seamless-run --qsubmit`.
 
 Waits for the queue file, runs its jobs (at most N slots at once) until the EOF record written by
 seamless-queue-finish, deletes the file and exits 0 if every job succeeded, 1 otherwise.

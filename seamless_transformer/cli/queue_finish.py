@@ -1,4 +1,4 @@
-"""seamless-queue-finish [--no-wait] [--timeout S]: end the queue (SPEC §6.4).
+"""seamless-queue-finish [--no-wait] [--timeout S]: end the queue.
 
 Appends the EOF record to the queue file (once; no queue file is an error, exit 2), then waits
 until the server has run every job and deleted the file, unless --no-wait. Exit 1 if a job

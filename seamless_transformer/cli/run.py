@@ -1,4 +1,4 @@
-"""seamless-run [OPTIONS] [--] COMMAND...: a bash command as a cached transformation (SPEC §4).
+"""seamless-run [OPTIONS] [--] COMMAND...: a bash command as a cached transformation.
 
     argv ─► _runargs.parse ─► command.prepare (argtyping, pins, targets, code, tf checksum)
          ─► --dry / -j / --upload / --write-remote-job / --undo: print the tf and stop
@@ -118,7 +118,7 @@ def _undo(prepared) -> int:
 
 
 def _qsubmit(args, prepared, cwd, argv) -> int:
-    """Store the inputs, create the targets' .FUTURE files, append the queue record (SPEC §4.9, §6.4)."""
+    """Store the inputs, create the targets' .FUTURE files, append the queue record."""
     from ..queue import queuefile
     from ..store.storage import get_storage
     from ..store.outputs import future_files

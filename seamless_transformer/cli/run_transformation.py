@@ -1,4 +1,4 @@
-"""seamless-run-transformation CHECKSUM_OR_FILE: run a stored transformation by its checksum (SPEC §6.3).
+"""seamless-run-transformation CHECKSUM_OR_FILE: run a stored transformation by its checksum.
 
 The identity buffer is resolved (plain), `__output__` defaults to ["result","mixed",null], and
 the execution-only entries of a dunder file (--dunder, else dunder.json next to a .CHECKSUM

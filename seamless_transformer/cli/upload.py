@@ -1,4 +1,4 @@
-"""seamless-upload [opts] PATH…: store files and directories, write their sidecars (SPEC §6.1).
+"""seamless-upload [opts] PATH…: store files and directories, write their sidecars.
 
 A file gets `<name without .gz/.zst>.CHECKSUM`; a directory gets DIR.INDEX + DIR.CHECKSUM and
 its index buffer is stored too. Buffers go to the active storage, or with --destination DIR

@@ -1,4 +1,4 @@
-"""Compute one transformation: look it up, attach to it, or execute it (SPEC §3.4).
+"""Compute one transformation: look it up, attach to it, or execute it.
 
 Every entry point (seamless-run, seamless-run-transformation, the queue, the Python API, the
 pool's delegation) goes through this door:
@@ -255,7 +255,7 @@ def _run_job(job: Job) -> None:
     job.backend = backend = _backend_of(job)
     outcome = error = None
     try:
-        with registered(job.tf, job.cancel):  # reachable by seamless-cancel (SPEC §6.5)
+        with registered(job.tf, job.cancel):  # reachable by seamless-cancel
             if isinstance(backend, InProcess):  # it runs jobs in this process: in this thread, then
                 outcome = backend.run(job)
             else:
@@ -284,7 +284,7 @@ def _start(job: Job) -> None:
     from .running import registered
 
     job.backend = backend = _backend_of(job)
-    registration = registered(job.tf, job.cancel)  # reachable by seamless-cancel (SPEC §6.5)
+    registration = registered(job.tf, job.cancel)  # reachable by seamless-cancel
     registration.__enter__()
 
     def done(outcome=None, error=None):

@@ -1,4 +1,4 @@
-"""Which transformations this host is running, so that `seamless-cancel` can reach them (SPEC §6.5).
+"""Which transformations this host is running, so that `seamless-cancel` can reach them.
 
     $XDG_RUNTIME_DIR/seamless-<uid>/running/               (else under the cache:
     ${XDG_CACHE_HOME:-$HOME/.cache}/seamless/seamless-<uid>/running/)

@@ -1,4 +1,4 @@
-"""Run one bash transformation in a private workspace (SPEC §4.7).
+"""Run one bash transformation in a private workspace.
 
     execute_bash(tf_dict, storage) ──► workspace (pins) ──► bash -c 'eval "$(< /dev/fd/N)"' (new session)
          │                                                   │ stdout ─► `stdout` stream (live)
@@ -174,7 +174,7 @@ def command_line(script: str, workspace: str, env: JobEnv, pin_env: dict, contai
 
 
 def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=None) -> BashOutcome:
-    """Run the bash transformation `tf_dict`; see the module docstring and SPEC §4.7.
+    """Run the bash transformation `tf_dict`; see the module docstring.
 
     `stdout`/`stderr` are binary streams (default: sys.stdout/sys.stderr). A failing job raises
     TransformationError with the attributes ``stderr`` (bytes, the last 64 KiB) and ``logs`` (str).

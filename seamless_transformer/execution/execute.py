@@ -125,7 +125,7 @@ def execute(tf_dict, tf, *, resolve, cancel=None, direct_print=False, fingertip=
 
 
 def make_record(job, outcome: Outcome, result) -> dict:
-    """The execution record of a finished job (SPEC §10), minimal unless `record` is on."""
+    """The execution record of a finished job, minimal unless `record` is on."""
     settings = get_settings()
     env = job.tf_dict.get("__env__") if job.tf_dict else None
     return build_record(

@@ -1,4 +1,4 @@
-"""Execute the code of a Python transformation (SPEC §8.3).
+"""Execute the code of a Python transformation.
 
 The code runs in a fresh namespace whose globals are the input pins. What it prints goes to
 a buffer of its own: sys.stdout/sys.stderr are replaced (once, and again whenever someone else

@@ -1,8 +1,8 @@
-"""Execution records (SPEC §10): what one successful execution cost, captured where it ran.
+"""Execution records: what one successful execution cost, captured where it ran.
 
 A `Measurement` is taken around the execution (in the thread, worker or job that ran it) and
 shipped back with the result; `build_record` turns it into the minimal or full record dict,
-keys in the exact order of the SPEC, which the process owning the lookup writes to meta_data.
+keys in upstream's exact order, which the process owning the lookup writes to meta_data.
 """
 
 import datetime

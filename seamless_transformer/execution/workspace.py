@@ -1,4 +1,4 @@
-"""The private directory of one bash job: pins in, RESULT out (SPEC §4.7).
+"""The private directory of one bash job: pins in, RESULT out.
 
 Pins are materialized in sorted order, parent directories first:
 
@@ -17,7 +17,7 @@ Pins are materialized in sorted order, parent directories first:
   1-D uint8 arrays are written raw; other arrays as .npy (no variable for these).
 
 Which pins are executable is read from the code itself: every ``chmod +x`` line of the code
-names them (seamless-run writes that line, SPEC §2.7). Those pins are 0755 files.
+names them (seamless-run writes that line). Those pins are 0755 files.
 
 The code pin is never materialized: the script is not visible in the workspace.
 """

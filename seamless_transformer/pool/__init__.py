@@ -1,4 +1,4 @@
-"""The spawn-based worker pool (SPEC §8.5): `spawn`, `has_spawned`, `shutdown_workers`.
+"""The spawn-based worker pool: `spawn`, `has_spawned`, `shutdown_workers`.
 
 Once spawned, the pool is the engine's backend: every non-local transformation of this
 process runs in a worker. Nothing is imported or started until `spawn` is called.

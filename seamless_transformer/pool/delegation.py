@@ -1,4 +1,4 @@
-"""Nested transformations of workers, delegated to the parent (SPEC §8.5).
+"""Nested transformations of workers, delegated to the parent.
 
 A worker's engine sends `delegate`; the parent answers from its cache, or dispatches the
 transformation to any worker with a free slot (the asker included) and answers when it is done,

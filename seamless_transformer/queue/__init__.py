@@ -1,4 +1,4 @@
-"""The job queue of `seamless-run --qsubmit`, `seamless-queue` and `seamless-queue-finish` (SPEC §6.4).
+"""The job queue of `seamless-run --qsubmit`, `seamless-queue` and `seamless-queue-finish`.
 
     records   the queue file format (upstream-compatible), the submitter lock, the partial-record-safe reader
     jobs      one queued job, cache checks, futures

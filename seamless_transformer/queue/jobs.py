@@ -1,4 +1,4 @@
-"""One queued job: its slots, targets and futures; cache and undo (SPEC §6.4).
+"""One queued job: its slots, targets and futures; cache and undo.
 
     QueueJob(number, cmd, workers)   .slots (ncores, at most workers), .targets [Target], .futures [paths]
     cached(job) -> bytes | None      the cached result, if it and every leaf to download are available

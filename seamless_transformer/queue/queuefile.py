@@ -1,4 +1,4 @@
-"""The queue file of seamless-queue (SPEC §6.4; the upstream format, so that upstream submitters and servers interoperate).
+"""The queue file of seamless-queue (upstream Seamless's format, so that upstream submitters and servers interoperate).
 
     <record> = json.dumps(cmd, indent=2) + "\\x00"
     cmd      = {"queue_command": "SUBMIT", "original_command": "seamless-run ...", "transformation_checksum": hex,

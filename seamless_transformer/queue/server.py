@@ -1,4 +1,4 @@
-"""The seamless-queue server: run the jobs of a queue file, N slots at a time (SPEC §6.4).
+"""The seamless-queue server: run the jobs of a queue file, N slots at a time.
 
     QueueServer(path, workers=N, write_targets=..., quiet=False).serve() -> exit code
 
@@ -55,7 +55,7 @@ class QueueServer:
         self._eof = False
         self._print_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._bar = None  # a tqdm bar of finished jobs, on a TTY only (SPEC §6.6)
+        self._bar = None  # a tqdm bar of finished jobs, on a TTY only
 
     # ------------------------------------------------------------ reporting
 

@@ -1,4 +1,4 @@
-"""The result database `seamless.db`: upstream seamless-database 2.1.0 schema (SPEC §3.3).
+"""The result database `seamless.db`: upstream seamless-database 2.1.0 schema.
 
 One connection per process (reopened after fork, guarded by a lock so threads may share it),
 WAL mode, one transaction per operation, and a retry loop on SQLITE_BUSY for up to 30 s on

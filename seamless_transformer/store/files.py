@@ -1,4 +1,4 @@
-"""A content-addressed buffer directory (SPEC §3.2), compatible with hashserver's layouts.
+"""A content-addressed buffer directory, compatible with hashserver's layouts.
 
     prefix layout                                   flat layout (no .HASHSERVER_PREFIX)
     DIR/.HASHSERVER_PREFIX        "1\\n"             DIR/<cs>

@@ -1,7 +1,7 @@
 """What uploads and downloads share: confirmations, progress bars, verified atomic placement.
 
-    confirm_upload / confirm_download   thresholds SEAMLESS_MAX_{UPLOAD,DOWNLOAD}_{FILES,SIZE} (SPEC §4.8)
-    progress(total, nbytes)             a tqdm bar on a TTY stderr, else a silent counter (SPEC §6.6)
+    confirm_upload / confirm_download   thresholds SEAMLESS_MAX_{UPLOAD,DOWNLOAD}_{FILES,SIZE}
+    progress(total, nbytes)             a tqdm bar on a TTY stderr, else a silent counter
     fetch(cs, source)                   the bytes of a buffer, sha256-verified
     place_file(path, cs, source, ...)   write one file (a short temp name + rename) under an existing-file policy
     place_directory(path, entries, ...) build a temp directory and rename it in, or update an existing
@@ -9,7 +9,7 @@
     parallel_map(func, items)           TRANSFER_THREADS at a time (per directory)
     remove_path(path)                   rm -rf of one path (a symlink itself, not its target)
 
-Policies for an existing file (SPEC §6.2): "repair" (default) keeps a matching file untouched and
+Policies for an existing file: "repair" (default) keeps a matching file untouched and
 replaces a differing one atomically; "skip" never touches an existing file; "verify" fails with
 exit 2 on a mismatch. Sidecars are written by the callers, after the content.
 """
@@ -310,7 +310,7 @@ def _prune_empty_dirs(top: str) -> None:
 
 def place_directory(path: str, entries: dict, storage, *, policy="repair", link="copy",
                     compression=None, remove_unlisted=False, bar=None, before_write=None) -> None:
-    """Download {relpath: cs} into directory `path` (SPEC §4.8 / §6.2).
+    """Download {relpath: cs} into directory `path`.
     `before_write()`, if given, is called just before the first change.
 
     Every relpath must be confined (no absolute path, '..', empty or NUL component) and no

@@ -1,4 +1,4 @@
-"""What seamless-run leaves in the current directory: futures while it runs, results after (SPEC §4.6, §4.8).
+"""What seamless-run leaves in the current directory: futures while it runs, results after.
 
     future_files(prepared, cwd)   [(path, content)] of the .FUTURE files
     Futures(prepared, cwd)        context manager: <local>.FUTURE = "<tf>.<target>\\n" for every target while
@@ -77,7 +77,7 @@ def future_owner_dead(path: str) -> bool:
 
 
 class Futures:
-    """The .FUTURE files of a running job (SPEC §4.6)."""
+    """The .FUTURE files of a running job."""
 
     def __init__(self, prepared, cwd: str, interval: float = FUTURE_TOUCH_SECONDS):
         self.files = future_files(prepared, cwd, owner=True)
@@ -209,7 +209,7 @@ def _sizes(plan, storage) -> tuple:
 
 
 def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download: bool, answer=None) -> None:
-    """Write every target and its sidecars (SPEC §4.8). No result key -> warning."""
+    """Write every target and its sidecars. No result key -> warning."""
     from ..celltypes import serialize
 
     from .paths import require_sidecar_room

@@ -1,4 +1,4 @@
-"""Checksums of files and directories, and the sidecar files that carry them (SPEC §2.3).
+"""Checksums of files and directories, and the sidecar files that carry them.
 
 * A file's checksum is sha256 of its bytes; ``.gz`` / ``.zst`` files are decompressed first.
 * A directory's checksum is sha256 of its *index*: the plain serialization of
@@ -282,7 +282,7 @@ def _checksum_files(files: list, stat_time: int) -> dict:
 
 
 def directory_index(path) -> DirIndex:
-    """The index of a directory (SPEC §2.3) and its checksum."""
+    """The index of a directory and its checksum."""
     top = os.fspath(path)
     st = _stat(top)
     if not stat.S_ISDIR(st.st_mode):

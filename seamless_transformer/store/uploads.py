@@ -37,7 +37,7 @@ class Plan:
 
 
 class StorageSink:
-    """The active storage (SPEC §3.1)."""
+    """The active storage."""
 
     def __init__(self):
         from .storage import get_storage
