@@ -93,7 +93,7 @@ def test_gz_pin_materializes_compressed(bash_tf, storage, ws):
 
 
 def test_zst_pin_materializes_compressed(bash_tf, storage, ws):
-    zstandard = pytest.importorskip("zstandard")
+    import zstandard
     tf = bash_tf("true", files={"x.txt.zst": b"hello\n"})
     materialize_pins(tf, storage, str(ws))
     data = (ws / "x.txt.zst").read_bytes()
@@ -189,13 +189,13 @@ def test_bytes_pin_is_raw_and_has_no_environment_variable(bash_tf, storage, ws):
 
 
 def test_uint8_vector_pin_is_raw_bytes(bash_tf, storage, ws):
-    numpy = pytest.importorskip("numpy")
+    import numpy
     materialize_pins(bash_tf("true", v=numpy.arange(4, dtype="uint8")), storage, str(ws))
     assert (ws / "v").read_bytes() == b"\x00\x01\x02\x03"
 
 
 def test_other_array_pin_is_npy(bash_tf, storage, ws):
-    numpy = pytest.importorskip("numpy")
+    import numpy
     arr = numpy.arange(6, dtype="float64").reshape(2, 3)
     materialize_pins(bash_tf("true", m=arr), storage, str(ws))
     loaded = numpy.load(io.BytesIO((ws / "m").read_bytes()))
@@ -241,14 +241,14 @@ def test_result_text_for_text_celltype_is_not_parsed_as_json(ws):
 
 
 def test_result_npy_becomes_the_array(ws):
-    numpy = pytest.importorskip("numpy")
+    import numpy
     npy = serialize(numpy.arange(3, dtype="<i8"), "mixed")
     _result(ws, npy)
     assert collect_result(str(ws), "mixed")[0] == npy
 
 
 def test_result_non_utf8_bytes_become_a_uint8_array(ws):
-    numpy = pytest.importorskip("numpy")
+    import numpy
     _result(ws, b"\xff\xfe")
     expected = serialize(numpy.array([255, 254], dtype="uint8"), "mixed")
     assert collect_result(str(ws), "mixed")[0] == expected

@@ -95,8 +95,8 @@ def test_the_line_after_a_multi_line_command_is_rewritten_again(make_session, sh
 
 
 # -- 2. no heap corruption ----------------------------------------------------------------------
-@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is installed by scripts/test.sh")
 def test_bash_stays_valgrind_clean_after_an_open_quote_in_the_mode(make_session, tmp_path, run_log, monkeypatch):
+    assert shutil.which("valgrind"), "valgrind is missing: scripts/test.sh installs it"
     import shell_session
 
     vg_log = tmp_path / "valgrind.log"
