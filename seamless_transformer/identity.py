@@ -404,3 +404,46 @@ def build_python_dict(*, language, code_text, arguments, celltypes, modules, glo
     buffers[tf.hex()] = ident
     return tf_dict, tf, buffers
 
+
+
+def build_compiled_dict(*, language, schema_text, code_text, objects, arguments, result_celltype,
+                        compilation, languages, env, meta):
+    """(tf_dict, tf Checksum, {hex: buffer}) of a compiled transformer call.
+
+    Identity: `__language__`, `__output__`, `__schema__` (checksum of the schema text), `code`
+    ("text", "transformer"), `objects` ("plain", "compiled-objects"; [{"language", "code"}], only
+    when there are any) and each argument ("mixed", None). Not identity: `__compilation__` (the
+    completed compilation dict), `__languages__` (those of the objects' other languages),
+    `__env__`, `__meta__` (with the metavars).
+    """
+    buffers = {}
+
+    def add(buffer) -> str:
+        cs = checksum_of(buffer).hex()
+        buffers[cs] = buffer
+        return cs
+
+    tf_dict = {
+        "__language__": language,
+        "__output__": ["result", result_celltype, None],
+        "__schema__": add(serialize(schema_text, "text")),
+        "code": ["text", "transformer", add(code_buffer(code_text))],
+    }
+    if objects:
+        tf_dict["objects"] = ["plain", "compiled-objects", add(serialize(objects, "plain"))]
+    for name in sorted(arguments):
+        entry, buffer = value_pin(arguments[name], "mixed")
+        tf_dict[name] = entry
+        if buffer is not None:
+            buffers[entry[2]] = buffer
+    tf_dict["__compilation__"] = compilation
+    if languages:
+        tf_dict["__languages__"] = languages
+    if env:
+        tf_dict["__env__"] = add(serialize(env, "plain"))
+    if meta:
+        tf_dict["__meta__"] = dict(meta)
+    ident = identity_buffer(tf_dict)
+    tf = checksum_of(ident)
+    buffers[tf.hex()] = ident
+    return tf_dict, tf, buffers

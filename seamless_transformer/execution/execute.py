@@ -109,6 +109,18 @@ def _execute_bash(tf_dict, *, resolve, cancel, fingertip, stdout=None, stderr=No
                    measurement=measurement, language_kind="bash", input_total_bytes=None)
 
 
+def _execute_compiled(tf_dict, *, resolve, fingertip) -> Outcome:
+    from .compiled.run import execute_compiled
+
+    celltype = tf_dict.get("__output__", ["result", "mixed", None])[1]
+    measurement = Measurement.start()
+    value, compile_seconds, total = execute_compiled(tf_dict, resolve=resolve, fingertip=fingertip)
+    measurement.stop()
+    measurement.extra["compilation_time_seconds"] = round(compile_seconds, 6)
+    return Outcome(serialize(value, celltype), measurement=measurement, language_kind="compiled",
+                   input_total_bytes=total)
+
+
 def execute(tf_dict, tf, *, resolve, cancel=None, direct_print=False, fingertip=False,
             stdout=None, stderr=None) -> Outcome:
     """Run the transformation in this process and return its Outcome (raises on failure).
@@ -121,6 +133,8 @@ def execute(tf_dict, tf, *, resolve, cancel=None, direct_print=False, fingertip=
     if language == "bash":
         return _execute_bash(tf_dict, resolve=resolve, cancel=cancel, fingertip=fingertip,
                              stdout=stdout, stderr=stderr)
+    if "__schema__" in tf_dict:  # a compiled language: c, cpp, fortran, rust, or one defined
+        return _execute_compiled(tf_dict, resolve=resolve, fingertip=fingertip)
     raise SeamlessError(f"language '{language}' is not supported")
 
 

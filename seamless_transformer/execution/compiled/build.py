@@ -1,0 +1,199 @@
+"""Build a compiled transformer into a Python extension module, once per machine.
+
+    objects ──compiler──▶ .o / .a ──CFFI (cdef = header without # lines)──▶ module .so
+
+Each object (the transformer's code first, then `.objects`) is compiled in a private build
+directory that also holds `transform.h`, with
+
+    compiler [language_flag] [compile_flag] options [include_flag builddir] output_flag out src
+
+run with cwd = the build directory. CFFI writes the C source of the extension module, which is
+compiled and linked with the objects and the languages' link options.
+
+Module cache: in this process (a dict), and on disk in
+`${XDG_CACHE_HOME:-~/.cache}/seamless/compiled/<key>/`, where key = sha256 of the canonical JSON of
+the completed objects, the header, the link options, the Python ABI and the platform. A module
+directory is built under a temporary name and renamed into place, so a reader never sees half of
+one; a process that loses the race to build the same key uses the winner's.
+"""
+
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+
+from ...config import cache_dir
+from ...errors import TransformationError
+
+_modules: dict = {}  # key -> loaded extension module
+_locks: dict = {}
+_locks_lock = threading.Lock()
+
+
+def module_key(objects: list, header: str) -> str:
+    """The cache key (64 hex) of a module built from these completed objects and header.
+
+    `objects`: [{"name", "language", "code": str | {relpath: str}, "compilation": dict}].
+    """
+    document = {
+        "objects": objects,
+        "header": header,
+        "link_options": link_options(objects),
+        "python_abi": sysconfig.get_config_var("EXT_SUFFIX") or sys.implementation.cache_tag,
+        "platform": sysconfig.get_platform() + "-" + platform.machine(),
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def link_options(objects: list) -> list:
+    """The link options of every language used, in order of first use, each once."""
+    result = []
+    for obj in objects:
+        for option in obj["compilation"]["link_options"]:
+            if option not in result:
+                result.append(option)
+    return result
+
+
+def get_module(objects: list, header: str):
+    """(extension module with .ffi and .lib, seconds spent compiling: 0.0 when it was cached).
+
+    Raises TransformationError when a compiler fails (with its command line and output) or
+    cannot be found.
+    """
+    key = module_key(objects, header)
+    module = _modules.get(key)
+    if module is not None:
+        return module, 0.0
+    with _key_lock(key):
+        module = _modules.get(key)
+        if module is not None:
+            return module, 0.0
+        directory = cache_dir("compiled", key)
+        elapsed = 0.0
+        if not os.path.exists(_module_file(directory, key)):
+            started = time.perf_counter()
+            if os.path.isdir(directory) and not os.path.exists(_module_file(directory, key)):
+                shutil.rmtree(directory, ignore_errors=True)  # damaged: not made by a rename
+            _build_into_place(objects, header, key, directory)
+            elapsed = time.perf_counter() - started
+        module = _load(directory, key)
+        _modules[key] = module
+        return module, elapsed
+
+
+def _key_lock(key):
+    with _locks_lock:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def _module_name(key: str) -> str:
+    return f"_seamless_compiled_{key[:32]}"
+
+
+def _module_file(directory: str, key: str) -> str:
+    return os.path.join(directory, _module_name(key) + sysconfig.get_config_var("EXT_SUFFIX"))
+
+
+def _load(directory: str, key: str):
+    import importlib.machinery
+    import importlib.util
+
+    name = _module_name(key)
+    loader = importlib.machinery.ExtensionFileLoader(name, _module_file(directory, key))
+    spec = importlib.util.spec_from_loader(name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def _build_into_place(objects, header, key, directory):
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".tmp-{key[:12]}-", dir=parent)
+    try:
+        with tempfile.TemporaryDirectory(prefix="seamless-build-") as builddir:
+            built = build_module(objects, header, _module_name(key), builddir)
+            shutil.copy2(built, _module_file(staging, key))
+        try:
+            os.rename(staging, directory)
+        except OSError:
+            if not os.path.isdir(directory):  # not a lost race: a real failure
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_module(objects, header, module_name, builddir) -> str:
+    """Compile `objects` and link them into the extension `module_name` in `builddir`; its path."""
+    with open(os.path.join(builddir, "transform.h"), "w") as f:
+        f.write(header)
+    built = [compile_object(obj, builddir) for obj in objects]
+    source = _emit_cffi_source(header, module_name, builddir)
+    output = os.path.join(builddir, module_name + sysconfig.get_config_var("EXT_SUFFIX"))
+    compiler = os.environ.get("CC") or "gcc"
+    command = [compiler, "-shared", "-fPIC", "-O2", "-I" + sysconfig.get_paths()["include"],
+               "-I" + builddir, source, *built, *link_options(objects), "-o", output]
+    _run(command, builddir, "the CFFI extension module")
+    return output
+
+
+def _emit_cffi_source(header, module_name, builddir) -> str:
+    import cffi
+    from cffi.recompiler import recompile
+
+    ffi = cffi.FFI()
+    ffi.cdef("\n".join(line for line in header.splitlines() if not line.startswith("#")))
+    ffi.set_source(module_name, '#include "transform.h"')
+    path = os.path.join(builddir, module_name + ".c")
+    # ffi.emit_c_code() with compiler_verbose=0: it would print "generating …" on stdout
+    recompile(ffi, module_name, '#include "transform.h"', c_file=path, call_c_compiler=False,
+              uses_ffiplatform=False, compiler_verbose=0)
+    return path
+
+
+def compile_object(obj: dict, builddir: str) -> str:
+    """Compile one completed object in `builddir`; the path of the .o or .a it made."""
+    comp, name = obj["compilation"], obj["name"]
+    mode = comp["mode"]
+    if mode == "package":
+        source = name
+        for relpath, text in sorted(obj["code"].items()):
+            path = os.path.join(builddir, name, relpath)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+    else:
+        source = f"{name}.{comp['extension']}" if comp["extension"] else name
+        with open(os.path.join(builddir, source), "w") as f:
+            f.write(obj["code"])
+    output = f"{name}.o" if mode == "object" else f"lib{name}.a"
+    command = [comp["compiler"], *shlex.split(comp["language_flag"]), *shlex.split(comp["compile_flag"]),
+               *comp["options"]]
+    if comp["include_flag"]:
+        command += [comp["include_flag"], builddir]
+    command += [comp["output_flag"], output, source]
+    _run(command, builddir, f"{name} ({obj['language']})")
+    return os.path.join(builddir, output)
+
+
+def _run(command, cwd, what):
+    try:
+        proc = subprocess.run(command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, errors="replace")
+    except FileNotFoundError:
+        raise TransformationError(f"cannot compile {what}: compiler '{command[0]}' not found on PATH") from None
+    if proc.returncode != 0:
+        raise TransformationError(
+            f"compilation of {what} failed (exit status {proc.returncode})\n"
+            f"command: {shlex.join(command)}\n{proc.stdout.rstrip()}"
+        )

@@ -1,0 +1,61 @@
+"""Run one compiled transformation dict: resolve its pins, build (or reuse) the module, call it.
+
+The dict's pins: `code` (text), `objects` (plain list of {"language", "code"}, optional) and one
+pin per input. `__schema__` is the checksum of the schema text; `__compilation__` the completed
+compilation dict of `__language__` (not identity: the language's defaults when absent), and
+`__languages__` those of the other languages of `objects`; `__meta__["metavars"]` holds max<W>.
+"""
+
+from ...celltypes import deserialize
+from ...errors import TransformationError
+from .languages import get_compilation
+
+NON_INPUT_PINS = ("code", "objects")
+
+
+def completed_objects(tf_dict: dict, code: str, objects: list) -> list:
+    """[{"name", "language", "code", "compilation"}]: the main code as "main", then obj0, obj1…"""
+    language = tf_dict["__language__"]
+    others = tf_dict.get("__languages__") or {}
+    result = [{"name": "main", "language": language, "code": code,
+               "compilation": tf_dict.get("__compilation__") or get_compilation(language)}]
+    for index, obj in enumerate(objects):
+        lang = obj["language"]
+        compilation = others.get(lang) or (result[0]["compilation"] if lang == language else get_compilation(lang))
+        result.append({"name": f"obj{index}", "language": lang, "code": obj["code"], "compilation": compilation})
+    return result
+
+
+def execute_compiled(tf_dict: dict, *, resolve, fingertip=False):
+    """(result value, seconds spent compiling, total input bytes) of a compiled transformation.
+
+    Raises TransformationError (compiler failure, header mismatch), CompiledCallError (an input
+    that does not fit the schema), RuntimeError (non-zero status).
+    """
+    from .build import get_module
+    from .call import call_transform
+    from .schema import header_of, load_signature
+
+    schema_text = deserialize(resolve(tf_dict["__schema__"], fingertip=fingertip), "text")
+    header = header_of(schema_text)
+    if tf_dict.get("__header__") not in (None, header):
+        raise TransformationError("the supplied header does not match the one generated from the schema")
+    inputs, code, objects, total = {}, None, [], 0
+    for name in sorted(tf_dict):
+        if name.startswith("__") or name.startswith("META__"):
+            continue
+        celltype, _sub, cs = tf_dict[name]
+        buffer = resolve(cs, fingertip=fingertip)
+        total += len(buffer)
+        if name == "code":
+            code = deserialize(buffer, "text")
+        elif name == "objects":
+            objects = deserialize(buffer, "plain")
+        else:
+            inputs[name] = deserialize(buffer, celltype)
+    if code is None:
+        raise TransformationError("compiled transformation has no code pin")
+    module, seconds = get_module(completed_objects(tf_dict, code, objects), header)
+    metavars = (tf_dict.get("__meta__") or {}).get("metavars") or {}
+    value = call_transform(module, load_signature(schema_text), inputs, metavars)
+    return value, seconds, total
