@@ -88,6 +88,9 @@ def test_header_is_read_only():
     ("inputs: [{name: a, dtype: int32, shape: [3, N]}]\n", "wildcard"),
     ("inputs: []\nextra: 1\n", "extra"),
     ("inputs: [\n", "YAML"),
+    ("inputs: [{name: double, dtype: int32}]\n", "C keyword"),
+    ("inputs: [{name: a, dtype: int32}, {name: a, dtype: int32}]\n", "used twice"),
+    ("inputs: [{name: N, dtype: int32}, {name: x, dtype: int32, shape: [N]}]\n", "used twice"),
 ])
 def test_invalid_schema_is_refused_when_set_with_one_line(schema, words):
     from seamless.transformer import CompiledTransformer

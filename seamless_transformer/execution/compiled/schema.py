@@ -38,9 +38,33 @@ def load_signature(schema_text: str):
     except yaml.YAMLError as exc:
         raise SchemaError(f"schema is not valid YAML: {' '.join(str(exc).split())}") from None
     try:
-        return sig.Signature.from_dict(data)
+        signature = sig.Signature.from_dict(data)
     except (TypeError, ValueError) as exc:
         raise SchemaError(f"invalid schema: {exc}") from None
+    _check_names(signature)
+    return signature
+
+
+C_KEYWORDS = frozenset("""auto bool break case char const continue default do double else enum extern float for
+goto if inline int long register restrict return short signed sizeof static struct switch typedef union
+unsigned void volatile while transform""".split())
+
+
+def _check_names(signature):
+    """Names that would make the header fail to compile: C keywords, one name used twice."""
+    seen = set()
+    wildcards = signature.input_wildcards + signature.output_wildcards
+    for name in [p.name for p in signature.inputs + signature.outputs] + list(wildcards) + [
+            "max" + w for w in signature.output_wildcards]:
+        if name in C_KEYWORDS:
+            raise SchemaError(f"invalid schema: '{name}' is a C keyword and cannot be a parameter or wildcard name")
+        if name in seen:
+            raise SchemaError(f"invalid schema: the name '{name}' is used twice (parameters and wildcards share one namespace)")
+        seen.add(name)
+    for param in signature.inputs + signature.outputs:
+        for field in getattr(param.dtype, "fields", None) or ():
+            if field.name in C_KEYWORDS:
+                raise SchemaError(f"invalid schema: struct field '{field.name}' of '{param.name}' is a C keyword")
 
 
 @functools.lru_cache(maxsize=256)

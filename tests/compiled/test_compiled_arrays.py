@@ -1,0 +1,153 @@
+"""Arrays, output-only wildcards, structs, and the errors of a call that does not fit the schema."""
+
+import numpy as np
+import pytest
+
+from compiled_helpers import make
+from seamless.transformer import TransformationError
+from test_compiled_schema import ARRAY_SCHEMA, POSITIONS_SCHEMA, STRUCT_SCHEMA
+
+SCALE_C = """#include "transform.h"
+int transform(unsigned int N, const double *x, double factor, double *y) {
+    for (unsigned int i = 0; i < N; i++) y[i] = x[i] * factor;
+    return 0;
+}
+"""
+POSITIONS_C = """#include "transform.h"
+int transform(unsigned int N, unsigned int maxK, const double *x, unsigned int *K, int64_t *pos) {
+    unsigned int k = 0;
+    for (unsigned int i = 0; i < N; i++) {
+        if (x[i] > 0) { if (k == maxK) return 1; pos[k++] = i; }
+    }
+    *K = k;
+    return 0;
+}
+"""
+STRUCT_C = """#include "transform.h"
+int transform(unsigned int N, const PtsStruct *pts, double *total) {
+    double t = 0;
+    for (unsigned int i = 0; i < N; i++) t += pts[i].xyz[0] + pts[i].xyz[1] + pts[i].xyz[2] + pts[i].id;
+    *total = t;
+    return 0;
+}
+"""
+DOT_SCHEMA = """inputs:
+  - {name: a, dtype: float64, shape: [N]}
+  - {name: b, dtype: float64, shape: [N]}
+outputs:
+  - {name: dot, dtype: float64}
+"""
+DOT_C = """int transform(unsigned int N, const double *a, const double *b, double *dot) {
+    double t = 0;
+    for (unsigned int i = 0; i < N; i++) t += a[i] * b[i];
+    *dot = t;
+    return 0;
+}
+"""
+TWO_OUTPUTS_SCHEMA = """inputs:
+  - {name: a, dtype: int32}
+outputs:
+  - {name: twice, dtype: int32}
+  - {name: square, dtype: int64}
+"""
+TWO_OUTPUTS_C = """#include <stdint.h>
+int transform(int32_t a, int32_t *twice, int64_t *square) { *twice = 2 * a; *square = (int64_t) a * a; return 0; }
+"""
+
+
+def scale():
+    return make("c", ARRAY_SCHEMA, SCALE_C)
+
+
+def test_vector_scaled_by_a_factor():
+    y = scale()(x=np.arange(5, dtype=np.float64), factor=2.5).run()
+    assert y.dtype == np.float64 and y.tolist() == [0.0, 2.5, 5.0, 7.5, 10.0]
+
+
+def test_big_endian_and_strided_inputs_are_converted():
+    x = np.arange(10, dtype=">f8")[::2]
+    assert scale()(x=x, factor=2.0).run().tolist() == [0.0, 4.0, 8.0, 12.0, 16.0]
+
+
+def test_a_list_of_ints_is_accepted_for_a_float64_array():
+    assert scale()(x=[1, 2, 3], factor=3).run().tolist() == [3.0, 6.0, 9.0]
+
+
+def test_output_only_wildcard_is_trimmed_to_the_reported_size():
+    tf = make("c", POSITIONS_SCHEMA, POSITIONS_C, maxK=10)
+    pos = tf(x=np.array([1.0, -1.0, 2.0, 0.0, 3.0])).run()
+    assert pos.dtype == np.int64 and pos.tolist() == [0, 2, 4]
+
+
+def test_output_only_wildcard_without_its_max_metavar_names_it():
+    with pytest.raises(TransformationError, match="metavars.maxK") as info:
+        make("c", POSITIONS_SCHEMA, POSITIONS_C)(x=np.ones(3)).run()
+    assert "\n" not in str(info.value)
+
+
+def test_struct_array_input_is_laid_out_like_the_c_struct():
+    pts = np.zeros(2, dtype=[("xyz", "<f4", (3,)), ("id", "<i4")])
+    pts["xyz"] = [[1, 2, 3], [4, 5, 6]]
+    pts["id"] = [10, 20]
+    assert make("c", STRUCT_SCHEMA, STRUCT_C)(pts=pts).run() == 51.0
+
+
+def test_several_outputs_give_a_dict():
+    assert make("c", TWO_OUTPUTS_SCHEMA, TWO_OUTPUTS_C)(a=7).run() == {"twice": 14, "square": 49}
+
+
+def test_wrong_dtype_is_one_line_naming_the_parameter():
+    with pytest.raises(TransformationError) as info:
+        scale()(x=np.arange(3, dtype=np.int32), factor=2.0).run()
+    message = str(info.value)
+    assert "input 'x'" in message and "float64" in message and "int32" in message
+    assert "\n" not in message
+
+
+def test_float_for_an_int_scalar_is_one_line_naming_the_parameter():
+    from compiled_helpers import ADD_CODE, ADD_SCHEMA
+
+    with pytest.raises(TransformationError) as info:
+        make("c", ADD_SCHEMA, ADD_CODE["c"])(a=1.5, b=2).run()
+    assert "input 'a'" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_wildcard_mismatch_is_one_line_naming_both_parameters():
+    with pytest.raises(TransformationError) as info:
+        make("c", DOT_SCHEMA, DOT_C)(a=np.ones(3), b=np.ones(4)).run()
+    message = str(info.value)
+    assert "input 'b'" in message and "wildcard N" in message and "'a'" in message
+    assert "\n" not in message
+
+
+def test_wrong_number_of_dimensions_names_the_parameter():
+    with pytest.raises(TransformationError, match="input 'x': expected shape"):
+        scale()(x=np.ones((2, 2)), factor=1.0).run()
+
+
+def test_nonzero_status_raises():
+    code = "#include <stdint.h>\nint transform(int32_t a, int32_t b, int32_t *result) { return 3; }\n"
+    from compiled_helpers import ADD_SCHEMA
+
+    with pytest.raises(TransformationError, match="Compiled transform returned non-zero status 3"):
+        make("c", ADD_SCHEMA, code)(a=1, b=2).run()
+
+
+def test_broken_source_gives_the_compiler_command_and_message():
+    from compiled_helpers import ADD_SCHEMA
+
+    with pytest.raises(TransformationError) as info:
+        make("c", ADD_SCHEMA, "int transform(int a, { oops")(a=1, b=2).run()
+    message = str(info.value)
+    assert "command: gcc -x c -c -O3" in message
+    assert "error:" in message and "main.c" in message
+
+
+def test_missing_input_is_refused_at_the_call():
+    with pytest.raises(TypeError, match="missing input: 'factor'"):
+        scale()(x=[1.0])
+
+
+def test_unknown_input_is_refused_at_the_call():
+    with pytest.raises(TypeError, match="no input 'z'"):
+        scale()(x=[1.0], factor=1.0, z=3)
