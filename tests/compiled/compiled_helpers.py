@@ -25,3 +25,16 @@ def make(language, schema, code, direct=False, **metavars):
     for name, value in metavars.items():
         setattr(tf.metavars, name, value)
     return tf
+
+
+def record_of(tf) -> dict:
+    """The execution record the database holds for a finished Transformation."""
+    import json
+    import sqlite3
+
+    from seamless_transformer.config import get_settings
+
+    with sqlite3.connect(get_settings().database_paths[0]) as conn:
+        (text,) = conn.execute("SELECT metadata FROM meta_data WHERE checksum=?",
+                               (tf.transformation_checksum.hex(),)).fetchone()
+    return json.loads(text)

@@ -1,13 +1,9 @@
 """The add example in every built-in language, and what is (and is not) identity."""
 
-import json
-import sqlite3
-
 import pytest
 
-from compiled_helpers import ADD_CODE, ADD_SCHEMA, RESULT_42, make
+from compiled_helpers import ADD_CODE, ADD_SCHEMA, RESULT_42, make, record_of
 from seamless_transformer import config
-from seamless_transformer.config import get_settings
 
 
 @pytest.mark.parametrize("language", ["c", "cpp", "fortran", "rust"])
@@ -60,9 +56,6 @@ def test_full_record_says_compiled_and_gives_the_compilation_time():
     config.select_record(True)
     tf = make("c", ADD_SCHEMA, ADD_CODE["c"])(a=5, b=6)
     assert tf.run() == 11
-    with sqlite3.connect(get_settings().database_paths[0]) as conn:
-        (text,) = conn.execute("SELECT metadata FROM meta_data WHERE checksum=?",
-                               (tf.transformation_checksum.hex(),)).fetchone()
-    record = json.loads(text)
+    record = record_of(tf)
     assert record["language_kind"] == "compiled"
     assert isinstance(record["compilation_time_seconds"], float)
