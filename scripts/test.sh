@@ -12,9 +12,14 @@ for entry in zsh:/usr/bin/zsh shellcheck:/usr/bin/shellcheck \
     zsh-autosuggestions:/usr/share/zsh-autosuggestions/zsh-autosuggestions.zsh \
     zsh-syntax-highlighting:/usr/share/zsh-syntax-highlighting/zsh-syntax-highlighting.zsh \
     fzf:/usr/share/doc/fzf/examples/key-bindings.bash bash-completion:/usr/share/bash-completion/bash_completion \
-    direnv:/usr/bin/direnv valgrind:/usr/bin/valgrind; do
+    direnv:/usr/bin/direnv valgrind:/usr/bin/valgrind \
+    gcc:/usr/bin/gcc g++:/usr/bin/g++ gfortran:/usr/bin/gfortran; do
     [ -e "${entry#*:}" ] || missing+=("${entry%%:*}")
 done
+# Compiled transformers: rustc (any on PATH), and Python's headers for the CFFI modules.
+command -v rustc >/dev/null 2>&1 || missing+=(rustc)
+python3 -c 'import os, sysconfig; os.stat(sysconfig.get_paths()["include"] + "/Python.h")' 2>/dev/null \
+    || missing+=(python3-dev)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq >/dev/null

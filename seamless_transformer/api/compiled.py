@@ -31,15 +31,22 @@ def _text(value, what: str) -> str:
 class CompiledObject:
     """An extra source to compile and link with the transformer (as obj0, obj1, … in order).
 
-    `code` is text or a Path; `language` any compiled language (ValueError if unknown).
+    `code` is text or a Path, or {relative path: text} for a language in package mode;
+    `language` any compiled language (ValueError if unknown).
     """
 
     def __init__(self, language: str, code):
         from ..execution.compiled.languages import get_compilation
 
-        get_compilation(language)  # refuses an unknown language now
+        mode = get_compilation(language)["mode"]  # refuses an unknown language now
         self.language = language
-        self.code = _text(code, "CompiledObject code")
+        if mode == "package":
+            if not isinstance(code, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                     for k, v in code.items()):
+                raise TypeError(f"language '{language}' is in package mode: code must be {{relative path: text}}")
+            self.code = dict(code)
+        else:
+            self.code = _text(code, "CompiledObject code")
 
     def to_dict(self) -> dict:
         return {"language": self.language, "code": self.code}

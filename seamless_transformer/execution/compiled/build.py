@@ -168,6 +168,7 @@ def compile_object(obj: dict, builddir: str) -> str:
     if mode == "package":
         source = name
         for relpath, text in sorted(obj["code"].items()):
+            _check_relpath(relpath, obj["language"])
             path = os.path.join(builddir, name, relpath)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
@@ -184,6 +185,12 @@ def compile_object(obj: dict, builddir: str) -> str:
     command += [comp["output_flag"], output, source]
     _run(command, builddir, f"{name} ({obj['language']})")
     return os.path.join(builddir, output)
+
+
+def _check_relpath(relpath, language):
+    parts = relpath.split("/")
+    if not relpath or relpath.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\0" in relpath:
+        raise TransformationError(f"package of language '{language}': {relpath!r} is not a plain relative path")
 
 
 def _run(command, cwd, what):

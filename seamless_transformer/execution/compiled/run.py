@@ -8,9 +8,19 @@ compilation dict of `__language__` (not identity: the language's defaults when a
 
 from ...celltypes import deserialize
 from ...errors import TransformationError
-from .languages import get_compilation
+from .languages import complete_compilation, get_compilation
 
 NON_INPUT_PINS = ("code", "objects")
+
+
+def _compilation(language: str, given) -> dict:
+    """The dict's own compilation of `language` (checked), else the language's definition here."""
+    if not given:
+        return get_compilation(language)
+    try:
+        return complete_compilation(language, given)
+    except (TypeError, ValueError) as exc:
+        raise TransformationError(f"invalid __compilation__: {exc}") from None
 
 
 def completed_objects(tf_dict: dict, code: str, objects: list) -> list:
@@ -18,10 +28,10 @@ def completed_objects(tf_dict: dict, code: str, objects: list) -> list:
     language = tf_dict["__language__"]
     others = tf_dict.get("__languages__") or {}
     result = [{"name": "main", "language": language, "code": code,
-               "compilation": tf_dict.get("__compilation__") or get_compilation(language)}]
+               "compilation": _compilation(language, tf_dict.get("__compilation__"))}]
     for index, obj in enumerate(objects):
         lang = obj["language"]
-        compilation = others.get(lang) or (result[0]["compilation"] if lang == language else get_compilation(lang))
+        compilation = result[0]["compilation"] if lang == language else _compilation(lang, others.get(lang))
         result.append({"name": f"obj{index}", "language": lang, "code": obj["code"], "compilation": compilation})
     return result
 

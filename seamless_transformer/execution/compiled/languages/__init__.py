@@ -63,11 +63,14 @@ def complete_compilation(name: str, compilation: dict) -> dict:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise TypeError(f"compilation of language '{name}': '{key}' must be a list of str")
         result[key] = list(value)
-    for key in STR_KEYS:
-        if not isinstance(result.get(key), str):
-            raise TypeError(f"compilation of language '{name}': '{key}' must be a str")
-    if not result["compiler"]:
+    if not result.get("compiler"):
         raise ValueError(f"compilation of language '{name}' needs a 'compiler'")
+    for key in STR_KEYS:
+        if not isinstance(result[key], str):
+            raise TypeError(f"compilation of language '{name}': '{key}' must be a str")
+    if result["extension"] and not result["extension"].isalnum():
+        raise ValueError(f"compilation of language '{name}': extension must be letters and digits, "
+                         f"not {result['extension']!r}")
     if result["mode"] not in MODES:
         raise ValueError(f"compilation of language '{name}': mode must be one of {', '.join(MODES)}, "
                          f"not '{result['mode']}'")
