@@ -133,7 +133,9 @@ def execute(tf_dict, tf, *, resolve, cancel=None, direct_print=False, fingertip=
     if language == "bash":
         return _execute_bash(tf_dict, resolve=resolve, cancel=cancel, fingertip=fingertip,
                              stdout=stdout, stderr=stderr)
-    if "__schema__" in tf_dict:  # a compiled language: c, cpp, fortran, rust, or one defined
+    from .compiled.languages import is_compiled_language
+
+    if "__schema__" in tf_dict or is_compiled_language(language):  # c, cpp, fortran, rust, defined
         return _execute_compiled(tf_dict, resolve=resolve, fingertip=fingertip)
     raise SeamlessError(f"language '{language}' is not supported")
 

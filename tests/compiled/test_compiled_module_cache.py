@@ -7,7 +7,11 @@ import sys
 import textwrap
 import uuid
 
+import pytest
+
 from compiled_helpers import ADD_CODE, ADD_SCHEMA, make, record_of
+from seamless_transformer.celltypes import serialize
+from seamless_transformer.checksum import Checksum
 
 SCRIPT = textwrap.dedent('''
     import sys
@@ -81,3 +85,20 @@ def test_a_damaged_module_directory_is_rebuilt(tmp_path):
     for name in os.listdir(newest):
         os.remove(os.path.join(newest, name))
     assert make("c", ADD_SCHEMA, code)(a=2, b=2).run() == 4
+
+
+def test_seamless_run_transformation_runs_a_compiled_transformation_by_checksum(tmp_path):
+    tf = make("c", ADD_SCHEMA, ADD_CODE["c"])(a=100, b=23)
+    checksum = tf.construct().hex()  # stored, never run
+    proc = subprocess.run(["seamless-run-transformation", checksum], capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == Checksum.of(serialize(123, "mixed")).hex()
+
+
+def test_python_transformer_in_a_compiled_language_asks_for_a_schema():
+    from seamless.transformer import TransformationError, direct
+
+    with pytest.raises(TransformationError) as info:
+        direct("int x;", language="c")(a=1)
+    assert str(info.value) == "a 'c' transformation needs a schema (use CompiledTransformer)"

@@ -46,6 +46,9 @@ def execute_compiled(tf_dict: dict, *, resolve, fingertip=False):
     from .call import call_transform
     from .schema import header_of, load_signature
 
+    if "__schema__" not in tf_dict:
+        raise TransformationError(f"a '{tf_dict['__language__']}' transformation needs a schema "
+                                  "(use CompiledTransformer)")
     schema_text = deserialize(resolve(tf_dict["__schema__"], fingertip=fingertip), "text")
     header = header_of(schema_text)
     if tf_dict.get("__header__") not in (None, header):
