@@ -110,15 +110,15 @@ def _execute_bash(tf_dict, *, resolve, cancel, fingertip, stdout=None, stderr=No
 
 
 def _execute_compiled(tf_dict, *, resolve, fingertip) -> Outcome:
-    from .compiled.run import execute_compiled
+    from .compiled.run import execute_compiled, result_buffers
 
     celltype = tf_dict.get("__output__", ["result", "mixed", None])[1]
     measurement = Measurement.start()
     value, compile_seconds, total = execute_compiled(tf_dict, resolve=resolve, fingertip=fingertip)
     measurement.stop()
     measurement.extra["compilation_time_seconds"] = round(compile_seconds, 6)
-    return Outcome(serialize(value, celltype), measurement=measurement, language_kind="compiled",
-                   input_total_bytes=total)
+    buffer, leaves = result_buffers(value, celltype)
+    return Outcome(buffer, leaves, measurement=measurement, language_kind="compiled", input_total_bytes=total)
 
 
 def execute(tf_dict, tf, *, resolve, cancel=None, direct_print=False, fingertip=False,

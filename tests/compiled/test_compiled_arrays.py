@@ -151,3 +151,32 @@ def test_missing_input_is_refused_at_the_call():
 def test_unknown_input_is_refused_at_the_call():
     with pytest.raises(TypeError, match="no input 'z'"):
         scale()(x=[1.0], factor=1.0, z=3)
+
+
+SPLIT_SCHEMA = """inputs:
+  - {name: x, dtype: float64, shape: [N]}
+outputs:
+  - {name: low, dtype: float64, shape: [N]}
+  - {name: high, dtype: float64, shape: [N]}
+"""
+SPLIT_C = """int transform(unsigned int N, const double *x, double *low, double *high) {
+    for (unsigned int i = 0; i < N; i++) { low[i] = x[i] - 1; high[i] = x[i] + 1; }
+    return 0;
+}
+"""
+
+
+def test_several_array_outputs_as_deepcell_give_leaf_checksums_of_the_arrays():
+    from seamless_transformer.api.handles import Checksum
+
+    tf = make("c", SPLIT_SCHEMA, SPLIT_C)
+    tf.celltypes.result = "deepcell"
+    index = tf(x=np.array([1.0, 2.0])).run()
+    assert sorted(index) == ["high", "low"]
+    assert Checksum(index["high"]).resolve("mixed").tolist() == [2.0, 3.0]
+    assert Checksum(index["low"]).resolve("mixed").tolist() == [0.0, 1.0]
+
+
+def test_several_array_outputs_as_mixed_say_to_use_deepcell():
+    with pytest.raises(TransformationError, match="deepcell"):
+        make("c", SPLIT_SCHEMA, SPLIT_C)(x=np.array([1.0, 2.0])).run()

@@ -6,7 +6,8 @@ compilation dict of `__language__` (not identity: the language's defaults when a
 `__languages__` those of the other languages of `objects`; `__meta__["metavars"]` holds max<W>.
 """
 
-from ...celltypes import deserialize
+from ...celltypes import deserialize, serialize
+from ...checksum import Checksum
 from ...errors import TransformationError
 from .languages import complete_compilation, get_compilation
 
@@ -72,3 +73,23 @@ def execute_compiled(tf_dict: dict, *, resolve, fingertip=False):
     metavars = (tf_dict.get("__meta__") or {}).get("metavars") or {}
     value = call_transform(module, load_signature(schema_text), inputs, metavars)
     return value, seconds, total
+
+
+def result_buffers(value, celltype: str):
+    """(result buffer, {Checksum: leaf buffer}) of a compiled result.
+
+    Several outputs under deepcell: each output is a leaf (its mixed buffer), and the result is
+    the plain index {name: leaf checksum}. Under mixed, a dict that holds arrays raises
+    TransformationError (mixed cannot serialize it).
+    """
+    if not isinstance(value, dict):
+        return serialize(value, celltype), {}
+    if celltype == "deepcell":
+        buffers = {name: serialize(v, "mixed") for name, v in value.items()}
+        checksums = {name: Checksum.of(b) for name, b in buffers.items()}
+        index = {name: cs.hex() for name, cs in checksums.items()}
+        return serialize(index, "plain"), {checksums[name]: buffers[name] for name in buffers}
+    if any(not isinstance(v, (int, float, bool, str, bytes)) for v in value.values()):
+        raise TransformationError("several outputs with arrays need .celltypes.result = 'deepcell' "
+                                  "(mixed holds no dict of arrays)")
+    return serialize(value, celltype), {}
