@@ -180,3 +180,55 @@ def test_several_array_outputs_as_deepcell_give_leaf_checksums_of_the_arrays():
 def test_several_array_outputs_as_mixed_say_to_use_deepcell():
     with pytest.raises(TransformationError, match="deepcell"):
         make("c", SPLIT_SCHEMA, SPLIT_C)(x=np.array([1.0, 2.0])).run()
+
+
+def test_complex_arrays_and_char_and_bool_scalars_pass_through():
+    tf = make("c", """inputs:
+  - {name: z, dtype: complex128, shape: [N]}
+  - {name: c, dtype: char}
+  - {name: f, dtype: bool}
+outputs:
+  - {name: r, dtype: complex64, shape: [N]}
+""", """#include "transform.h"
+#include <complex.h>
+int transform(unsigned int N, const _Complex double *z, char c, bool f, _Complex float *r) {
+    for (unsigned int i = 0; i < N; i++) r[i] = z[i] * (c + f);
+    return 0;
+}
+""")
+    r = tf(z=np.array([1 + 2j, 1j]), c=b"A", f=True).run()
+    assert r.dtype == np.complex64 and r.tolist() == [66 + 132j, 66j]
+
+
+def test_an_int_that_does_not_fit_the_dtype_names_the_parameter():
+    from compiled_helpers import ADD_CODE, ADD_SCHEMA
+
+    with pytest.raises(TransformationError, match="input 'b': 4294967296 does not fit in int32"):
+        make("c", ADD_SCHEMA, ADD_CODE["c"])(a=1, b=2**32).run()
+
+
+def test_struct_array_with_other_field_names_names_the_parameter():
+    pts = np.zeros(2, dtype=[("xyz", "<f4", (3,)), ("ident", "<i4")])
+    with pytest.raises(TransformationError, match=r"input 'pts': expected struct \{xyz, id\}"):
+        make("c", STRUCT_SCHEMA, STRUCT_C)(pts=pts).run()
+
+
+def test_packed_struct_array_is_converted_to_the_padded_c_layout():
+    schema = """inputs:
+  - name: items
+    dtype: {fields: [{name: flag, dtype: int8}, {name: weight, dtype: float64}]}
+    shape: [N]
+outputs:
+  - {name: total, dtype: float64}
+"""
+    code = """#include "transform.h"
+int transform(unsigned int N, const ItemsStruct *items, double *total) {
+    double t = 0;
+    for (unsigned int i = 0; i < N; i++) if (items[i].flag) t += items[i].weight;
+    *total = t;
+    return 0;
+}
+"""
+    items = np.array([(1, 2.5), (0, 100.0), (1, 4.0)], dtype=[("flag", "i1"), ("weight", "<f8")])
+    assert items.dtype.itemsize == 9  # packed: the C struct is 16 bytes
+    assert make("c", schema, code)(items=items).run() == 6.5

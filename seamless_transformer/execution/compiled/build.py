@@ -152,7 +152,9 @@ def _emit_cffi_source(header, module_name, builddir) -> str:
     from cffi.recompiler import recompile
 
     ffi = cffi.FFI()
-    ffi.cdef("\n".join(line for line in header.splitlines() if not line.startswith("#")))
+    cdef = "\n".join(line for line in header.splitlines() if not line.startswith("#"))
+    # pycparser, under cffi, knows complex types only as "double _Complex"
+    ffi.cdef(cdef.replace("_Complex float", "float _Complex").replace("_Complex double", "double _Complex"))
     ffi.set_source(module_name, '#include "transform.h"')
     path = os.path.join(builddir, module_name + ".c")
     # ffi.emit_c_code() with compiler_verbose=0: it would print "generating …" on stdout

@@ -159,9 +159,8 @@ def call_transform(module, signature, inputs: dict, metavars: dict):
 
 
 def _finish(param, arr, sizes: _Sizes, maxima: dict):
-    if param.shape is None:
-        value = arr[0]
-        return value if arr.dtype.names is not None else value.item()
+    if param.shape is None:  # complex and struct scalars stay numpy (0-d): mixed stores them as .npy
+        return arr.reshape(()) if arr.dtype.names is not None or arr.dtype.kind == "c" else arr[0].item()
     index = []
     for dim in param.shape:
         if isinstance(dim, str) and dim in maxima:
