@@ -218,16 +218,9 @@ class CompiledTransformation(Transformation):
     def _build(self, *, compute_dependencies=True):
         from ..identity import build_compiled_dict
 
-        arguments = {}
-        for name, value in self._arguments.items():
-            if isinstance(value, Transformation):
-                if not compute_dependencies:
-                    value = value._cached_result()
-                    if value is None:
-                        return None
-                else:
-                    value = self._dependency_checksum(name, value)
-            arguments[name] = value
+        arguments = self._bound_arguments(compute_dependencies)
+        if arguments is None:
+            return None
         return build_compiled_dict(
             language=self._language, schema_text=self._schema_text, code_text=self._code_text,
             objects=self._objects, arguments=arguments, result_celltype=self._celltypes.get("result", "mixed"),

@@ -83,7 +83,8 @@ class Transformation:
                 f"Dependency '{name}' has an exception:\n{dep.exception}"
             ) from None
 
-    def _build(self, *, compute_dependencies=True):
+    def _bound_arguments(self, compute_dependencies=True):
+        """The arguments with each dependency replaced by its result checksum (None: not known)."""
         arguments = {}
         for name, value in self._arguments.items():
             if isinstance(value, Transformation):
@@ -95,6 +96,12 @@ class Transformation:
                 else:
                     value = self._dependency_checksum(name, value)
             arguments[name] = value
+        return arguments
+
+    def _build(self, *, compute_dependencies=True):
+        arguments = self._bound_arguments(compute_dependencies)
+        if arguments is None:
+            return None
         return build_python_dict(
             language=self._language, code_text=self._code_text, arguments=arguments,
             celltypes=self._celltypes, modules=self._modules, globals_=self._globals,

@@ -64,3 +64,38 @@ def test_a_package_file_outside_its_directory_is_refused():
     tf.objects = [CompiledObject("pkg2", {"../escape.c": "int x;"})]
     with pytest.raises(TransformationError, match="not a plain relative path"):
         tf(a=1, b=2).run()
+
+
+STD_CODE = """#include <cstdint>
+#include <numeric>
+#include <vector>
+extern "C" int transform(int32_t a, int32_t b, int32_t *result) {
+    std::vector<int32_t> v{a, b};
+    *result = std::accumulate(v.begin(), v.end(), 0);
+    return 0;
+}
+"""
+
+
+def test_cpp_code_may_use_the_standard_library():
+    assert make("cpp", ADD_SCHEMA, STD_CODE)(a=19, b=23).run() == 42
+
+
+def test_a_module_missing_a_library_says_which_symbol_and_where_to_look():
+    define_compiled_language("cpp_unlinked", {**C_O1, "compiler": "g++", "language_flag": "-x c++"})
+    with pytest.raises(TransformationError, match="undefined symbol.*link_options"):
+        make("cpp_unlinked", ADD_SCHEMA, STD_CODE)(a=19, b=23).run()
+
+
+def test_c_code_may_use_openmp():
+    code = """#include <stdint.h>
+#include <omp.h>
+int transform(int32_t a, int32_t b, int32_t *result) {
+    int32_t total = 0;
+    #pragma omp parallel for reduction(+:total) num_threads(2)
+    for (int i = 0; i < 2; i++) total += i == 0 ? a : b;
+    *result = total + 0 * omp_get_max_threads();
+    return 0;
+}
+"""
+    assert make("c", ADD_SCHEMA, code)(a=19, b=23).run() == 42

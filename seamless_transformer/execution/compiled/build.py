@@ -111,8 +111,12 @@ def _load(directory: str, key: str):
     name = _module_name(key)
     loader = importlib.machinery.ExtensionFileLoader(name, _module_file(directory, key))
     spec = importlib.util.spec_from_loader(name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
+    try:
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+    except ImportError as exc:
+        raise TransformationError(f"the built module does not load: {exc} "
+                                  "(is a library missing from the language's link_options?)") from None
     return module
 
 

@@ -12,5 +12,5 @@ COMPILATION = {
     "language_flag": "-x c",
     "include_flag": "-I",
     "extension": "c",
-    "link_options": [],
+    "link_options": ["-fopenmp"],  # libgomp, for code with #pragma omp
 }

@@ -1,16 +1,6 @@
-"""C++, compiled by g++."""
+"""C++, compiled by g++ with the flags of C."""
 
-COMPILATION = {
-    "compiler": "g++",
-    "mode": "object",
-    "options": ["-O3", "-ffast-math", "-march=native", "-fPIC", "-fopenmp"],
-    "debug_options": ["-fPIC", "-g", "-O0", "-fno-inline", "-Wall"],
-    "profile_options": ["-p", "-g"],
-    "release_options": [],
-    "compile_flag": "-c",
-    "output_flag": "-o",
-    "language_flag": "-x c++",
-    "include_flag": "-I",
-    "extension": "cpp",
-    "link_options": [],
-}
+from .c import COMPILATION as _C
+
+COMPILATION = {**_C, "compiler": "g++", "language_flag": "-x c++", "extension": "cpp",
+               "link_options": ["-fopenmp", "-lstdc++"]}

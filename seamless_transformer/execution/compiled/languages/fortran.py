@@ -12,5 +12,5 @@ COMPILATION = {
     "language_flag": "-x f95",
     "include_flag": "-I",
     "extension": "f90",
-    "link_options": [],
+    "link_options": ["-lgfortran"],  # the Fortran runtime (I/O, intrinsics)
 }
