@@ -213,6 +213,18 @@ def test_struct_array_with_other_field_names_names_the_parameter():
         make("c", STRUCT_SCHEMA, STRUCT_C)(pts=pts).run()
 
 
+def test_struct_array_with_a_field_of_another_type_names_the_parameter():
+    pts = np.zeros(2, dtype=[("xyz", "<f8", (3,)), ("id", "<i4")])
+    with pytest.raises(TransformationError, match=r"input 'pts': expected struct \{xyz, id\}"):
+        make("c", STRUCT_SCHEMA, STRUCT_C)(pts=pts).run()
+
+
+def test_big_endian_struct_array_is_converted():
+    pts = np.zeros(1, dtype=[("xyz", ">f4", (3,)), ("id", ">i4")])
+    pts["xyz"], pts["id"] = [[1, 2, 3]], [4]
+    assert make("c", STRUCT_SCHEMA, STRUCT_C)(pts=pts).run() == 10.0
+
+
 def test_packed_struct_array_is_converted_to_the_padded_c_layout():
     schema = """inputs:
   - name: items

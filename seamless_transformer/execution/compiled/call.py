@@ -27,9 +27,9 @@ def _as_array(param, value, expected):
     """`value` as an array of dtype `expected` (same shape), or CompiledCallError."""
     np = _numpy()
     label = dtype_label(param.dtype)
-    if expected.names is not None:  # a struct: the field names must match
+    if expected.names is not None:  # a struct: same fields of the same types, in any layout
         arr = np.asarray(value)
-        if arr.dtype.names != expected.names:
+        if not _same_fields(arr.dtype, expected):
             raise CompiledCallError(f"input '{param.name}': expected {label}, got dtype {arr.dtype}")
         return arr.astype(expected)
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
@@ -41,6 +41,19 @@ def _as_array(param, value, expected):
     if arr.dtype == object or not np.can_cast(arr.dtype, expected, "same_kind"):
         raise CompiledCallError(f"input '{param.name}': expected {label}, got {_describe(value, arr)}")
     return arr.astype(expected)
+
+
+def _same_fields(actual, expected) -> bool:
+    """Whether two dtypes hold the same fields (names, element types, shapes), whatever their
+    byte order, offsets and padding."""
+    if actual.shape != expected.shape:
+        return False
+    actual, expected = actual.base, expected.base
+    if expected.names is None:
+        return actual.names is None and actual.newbyteorder("=") == expected.newbyteorder("=")
+    if actual.names != expected.names:
+        return False
+    return all(_same_fields(actual.fields[n][0], expected.fields[n][0]) for n in expected.names)
 
 
 def _describe(value, arr) -> str:
@@ -56,6 +69,8 @@ class _Sizes:
         self.size, self.source = {}, {}
 
     def bind(self, wildcard, size, param_name):
+        if size > 0xFFFFFFFF:
+            raise CompiledCallError(f"input '{param_name}': wildcard {wildcard} = {size} exceeds an unsigned int")
         if wildcard in self.size and self.size[wildcard] != size:
             raise CompiledCallError(
                 f"input '{param_name}': wildcard {wildcard} is {size}, but input "
