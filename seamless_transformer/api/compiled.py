@@ -203,6 +203,8 @@ class CompiledTransformation(Transformation):
         )
         super().__init__(view, arguments)
         self._schema_text = transformer.schema
+        if not all(isinstance(obj, CompiledObject) for obj in transformer.objects):
+            raise TypeError("tf.objects must be a list of CompiledObject(language, code)")
         self._objects = [obj.to_dict() for obj in transformer.objects]
         self._compilation = copy.deepcopy(transformer.compilation)
 

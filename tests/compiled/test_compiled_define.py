@@ -99,3 +99,10 @@ int transform(int32_t a, int32_t b, int32_t *result) {
 }
 """
     assert make("c", ADD_SCHEMA, code)(a=19, b=23).run() == 42
+
+
+def test_objects_must_be_compiled_objects():
+    tf = make("c", ADD_SCHEMA, ADD_CODE["c"])
+    tf.objects = ["int x;"]
+    with pytest.raises(TypeError, match="CompiledObject"):
+        tf(a=1, b=2)
