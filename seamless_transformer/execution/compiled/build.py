@@ -12,11 +12,12 @@ compiled and linked with the objects and the languages' link options.
 
 Module cache: in this process (a dict), and on disk in
 `${XDG_CACHE_HOME:-~/.cache}/seamless/compiled/<key>/`, where key = sha256 of the canonical JSON of
-the completed objects, the header, the link options, the Python ABI and the platform. A module
+the completed objects, the header, the link options, the Python ABI, the platform and the CPU. A module
 directory is built under a temporary name and renamed into place, so a reader never sees half of
 one; a process that loses the race to build the same key uses the winner's.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -49,9 +50,23 @@ def module_key(objects: list, header: str) -> str:
         "link_options": link_options(objects),
         "python_abi": sysconfig.get_config_var("EXT_SUFFIX") or sys.implementation.cache_tag,
         "platform": sysconfig.get_platform() + "-" + platform.machine(),
+        "cpu": _cpu_id(),  # -march=native code from another CPU may not run here
     }
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_id() -> str:
+    """The CPU model and its instruction-set flags (Linux), else platform.processor()."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = f.read().split("\n\n")[0].splitlines()
+    except OSError:
+        return platform.processor()
+    wanted = [line.split(":", 1)[1].strip() for line in lines
+              if line.split(":", 1)[0].strip() in ("model name", "flags", "Features", "CPU part")]
+    return hashlib.sha256("\n".join(wanted).encode()).hexdigest()
 
 
 def link_options(objects: list) -> list:
