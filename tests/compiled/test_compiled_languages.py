@@ -1,5 +1,7 @@
 """The add example in every built-in language, and what is (and is not) identity."""
 
+import shutil
+
 import pytest
 
 from compiled_helpers import ADD_CODE, ADD_SCHEMA, RESULT_42, make, record_of
@@ -8,6 +10,8 @@ from seamless_transformer import config
 
 @pytest.mark.parametrize("language", ["c", "cpp", "fortran", "rust"])
 def test_add_gives_42_with_the_golden_result_checksum(language):
+    compiler = {"c": "gcc", "cpp": "g++", "fortran": "gfortran", "rust": "rustc"}[language]
+    assert shutil.which(compiler), f"{compiler} is missing: scripts/test.sh installs it"
     tf = make(language, ADD_SCHEMA, ADD_CODE[language])(a=19, b=23)
     assert tf.run() == 42
     assert tf.checksum == RESULT_42
