@@ -159,7 +159,9 @@ def build_module(objects, header, module_name, builddir) -> str:
     built = [compile_object(obj, builddir) for obj in objects]
     source = _emit_cffi_source(header, module_name, builddir)
     output = os.path.join(builddir, module_name + sysconfig.get_config_var("EXT_SUFFIX"))
-    compiler = os.environ.get("CC") or "gcc"
+    from .languages import get_compilation
+
+    compiler = get_compilation("c")["compiler"]  # the extension module is C
     command = [compiler, "-shared", "-fPIC", "-O2", "-I" + sysconfig.get_paths()["include"],
                "-I" + builddir, source, *built, *link_options(objects), "-o", output]
     _run(command, builddir, "the CFFI extension module")
