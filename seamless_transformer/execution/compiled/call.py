@@ -120,9 +120,9 @@ def _output_shape(param, sizes: _Sizes, maxima: dict):
                  for d in param.shape)
 
 
-def _maxima(signature, metavars: dict) -> dict:
+def _maxima(output_wildcards, metavars: dict) -> dict:
     result = {}
-    for wildcard in signature.output_wildcards:
+    for wildcard in output_wildcards:
         value = metavars.get("max" + wildcard)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise CompiledCallError(f"output-only wildcard {wildcard} needs metavars.max{wildcard} "
@@ -142,31 +142,32 @@ def call_transform(module, signature, inputs: dict, metavars: dict):
     """
     ffi, lib = module.ffi, module.lib
     argtypes = ffi.typeof(lib.transform).args
+    input_wildcards, output_wildcards = signature.input_wildcards, signature.output_wildcards  # computed
     sizes, prepared = _Sizes(), []
     for param in signature.inputs:
         if param.name not in inputs:
             raise CompiledCallError(f"input '{param.name}' is missing")
         prepared.append((param, *prepare_input(param, inputs[param.name], sizes)))
-    maxima = _maxima(signature, metavars)
+    maxima = _maxima(output_wildcards, metavars)
     # np.empty, not zeros: zeroing 80 MB costs a third of the call; transform writes its outputs
     outputs = [(p, (_numpy().zeros if p.shape is None else _numpy().empty)(
                    _output_shape(p, sizes, maxima), dtype=numpy_dtype(p.dtype))) for p in signature.outputs]
-    reported = {w: ffi.new("unsigned int *", 0) for w in signature.output_wildcards}
-    args = [sizes.size[w] for w in signature.input_wildcards]
-    args += [maxima[w] for w in signature.output_wildcards]
+    reported = {w: ffi.new("unsigned int *", 0) for w in output_wildcards}
+    args = [sizes.size[w] for w in input_wildcards]
+    args += [maxima[w] for w in output_wildcards]
     for param, arr, scalar in prepared:
         ctype = argtypes[len(args)]
         if scalar:
             args.append(_pointer(ffi, ffi.getctype(ctype, "*"), arr)[0])
         else:
             args.append(_pointer(ffi, ctype, arr))
-    args += [reported[w] for w in signature.output_wildcards]
+    args += [reported[w] for w in output_wildcards]
     for param, arr in outputs:
         args.append(_pointer(ffi, argtypes[len(args)], arr))
     status = lib.transform(*args)
     if status != 0:
         raise RuntimeError(f"Compiled transform returned non-zero status {status}")
-    sizes.size.update({w: reported[w][0] for w in signature.output_wildcards})
+    sizes.size.update({w: reported[w][0] for w in output_wildcards})
     results = {p.name: _finish(p, arr, sizes, maxima) for p, arr in outputs}
     if len(results) == 1:
         return next(iter(results.values()))
