@@ -244,3 +244,14 @@ int transform(unsigned int N, const ItemsStruct *items, double *total) {
     items = np.array([(1, 2.5), (0, 100.0), (1, 4.0)], dtype=[("flag", "i1"), ("weight", "<f8")])
     assert items.dtype.itemsize == 9  # packed: the C struct is 16 bytes
     assert make("c", schema, code)(items=items).run() == 6.5
+
+
+def test_a_reported_size_beyond_max_raises():
+    code = """#include "transform.h"
+int transform(unsigned int N, unsigned int maxK, const double *x, unsigned int *K, int64_t *pos) {
+    *K = maxK + 1;
+    return 0;
+}
+"""
+    with pytest.raises(TransformationError, match="reported K = 3, more than maxK = 2"):
+        make("c", POSITIONS_SCHEMA, code, maxK=2)(x=np.ones(3)).run()
