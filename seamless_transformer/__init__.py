@@ -32,6 +32,7 @@ __all__ = sorted([
     "direct",
     "parallel",
     "parallel_async",
+    "set_dask_client",  # Dask (dask/)
 ])
 
 _WHERE = {
@@ -50,6 +51,8 @@ _WHERE = {
     "spawn": "pool",
     "has_spawned": "pool",
     "shutdown_workers": "pool",
+    # Dask
+    "set_dask_client": "dask",
 }
 
 

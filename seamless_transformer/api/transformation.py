@@ -30,14 +30,19 @@ def _no_running_loop(what: str):
 
 
 def _spawn_if_configured():
-    """Config `execution: spawn`: the worker pool starts on first use."""
-    from ..config import get_settings
+    """Config `execution: spawn`: the worker pool starts on first use; Dask (SEAMLESS_DASK_SCHEDULER
+    or `execution: remote`): the client connects on first use."""
+    from ..config import dask_scheduler, get_settings
 
     settings = get_settings()
     if settings.execution == "spawn":
         from ..pool import ensure_spawned
 
         ensure_spawned(settings.workers)
+    elif settings.execution == "remote" or dask_scheduler():
+        from ..dask import activate_if_configured
+
+        activate_if_configured()
 
 
 def _again(exc: TransformationError, text: str) -> TransformationError:

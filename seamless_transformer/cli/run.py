@@ -34,8 +34,6 @@ def body(argv) -> int:
     if args.help:
         sys.stdout.write(help_text())
         return 0
-    if args.node is not None:
-        raise usage_error(f"--node {args.node}: choosing a node needs Dask execution, which is not available")
     for directory, flag in ((args.job_dir, "-j"), (args.remote_job_dir, "--write-remote-job")):
         if directory is not None and os.path.lexists(directory):
             raise usage_error(f"{flag} {directory}: the directory already exists")
@@ -43,6 +41,8 @@ def body(argv) -> int:
     from .. import config
     from ..bashrun.prepare import prepare
 
+    if args.node is not None and not (config.dask_scheduler() or config.get_settings().execution == "remote"):
+        raise usage_error(f"--node {args.node}: choosing a node needs Dask execution, which is not available")
     cwd = os.getcwd()
     prepared = prepare(args.command, _run_options(args, config.get_settings()), cwd)
     logger.info("transformation %s", prepared.tf_checksum.hex())
@@ -67,6 +67,8 @@ def _run_options(args, settings):
         meta["queue"] = settings.queue
     if args.local:
         meta["local"] = True
+    if args.node is not None or settings.node:
+        meta["node"] = args.node if args.node is not None else settings.node
     mapping = "strip" if args.mapping_strip else "extension" if args.mapping_extension else "literal"
     return RunOptions(
         single=args.single, allow_missing_extension_files=args.allow_missing_extension_files,
@@ -295,8 +297,10 @@ def _execute(args, prepared) -> bytes:
     """Run the job in this thread (the engine records it); return the result buffer."""
     from ..errors import CanceledError, TransformationError
     from .. import engine
+    from ..dask import activate_if_configured
 
     tf = prepared.tf_checksum
+    activate_if_configured()  # on Dask when configured (never on the cache-hit path)
     with _Signals() as signals:
         try:  # use_cache=False: _cached_result found no usable result
             job = engine.run_here(prepared.tf_dict, tf, scratch=args.scratch, direct_print=args.direct_print,
