@@ -212,10 +212,12 @@ def _run(args, prepared, cwd) -> int:
 
             raise UsageError(f"--docker {args.docker}: docker is not available")
     store_buffers(prepared.buffers, storage, _answer(args))
+    from ..dask import activate_if_configured
     from ..errors import CacheMissError
     from ..store.outputs import Futures
 
-    streamed = prepared.mode == "stdout"  # the job's stdout reaches ours live, as it is written
+    on_dask = activate_if_configured() and not args.local  # configured Dask (never on the hit path)
+    streamed = prepared.mode == "stdout" and not on_dask  # the job's stdout reaches ours live
     with Futures(prepared, cwd), _stdout_streamed(streamed, prepared.tf_dict):
         try:
             buffer = _execute(args, prepared)
@@ -297,10 +299,8 @@ def _execute(args, prepared) -> bytes:
     """Run the job in this thread (the engine records it); return the result buffer."""
     from ..errors import CanceledError, TransformationError
     from .. import engine
-    from ..dask import activate_if_configured
 
     tf = prepared.tf_checksum
-    activate_if_configured()  # on Dask when configured (never on the cache-hit path)
     with _Signals() as signals:
         try:  # use_cache=False: _cached_result found no usable result
             job = engine.run_here(prepared.tf_dict, tf, scratch=args.scratch, direct_print=args.direct_print,

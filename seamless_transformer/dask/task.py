@@ -32,6 +32,7 @@ from ..checksum import Checksum
 from .spec import outcome_of, storage_spec, task_key, tf_dunder
 
 MAX_INLINE_BYTES = 64 << 20  # a scratch result travels back inline, up to this size
+MAX_COPY_BYTES = 1 << 20  # a stored result travels back too, up to this size
 
 _lock = threading.Lock()
 _installed = {"spec": None}
@@ -159,8 +160,8 @@ def free_waiting_threads() -> None:
 
 
 def _store(outcome, scratch) -> str:
-    """Store the result where the client reads it and strip the buffers off the outcome
-    (scratch: nothing is stored, the outcome travels whole, as in process)."""
+    """Store the result where the client reads it; the outcome keeps a copy of a small result
+    only (scratch: nothing is stored, the outcome travels whole, as in process)."""
     from ..checksum import checksum_of
     from ..store.storage import get_storage
 
@@ -178,7 +179,9 @@ def _store(outcome, scratch) -> str:
     result = storage.put_buffer(buffer)
     if outcome.extra_buffers:  # a deep result: its leaves can be recomputed through it
         storage.put_leaves(result, outcome.extra_buffers)
-    outcome.result_buffer, outcome.extra_buffers = None, {}
+    outcome.extra_buffers = {}
+    if len(buffer) > MAX_COPY_BYTES:  # a small result also travels back: the caller needs no fetch
+        outcome.result_buffer = None
     outcome.result_checksum, outcome.output_total_bytes = result.hex(), len(buffer)
     return result.hex()
 

@@ -30,8 +30,8 @@ class Outcome:
     input_total_bytes: int | None = None
     retry_count: int = 0
     worker_execution_index: int | None = None
-    result_checksum: str | None = None  # with result_buffer None: stored where it ran (Dask)
-    output_total_bytes: int | None = None  # likewise: the size of that stored buffer
+    result_checksum: str | None = None  # set: the result was stored where it ran (Dask), and
+    output_total_bytes: int | None = None  # result_buffer is None or a copy; its size
 
 
 def pins_of(tf_dict: dict):
