@@ -44,7 +44,12 @@ def _connect(address: str):
         from distributed import Client
     except ImportError:
         raise ImportError("Dask execution needs distributed: pip install 'seamless-transformer[dask]'") from None
-    return Client(address, set_as_default=False)
+    try:
+        return Client(address, set_as_default=False)
+    except (OSError, ValueError, TypeError) as exc:
+        from ..errors import RemoteError
+
+        raise RemoteError(f"Dask scheduler {address}: unreachable ({exc})") from exc
 
 
 def get_dask_client():

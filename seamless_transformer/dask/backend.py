@@ -27,14 +27,29 @@ class DaskBackend:
         self.client = client
         self.target = f"dask:{client.scheduler.address}"
         self._futures = {}  # id(job) -> Future, while in flight
+        self._nodes = set()  # node names checked
         self._lock = threading.Lock()
 
     def submit(self, job, done) -> None:
+        self._check_node((job.tf_dict.get("__meta__") or {}).get("node"))
         free_waiting_threads()  # threaded workers in this process: a waiting task may hold the thread
         future = submit_job(self.client, job)
         with self._lock:
             self._futures[id(job)] = future
         future.add_done_callback(lambda fut: self._finished(job, fut, done))
+
+    def _check_node(self, node) -> None:
+        """A node no worker answers to would leave the task pending forever: UsageError instead."""
+        if node is None or node in self._nodes:
+            return
+        workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        names = {str(n) for address, info in workers.items()
+                 for n in (address, info.get("name"), info.get("host"))}
+        if str(node) not in names:
+            from ..errors import UsageError
+
+            raise UsageError(f"node {node}: no Dask worker of {self.target} has that name or address")
+        self._nodes.add(node)
 
     def _finished(self, job, future, done) -> None:
         with self._lock:

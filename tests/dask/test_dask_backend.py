@@ -143,3 +143,89 @@ def test_nested_transformations_complete_on_one_worker_with_one_thread(cluster1,
         assert outer(4).run() == 91
     finally:
         set_dask_client(None)
+
+
+def test_a_transformation_for_a_named_worker_runs_there(on_dask):
+    client = on_dask[1]
+    pids = client.run(os.getpid)  # {worker address: pid}
+
+    @delayed
+    def pid_of(tag):
+        import os
+
+        return os.getpid()
+
+    for n, address in enumerate(sorted(pids)):
+        pid_of.meta = {"node": address}
+        assert pid_of(n).run() == pids[address]
+
+
+def test_a_node_that_no_worker_answers_to_is_a_usage_error(on_dask):
+    from seamless_transformer.errors import UsageError
+
+    triple.meta = {"node": "no-such-worker"}
+    try:
+        with pytest.raises(UsageError, match="node no-such-worker: no Dask worker"):
+            triple(5000).compute()
+    finally:
+        triple.meta = {"node": None}
+
+
+def test_cancel_cancels_the_dask_task(on_dask):
+    scheduler = on_dask[0].scheduler
+
+    @delayed
+    def sleeper(seconds):
+        import time
+
+        time.sleep(seconds)
+        return seconds
+
+    tf = sleeper(30).start()
+    key = "seamless-tf-" + tf.transformation_checksum.hex()
+    _wait_until(lambda: key in scheduler.tasks and scheduler.tasks[key].state == "processing")
+    assert tf.cancel() is True
+    assert tf.status == "canceled"
+    _wait_until(lambda: key not in scheduler.tasks)
+
+
+def _wait_until(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_seamless_queue_runs_its_jobs_on_dask(cluster2, tmp_path):
+    import sysconfig
+
+    scripts = sysconfig.get_path("scripts")
+    env = {**os.environ, "SEAMLESS_CACHE": str(tmp_path / "shared-cache"),
+           "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address}
+    server = subprocess.Popen([os.path.join(scripts, "seamless-queue"), "--workers", "2", "-q"], env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for i in (1, 2):
+        sub = subprocess.run([os.path.join(scripts, "seamless-run"), "--qsubmit", f"echo {i} > out{i}.txt"],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert sub.returncode == 0, sub.stderr
+    finish = subprocess.run([os.path.join(scripts, "seamless-queue-finish")], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert finish.returncode == 0, finish.stderr
+    assert server.wait(60) == 0, server.communicate()
+    assert [open(f"out{i}.txt").read() for i in (1, 2)] == ["1\n", "2\n"]
+    modes = {json.loads(m)["execution_mode"] for (m,) in _db(tmp_path).execute("SELECT metadata FROM meta_data")}
+    assert modes == {"remote"}
+
+
+def test_set_dask_client_takes_a_scheduler_address(cluster2, tmp_path, monkeypatch):
+    from seamless_transformer import set_dask_client
+    from seamless_transformer.dask import get_dask_client
+
+    monkeypatch.setenv("SEAMLESS_CACHE", str(tmp_path / "shared-cache"))
+    set_dask_client(cluster2[0].scheduler_address)
+    try:
+        assert get_dask_client().scheduler.address == cluster2[0].scheduler_address
+        assert triple(6000).run() == 18000
+    finally:
+        set_dask_client(None)
+    assert get_dask_client() is None
