@@ -18,13 +18,14 @@ def set_dask_client(client) -> None:
     ("tcp://host:port", connected here) or None (back to this process; a client made here from
     an address is closed). Raises ImportError (with the pip line) when distributed is missing,
     and OSError when the scheduler cannot be reached (distributed's timeout, 30 s by default)."""
-    from .. import engine
+    from .. import config, engine
 
     with _lock:
         previous, owned = _state["client"], _state["own"]
         if client is None:
             if _state["backend"] is not None and engine.get_backend() is _state["backend"]:
                 engine.set_backend(None)
+                config.note_spawned_workers(None)
             _state.update(client=None, backend=None, own=False)
         else:
             own = isinstance(client, str)
@@ -34,6 +35,7 @@ def set_dask_client(client) -> None:
 
             backend = DaskBackend(client)
             engine.set_backend(backend)
+            config.note_spawned_workers(sum(client.nthreads().values()) or None)  # parallel()'s default bound
             _state.update(client=client, backend=backend, own=own)
     if owned and previous is not None and previous is not client:
         previous.close()

@@ -229,3 +229,9 @@ def test_set_dask_client_takes_a_scheduler_address(cluster2, tmp_path, monkeypat
     finally:
         set_dask_client(None)
     assert get_dask_client() is None
+
+
+def test_parallel_is_bounded_by_the_dask_worker_threads_by_default(on_dask):
+    from seamless_transformer import config
+
+    assert config.get_nparallel() == 4  # 2 workers x 2 threads
