@@ -9,8 +9,8 @@ The engine has already looked the transformation up (a cache hit submits nothing
 it (one job per tf in this process). The key makes Dask itself merge identical transformations
 in flight from different clients into one execution. When the task is done, the engine writes
 the result row and the execution record (mode `remote`, remote_target `dask:<scheduler address>`);
-the buffer was stored by the worker. `cancel` is `client.cancel` (a running task finishes on its
-worker, Dask cannot stop a thread; its result is then not recorded here).
+the buffer was stored by the worker. `cancel` is `client.cancel`: the worker then stops a running
+bash job (task.py); running Python code finishes, and its result is not recorded here.
 """
 
 import threading

@@ -33,6 +33,7 @@ from .spec import outcome_of, storage_spec, task_key, tf_dunder
 
 MAX_INLINE_BYTES = 64 << 20  # a scratch result travels back inline, up to this size
 MAX_COPY_BYTES = 1 << 20  # a stored result travels back too, up to this size
+CANCEL_POLL_SECONDS = 0.25  # how often a waiting task thread looks whether its task was released
 
 _lock = threading.Lock()
 _installed = {"spec": None}
@@ -88,11 +89,11 @@ def _with_dunder(tf_dict: dict, tf_dunder: dict) -> dict:
     return {**tf_dict, **(tf_dunder or {})}
 
 
-def _execute(tf_dict, tf, fingertip):
+def _execute(tf_dict, tf, fingertip, cancel):
     from .. import engine
     from ..execution.execute import execute
 
-    return execute(tf_dict, Checksum(tf), resolve=engine.resolve_buffer, fingertip=fingertip)
+    return execute(tf_dict, Checksum(tf), resolve=engine.resolve_buffer, cancel=cancel, fingertip=fingertip)
 
 
 class _Wait:
@@ -105,12 +106,13 @@ class _Wait:
 
 
 def _execute_waiting(tf_dict, tf, fingertip):
-    """Execute in a helper thread; the task thread waits, seceding if nested work is submitted."""
-    wait, box = _Wait(), {}
+    """Execute in a helper thread; the task thread waits, seceding if nested work is submitted,
+    and stopping a bash job whose task the scheduler released (client.cancel)."""
+    wait, box, cancel, released = _Wait(), {}, threading.Event(), _release_watch()
 
     def target():
         try:
-            box["outcome"] = _execute(tf_dict, tf, fingertip)
+            box["outcome"] = _execute(tf_dict, tf, fingertip, cancel)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the task thread
             box["error"] = exc
         with wait.changed:
@@ -126,7 +128,9 @@ def _execute_waiting(tf_dict, tf, fingertip):
             while not wait.finished:
                 if wait.secede_wanted and not seceded:
                     seceded = _secede()
-                wait.changed.wait()
+                wait.changed.wait(CANCEL_POLL_SECONDS)
+                if not cancel.is_set() and released():
+                    cancel.set()
     finally:
         with _lock:
             _waiting.discard(wait)
@@ -137,6 +141,24 @@ def _execute_waiting(tf_dict, tf, fingertip):
     if "error" in box:
         raise box["error"]
     return box["outcome"]
+
+
+def _release_watch():
+    """released() -> bool: whether the scheduler has released this task meanwhile (Dask cannot
+    stop a running task: it marks it "cancelled" on the worker and lets it finish)."""
+    try:
+        from distributed import get_worker
+        from distributed.worker import thread_state
+
+        worker, key = get_worker(), thread_state.key
+    except (ImportError, AttributeError, ValueError):  # not a task thread of a worker
+        return lambda: False
+
+    def released() -> bool:
+        task = worker.state.tasks.get(key)
+        return task is None or task.state in ("cancelled", "released", "forgotten")
+
+    return released
 
 
 def _secede() -> bool:

@@ -235,3 +235,23 @@ def test_parallel_is_bounded_by_the_dask_worker_threads_by_default(on_dask):
     from seamless_transformer import config
 
     assert config.get_nparallel() == 4  # 2 workers x 2 threads
+
+
+def test_cancel_stops_a_bash_job_that_runs_on_a_worker(on_dask, tmp_path):
+    from seamless_transformer import delayed as make
+
+    pidfile = tmp_path / "job.pid"
+    job = make("echo $$ > " + str(pidfile) + "; sleep 60; echo late > RESULT", "bash")
+    tf = job(tag=1).start()
+    _wait_until(lambda: pidfile.exists() and pidfile.read_text().strip())
+    pid = int(pidfile.read_text())
+    assert tf.cancel() is True
+    _wait_until(lambda: not _alive(pid))
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
