@@ -15,8 +15,8 @@ This module is the only one that reads environment variables for settings; the
 accessors at the end of the file read them when called, never at import time:
 `cache_dir()`, `runtime_dir()`, `queue_file_env()`, `debug_env()`, `shm_threshold()`,
 `worker_throttle()`, `worker_max_retries()`, `compute_threads()`, `transfer_limit(name)`,
-`conda_root()`, `keep_workspace()`, `dask_scheduler()`. (seamless-mode-rewrite, on every Enter of the shell, reads
-SEAMLESS_MODE_SKIP itself: importing this module would double its start-up time.)
+`conda_root()`, `keep_workspace()`, `dask_scheduler()`. (seamless-mode-rewrite, on every Enter of
+the shell, reads SEAMLESS_MODE_SKIP itself: importing this module would double its start-up time.)
 """
 
 import glob

@@ -32,14 +32,14 @@ def _no_running_loop(what: str):
 def _spawn_if_configured():
     """Config `execution: spawn`: the worker pool starts on first use; Dask (SEAMLESS_DASK_SCHEDULER
     or `execution: remote`): the client connects on first use."""
-    from ..config import dask_scheduler, get_settings
+    from ..config import get_settings
 
     settings = get_settings()
     if settings.execution == "spawn":
         from ..pool import ensure_spawned
 
         ensure_spawned(settings.workers)
-    elif settings.execution == "remote" or dask_scheduler():
+    else:
         from ..dask import activate_if_configured
 
         activate_if_configured()

@@ -41,7 +41,7 @@ def body(argv) -> int:
     from .. import config
     from ..bashrun.prepare import prepare
 
-    if args.node is not None and not (config.dask_scheduler() or config.get_settings().execution == "remote"):
+    if args.node is not None and not _dask_configured():
         raise usage_error(f"--node {args.node}: choosing a node needs Dask execution, which is not available")
     cwd = os.getcwd()
     prepared = prepare(args.command, _run_options(args, config.get_settings()), cwd)
@@ -53,6 +53,12 @@ def body(argv) -> int:
     if args.undo:
         return _undo(prepared)
     return _run(args, prepared, cwd)
+
+
+def _dask_configured() -> bool:
+    from ..dask import dask_configured
+
+    return dask_configured()
 
 
 def _answer(args):

@@ -64,8 +64,9 @@ def activate_if_configured() -> bool:
     transformations now run on Dask. Raises ConfigError for `execution: remote` with no
     scheduler address and no client."""
     from .. import config
+    from .task import serves_tasks
 
-    if _state["client"] is not None:
+    if _state["client"] is not None or serves_tasks():  # on a worker, nested work already goes to Dask
         return True
     address = config.dask_scheduler()
     if address is None:

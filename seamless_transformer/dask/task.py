@@ -62,6 +62,11 @@ def _install(storage_spec: dict) -> None:
         _installed["spec"] = storage_spec
 
 
+def serves_tasks() -> bool:
+    """Whether this process is a Dask worker that has run a transformation task."""
+    return _installed["spec"] is not None
+
+
 def _set_env(name: str, value) -> None:
     if value is None:
         os.environ.pop(name, None)

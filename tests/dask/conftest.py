@@ -43,6 +43,15 @@ def cluster2():
     cluster.close()
 
 
+@pytest.fixture(scope="module")
+def cluster1():
+    """LocalCluster(n_workers=1, threads_per_worker=1): (cluster, client, counter)."""
+    cluster, client, counter = start_cluster(n_workers=1, threads_per_worker=1)
+    yield cluster, client, counter
+    client.close()
+    cluster.close()
+
+
 @pytest.fixture
 def on_dask(cluster2, tmp_path, monkeypatch):
     """Transformations of this test run on cluster2, with a cache directory the workers share."""

@@ -117,16 +117,6 @@ def test_two_identical_submissions_at_the_same_time_from_two_processes_execute_o
     assert log.read_text() == "ran\n"
 
 
-@pytest.fixture(scope="module")
-def cluster1():
-    from conftest import start_cluster
-
-    cluster, client, counter = start_cluster(n_workers=1, threads_per_worker=1)
-    yield cluster, client
-    client.close()
-    cluster.close()
-
-
 def test_nested_transformations_complete_on_one_worker_with_one_thread(cluster1, tmp_path, monkeypatch):
     from seamless_transformer import set_dask_client
 
