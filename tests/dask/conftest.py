@@ -34,22 +34,25 @@ def start_cluster(**kwargs):
     return cluster, client, counter
 
 
+def _running(**kwargs):
+    cluster, client, counter = start_cluster(**kwargs)
+    try:
+        yield cluster, client, counter
+    finally:
+        client.close()
+        cluster.close()
+
+
 @pytest.fixture(scope="module")
 def cluster2():
     """LocalCluster(n_workers=2, processes=True): (cluster, client, counter)."""
-    cluster, client, counter = start_cluster(n_workers=2, threads_per_worker=2)
-    yield cluster, client, counter
-    client.close()
-    cluster.close()
+    yield from _running(n_workers=2, threads_per_worker=2)
 
 
 @pytest.fixture(scope="module")
 def cluster1():
     """LocalCluster(n_workers=1, threads_per_worker=1): (cluster, client, counter)."""
-    cluster, client, counter = start_cluster(n_workers=1, threads_per_worker=1)
-    yield cluster, client, counter
-    client.close()
-    cluster.close()
+    yield from _running(n_workers=1, threads_per_worker=1)
 
 
 @pytest.fixture
