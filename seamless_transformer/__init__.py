@@ -36,6 +36,7 @@ __all__ = sorted([
     "direct",
     "parallel",
     "parallel_async",
+    "set_dask_client",  # Dask (dask/)
 ])
 
 _WHERE = {
@@ -59,6 +60,8 @@ _WHERE = {
     "spawn": "pool",
     "has_spawned": "pool",
     "shutdown_workers": "pool",
+    # Dask
+    "set_dask_client": "dask",
 }
 
 

@@ -15,8 +15,8 @@ This module is the only one that reads environment variables for settings; the
 accessors at the end of the file read them when called, never at import time:
 `cache_dir()`, `runtime_dir()`, `queue_file_env()`, `debug_env()`, `shm_threshold()`,
 `worker_throttle()`, `worker_max_retries()`, `compute_threads()`, `transfer_limit(name)`,
-`conda_root()`, `keep_workspace()`. (seamless-mode-rewrite, on every Enter of the shell, reads
-SEAMLESS_MODE_SKIP itself: importing this module would double its start-up time.)
+`conda_root()`, `keep_workspace()`, `dask_scheduler()`. (seamless-mode-rewrite, on every Enter of
+the shell, reads SEAMLESS_MODE_SKIP itself: importing this module would double its start-up time.)
 """
 
 import glob
@@ -544,3 +544,9 @@ def conda_root() -> str | None:
 def keep_workspace() -> bool:
     """SEAMLESS_KEEP_WORKSPACE=1: a bash job's workspace is kept (and its path printed)."""
     return os.environ.get("SEAMLESS_KEEP_WORKSPACE") == "1"
+
+
+def dask_scheduler() -> str | None:
+    """$SEAMLESS_DASK_SCHEDULER (a Dask scheduler address, "tcp://host:port"), or None when unset or blank."""
+    value = os.environ.get("SEAMLESS_DASK_SCHEDULER", "").strip()
+    return value or None

@@ -282,6 +282,9 @@ ENVIRON_READS_ALLOWED = {  # (module, what the line does): process plumbing, not
     ("pool/worker.py", "os.environ.get(k) for k in config.SETTINGS_ENV"),  # parent → worker
     ("pool/worker.py", "os.environ.pop(key, None)"),  # the worker installs the parent's environment
     ("pool/worker.py", "os.environ[key] = value"),
+    ("dask/task.py", "os.environ.pop(name, None)"),  # a Dask worker installs the client's storage
+    ("dask/task.py", "os.environ[name] = value"),
+    ("dask/task.py", 'os.environ.get("SEAMLESS_CACHE")'),  # ... and keeps its own cache to go back to
     ("execution/bash.py", "{**os.environ, **pin_env}"),  # a bash job inherits our environment
     ("cli/mode_rewrite.py", 'os.environ.get("SEAMLESS_MODE_SKIP"'),  # the Enter-key fast path
 }

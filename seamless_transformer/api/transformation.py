@@ -30,7 +30,8 @@ def _no_running_loop(what: str):
 
 
 def _spawn_if_configured():
-    """Config `execution: spawn`: the worker pool starts on first use."""
+    """Config `execution: spawn`: the worker pool starts on first use; Dask (SEAMLESS_DASK_SCHEDULER
+    or `execution: remote`): the client connects on first use."""
     from ..config import get_settings
 
     settings = get_settings()
@@ -38,6 +39,10 @@ def _spawn_if_configured():
         from ..pool import ensure_spawned
 
         ensure_spawned(settings.workers)
+    else:
+        from ..dask import activate_if_configured
+
+        activate_if_configured()
 
 
 def _again(exc: TransformationError, text: str) -> TransformationError:

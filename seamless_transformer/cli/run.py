@@ -34,8 +34,6 @@ def body(argv) -> int:
     if args.help:
         sys.stdout.write(help_text())
         return 0
-    if args.node is not None:
-        raise usage_error(f"--node {args.node}: choosing a node needs Dask execution, which is not available")
     for directory, flag in ((args.job_dir, "-j"), (args.remote_job_dir, "--write-remote-job")):
         if directory is not None and os.path.lexists(directory):
             raise usage_error(f"{flag} {directory}: the directory already exists")
@@ -43,6 +41,8 @@ def body(argv) -> int:
     from .. import config
     from ..bashrun.prepare import prepare
 
+    if args.node is not None and not _dask_configured():
+        raise usage_error(f"--node {args.node}: choosing a node needs Dask execution, which is not available")
     cwd = os.getcwd()
     prepared = prepare(args.command, _run_options(args, config.get_settings()), cwd)
     logger.info("transformation %s", prepared.tf_checksum.hex())
@@ -53,6 +53,12 @@ def body(argv) -> int:
     if args.undo:
         return _undo(prepared)
     return _run(args, prepared, cwd)
+
+
+def _dask_configured() -> bool:
+    from ..dask import dask_configured
+
+    return dask_configured()
 
 
 def _answer(args):
@@ -67,6 +73,8 @@ def _run_options(args, settings):
         meta["queue"] = settings.queue
     if args.local:
         meta["local"] = True
+    if args.node is not None or settings.node:
+        meta["node"] = args.node if args.node is not None else settings.node
     mapping = "strip" if args.mapping_strip else "extension" if args.mapping_extension else "literal"
     return RunOptions(
         single=args.single, allow_missing_extension_files=args.allow_missing_extension_files,
@@ -210,10 +218,12 @@ def _run(args, prepared, cwd) -> int:
 
             raise UsageError(f"--docker {args.docker}: docker is not available")
     store_buffers(prepared.buffers, storage, _answer(args))
+    from ..dask import activate_if_configured
     from ..errors import CacheMissError
     from ..store.outputs import Futures
 
-    streamed = prepared.mode == "stdout"  # the job's stdout reaches ours live, as it is written
+    on_dask = activate_if_configured() and not args.local  # configured Dask (never on the hit path)
+    streamed = prepared.mode == "stdout" and not on_dask  # the job's stdout reaches ours live
     with Futures(prepared, cwd), _stdout_streamed(streamed, prepared.tf_dict):
         try:
             buffer = _execute(args, prepared)

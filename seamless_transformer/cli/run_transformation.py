@@ -145,7 +145,9 @@ def body(argv) -> int:
     if params["direct_print"]:
         tf_dict["__meta__"] = {**tf_dict.get("__meta__", {}), "__direct_print__": True}
     from .. import engine
+    from ..dask import activate_if_configured
 
+    activate_if_configured()  # SEAMLESS_DASK_SCHEDULER / execution: remote: it runs on Dask
     job = engine.submit(tf_dict, tf, scratch=params["scratch"], strict=params["strict"],
                         direct_print=params["direct_print"], fingertip=params["fingertip"])
     try:

@@ -322,7 +322,9 @@ def _store(job: Job, outcome) -> Checksum:
     job.result_buffer = outcome.result_buffer
     job.logs = outcome.logs
     job.execution_mode = outcome.execution_mode
-    if job.scratch:
+    if outcome.result_checksum is not None:  # stored where it ran (result_buffer: a copy, or None)
+        result = Checksum(outcome.result_checksum)
+    elif job.scratch:
         result = checksum_of(outcome.result_buffer)
     else:
         for cs, buf in outcome.extra_buffers.items():

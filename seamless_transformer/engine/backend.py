@@ -21,7 +21,9 @@ one with `engine.set_backend` (a higher layer registers itself: this layer never
 `done` is called exactly once per submitted job, from any thread of the backend's (possibly
 before `submit` returns); it stores the result, so the backend must not call it while holding
 a lock its own I/O needs. The Outcome (execution.execute.Outcome) is what a backend reports:
-`result_buffer` (the engine hashes it into the result checksum and stores it), `extra_buffers`
+`result_buffer` (the engine hashes it into the result checksum and stores it; when the backend
+stored it where it ran, `result_checksum` and `output_total_bytes` say so, and `result_buffer`
+is None or a copy for the caller), `extra_buffers`
 (the leaves of a deep result), `logs`, and the `measurement`, `execution_mode`, `retry_count`
 ... that become the execution record. `error` is a SeamlessError where it can be
 (TransformationError carrying `.logs`, WorkerCrashedError, CanceledError); anything else is

@@ -30,6 +30,8 @@ class Outcome:
     input_total_bytes: int | None = None
     retry_count: int = 0
     worker_execution_index: int | None = None
+    result_checksum: str | None = None  # set: the result was stored where it ran (Dask), and
+    output_total_bytes: int | None = None  # result_buffer is None or a copy; its size
 
 
 def pins_of(tf_dict: dict):
@@ -154,7 +156,8 @@ def make_record(job, outcome: Outcome, result) -> dict:
         allow_input_fingertip=job.fingertip,
         resolved_env_checksum=env if isinstance(env, str) else None,
         input_total_bytes=outcome.input_total_bytes,
-        output_total_bytes=len(outcome.result_buffer),
+        output_total_bytes=(len(outcome.result_buffer) if outcome.result_buffer is not None
+                            else outcome.output_total_bytes),
         worker_execution_index=outcome.worker_execution_index,
         retry_count=outcome.retry_count,
     )

@@ -82,7 +82,7 @@ import sys
 from seamless_transformer.cli._common import run_main
 from seamless_transformer.cli.run import body
 code = run_main("seamless-run", body, ["echo hello"])
-heavy = [m for m in ("click", "bashlex", "urllib3", "seamless_transformer.engine",
+heavy = [m for m in ("click", "bashlex", "urllib3", "distributed", "dask", "seamless_transformer.engine",
                      "seamless_transformer.execution.bash", "seamless_transformer.execution.workspace",
                      "seamless_transformer.execution.execute", "seamless_transformer.api") if m in sys.modules]
 print(code, heavy, file=sys.stderr)

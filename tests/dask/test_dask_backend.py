@@ -1,0 +1,247 @@
+"""The Dask backend on a real LocalCluster(n_workers=2, processes=True) with a shared embedded cache."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from seamless_transformer import TransformationError, delayed, parallel
+
+
+@delayed
+def triple(x):
+    return 3 * x
+
+
+def _db(tmp_path):
+    return sqlite3.connect(tmp_path / "shared-cache" / "__TOPLEVEL__" / "seamless.db")
+
+
+def test_twenty_transformations_give_correct_results_and_twenty_result_rows(on_dask, tmp_path):
+    tfs = [triple(i) for i in range(20)]
+    assert [tf.run() for tf in parallel(tfs, nparallel=8)] == [3 * i for i in range(20)]
+    rows = _db(tmp_path).execute("SELECT checksum FROM transformation").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(tf.transformation_checksum.hex() for tf in tfs)
+
+
+def test_a_result_computed_on_dask_was_executed_in_a_dask_worker(on_dask):
+    @delayed
+    def where():
+        import os
+
+        return os.getpid()
+
+    pid = where().run()
+    worker_pids = on_dask[1].run(os.getpid)
+    assert pid in worker_pids.values() and pid != os.getpid()
+
+
+def test_the_execution_record_says_remote_and_names_the_scheduler(on_dask, tmp_path):
+    tf = triple(1000)
+    tf.run()
+    (metadata,) = _db(tmp_path).execute("SELECT metadata FROM meta_data WHERE checksum = ?",
+                                        (tf.transformation_checksum.hex(),)).fetchone()
+    record = json.loads(metadata)
+    assert record["execution_mode"] == "remote"
+    assert record["remote_target"] == "dask:" + on_dask[0].scheduler_address
+
+
+def test_running_them_again_submits_no_dask_task(on_dask):
+    counter = on_dask[2]
+    [tf.run() for tf in parallel([triple(100 + i) for i in range(20)], nparallel=8)]
+    submitted = len(counter.keys)
+    assert submitted >= 20
+    from seamless_transformer import engine
+
+    engine._reset()  # forget this process's memory of results: the lookup goes to the database
+    again = [tf.run() for tf in parallel([triple(100 + i) for i in range(20)], nparallel=8)]
+    assert again == [3 * (100 + i) for i in range(20)]
+    assert len(counter.keys) == submitted
+
+
+def test_a_failing_task_raises_transformation_error_with_the_users_traceback(on_dask):
+    @delayed
+    def fails(key):
+        return {}[key]
+
+    tf = fails("nope")
+    with pytest.raises(TransformationError):
+        tf.run()
+    assert tf.exception.endswith("KeyError: 'nope'\n")
+    assert "seamless_transformer" not in tf.exception
+
+
+def test_a_bash_transformation_runs_on_dask(on_dask):
+    from seamless_transformer import direct
+
+    assert direct("echo $((a * b)) > RESULT", "bash")(a=6, b=7) == 42
+
+
+TWIN = """
+import os, sys, time
+from seamless_transformer import delayed
+ready = sys.argv[1]
+open(ready + "." + sys.argv[2], "w").close()
+deadline = time.monotonic() + 60
+while not (os.path.exists(ready + ".1") and os.path.exists(ready + ".2")) and time.monotonic() < deadline:
+    time.sleep(0.01)
+
+@delayed
+def slow_logged(log):
+    import time
+    with open(log, "a") as f:
+        f.write("ran\\n")
+    time.sleep(2)
+    return "done"
+
+print(slow_logged(sys.argv[3]).run())
+"""
+
+
+def test_two_identical_submissions_at_the_same_time_from_two_processes_execute_once(cluster2, tmp_path):
+    script = tmp_path / "twin.py"
+    script.write_text(TWIN)
+    log = tmp_path / "side-effects.log"
+    env = {**os.environ, "SEAMLESS_CACHE": str(tmp_path / "shared-cache"),
+           "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address}
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "ready"), str(n), str(log)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for n in (1, 2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert [out for out, _err in outputs] == ["done\n", "done\n"]
+    assert log.read_text() == "ran\n"
+
+
+def test_nested_transformations_complete_on_one_worker_with_one_thread(cluster1, tmp_path, monkeypatch):
+    from seamless_transformer import set_dask_client
+
+    monkeypatch.setenv("SEAMLESS_CACHE", str(tmp_path / "shared-cache"))
+    set_dask_client(cluster1[1])
+    try:
+        @delayed
+        def outer(n):
+            from seamless_transformer import delayed
+
+            inner = delayed("n * 10")
+            return inner(n=n).run() + inner(n=n + 1).run() + 1
+
+        assert outer(4).run() == 91
+    finally:
+        set_dask_client(None)
+
+
+def test_a_transformation_for_a_named_worker_runs_there(on_dask):
+    client = on_dask[1]
+    pids = client.run(os.getpid)  # {worker address: pid}
+
+    @delayed
+    def pid_of(tag):
+        import os
+
+        return os.getpid()
+
+    for n, address in enumerate(sorted(pids)):
+        pid_of.meta = {"node": address}
+        assert pid_of(n).run() == pids[address]
+
+
+def test_a_node_that_no_worker_answers_to_is_a_usage_error(on_dask):
+    from seamless_transformer.errors import UsageError
+
+    triple.meta = {"node": "no-such-worker"}
+    try:
+        with pytest.raises(UsageError, match="node no-such-worker: no Dask worker"):
+            triple(5000).compute()
+    finally:
+        triple.meta = {"node": None}
+
+
+def test_cancel_cancels_the_dask_task(on_dask):
+    scheduler = on_dask[0].scheduler
+
+    @delayed
+    def sleeper(seconds):
+        import time
+
+        time.sleep(seconds)
+        return seconds
+
+    tf = sleeper(30).start()
+    key = "seamless-tf-" + tf.transformation_checksum.hex()
+    _wait_until(lambda: key in scheduler.tasks and scheduler.tasks[key].state == "processing")
+    assert tf.cancel() is True
+    assert tf.status == "canceled"
+    _wait_until(lambda: key not in scheduler.tasks)
+
+
+def _wait_until(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_seamless_queue_runs_its_jobs_on_dask(cluster2, tmp_path):
+    import sysconfig
+
+    scripts = sysconfig.get_path("scripts")
+    env = {**os.environ, "SEAMLESS_CACHE": str(tmp_path / "shared-cache"),
+           "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address}
+    server = subprocess.Popen([os.path.join(scripts, "seamless-queue"), "--workers", "2", "-q"], env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for i in (1, 2):
+        sub = subprocess.run([os.path.join(scripts, "seamless-run"), "--qsubmit", f"echo {i} > out{i}.txt"],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert sub.returncode == 0, sub.stderr
+    finish = subprocess.run([os.path.join(scripts, "seamless-queue-finish")], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert finish.returncode == 0, finish.stderr
+    assert server.wait(60) == 0, server.communicate()
+    assert [open(f"out{i}.txt").read() for i in (1, 2)] == ["1\n", "2\n"]
+    modes = {json.loads(m)["execution_mode"] for (m,) in _db(tmp_path).execute("SELECT metadata FROM meta_data")}
+    assert modes == {"remote"}
+
+
+def test_set_dask_client_takes_a_scheduler_address(cluster2, tmp_path, monkeypatch):
+    from seamless_transformer import set_dask_client
+    from seamless_transformer.dask import get_dask_client
+
+    monkeypatch.setenv("SEAMLESS_CACHE", str(tmp_path / "shared-cache"))
+    set_dask_client(cluster2[0].scheduler_address)
+    try:
+        assert get_dask_client().scheduler.address == cluster2[0].scheduler_address
+        assert triple(6000).run() == 18000
+    finally:
+        set_dask_client(None)
+    assert get_dask_client() is None
+
+
+def test_parallel_is_bounded_by_the_dask_worker_threads_by_default(on_dask):
+    from seamless_transformer import config
+
+    assert config.get_nparallel() == 4  # 2 workers x 2 threads
+
+
+def test_cancel_stops_a_bash_job_that_runs_on_a_worker(on_dask, tmp_path):
+    from seamless_transformer import delayed as make
+
+    pidfile = tmp_path / "job.pid"
+    job = make("echo $$ > " + str(pidfile) + "; sleep 60; echo late > RESULT", "bash")
+    tf = job(tag=1).start()
+    _wait_until(lambda: pidfile.exists() and pidfile.read_text().strip())
+    pid = int(pidfile.read_text())
+    assert tf.cancel() is True
+    _wait_until(lambda: not _alive(pid))
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
