@@ -5,7 +5,7 @@
          ─► lookup (result DB + result buffer) ──hit──► stdout bytes, or targets + sidecars
          ─► miss: store inputs ─► .FUTURE files ─► engine.run_here (in this thread) ─► outputs
 
-The hit path is the one users pay for on every repeat, so it imports neither click nor bashlex
+The hit path is the one users pay for on every repeat, so it imports neither click nor the bash parser
 (the parse is memoized by bashparse.analyse) nor the execution layer (engine, execution.bash,
 workspace): those are imported only on a miss. Input files are hashed through the stat memo.
 
