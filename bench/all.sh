@@ -94,6 +94,26 @@ queue_round() {
     awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {printf "%.3f %.3f\n", c - a, b - a}'
 }
 
+# the same N jobs submitted by one `seamless-run --qsubmit --batch -` ; prints "total_s submit_s"
+batch_round() {
+    local n=$1 salt=$2 t0 t1 t2 server i
+    fresh_dir
+    export SEAMLESS_QUEUE_FILE=$tmp/w/queue
+    "$scripts/seamless-queue" -q --workers 2 > /dev/null 2>&1 &
+    server=$!
+    t0=$(now)
+    for i in $(seq "$n"); do echo "echo $i$salt > o_$i.txt"; done | "$scripts/seamless-run" --qsubmit --batch - > /dev/null
+    t1=$(now)
+    "$scripts/seamless-queue-finish" > /dev/null
+    wait "$server"
+    t2=$(now)
+    for i in $(seq "$n"); do
+        [ "$(cat "o_$i.txt")" = "$i$salt" ] || { echo "queue: o_$i.txt is wrong" >&2; return 1; }
+    done
+    unset SEAMLESS_QUEUE_FILE
+    awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {printf "%.3f %.3f\n", c - a, b - a}'
+}
+
 xargs_round() {
     local t0 t1
     fresh_dir
@@ -123,6 +143,10 @@ if [ -n "$up_total" ]; then
 fi
 per_submit=$(awk -v s="$q_submit" -v n="$n_queue" 'BEGIN {printf "%.2f", s / n * 1000}')
 row "  one seamless-run --qsubmit (of the above)" "$per_submit" "limit" 30 "ms" "<= 30 ms"
+read -r b_total b_submit < <(batch_round "$n_queue" b)
+row "  same, submitted with one --qsubmit --batch -" "$b_total" "xargs -P 2" "$xargs_s" s "<= 5 s"
+per_submit=$(awk -v s="$b_submit" -v n="$n_queue" 'BEGIN {printf "%.2f", s / n * 1000}')
+row "  one submit of the batch (of the above)" "$per_submit" "limit" 30 "ms" "<= 30 ms"
 
 # ---- 2-5. in-process rows
 cd "$tmp"

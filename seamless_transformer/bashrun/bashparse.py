@@ -361,16 +361,23 @@ def _memo_read(path: str, text: str) -> Analysis | None:
 
 
 def _memo_write(path: str, text: str, analysis: Analysis) -> None:
+    """Write the entry through a temp file and a rename, without fsync: the memo is only a shortcut,
+    and an entry a crash left empty or torn fails to load (or to match its text) and is parsed again."""
     import json
 
-    from .._util import atomic_write
+    from .._util import temp_name
 
+    tmp = None
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         payload = json.dumps(_to_json(text, analysis), ensure_ascii=True)
-        atomic_write(path, payload.encode("ascii"))
+        tmp = temp_name(path)
+        with open(tmp, "wb") as handle:
+            handle.write(payload.encode("ascii"))
+        os.replace(tmp, path)
     except (OSError, ValueError):
-        pass  # the memo is only a shortcut
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def analyse(text: str, *, memo: bool = True) -> Analysis:
