@@ -15,7 +15,7 @@
 # seamless-transformer 0.6.1 into a venv of its own (or set UPSTREAM_VENV to one that has it).
 # Upstream is optional: if it cannot be installed or run, its cell says why.
 # Sizes: N_QUEUE (100) jobs, N_TASKS (1000) transformations, N_UPSTREAM (10) upstream jobs, scaled
-# to N_QUEUE in the table (upstream takes about a second a job), N_HIT (20) cache hits.
+# to N_QUEUE in the table (upstream takes about a second a job; 0 skips upstream), N_HIT (20) cache hits.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
@@ -48,7 +48,9 @@ if ! "$python" -c 'import joblib' 2> /dev/null; then
 fi
 upstream_venv=${UPSTREAM_VENV:-$bench_dir/upstream}
 upstream_note=
-if [ ! -x "$upstream_venv/bin/seamless-queue" ]; then
+if [ "$n_up" = 0 ]; then
+    upstream_note="upstream: skipped (N_UPSTREAM=0)"
+elif [ ! -x "$upstream_venv/bin/seamless-queue" ]; then
     echo "installing upstream seamless-transformer 0.6.1 into $upstream_venv" >&2
     { python3 -m venv "$upstream_venv" && "$upstream_venv/bin/pip" install -q seamless-transformer==0.6.1 seamless-config; } >> "$log" 2>&1 \
         || upstream_note="upstream: install failed (see $log)"
@@ -73,38 +75,23 @@ row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$rows"; }
 fresh_dir() { rm -rf "$tmp/w"; mkdir -p "$tmp/w"; cd "$tmp/w"; }
 
 # ---- 1. queue: N jobs, one seamless-run --qsubmit process each, drained by seamless-queue --workers 2
-# prints "total_s submit_s" ; $1 = bin dir, $2 = number of jobs, $3 = salt, $4... = seamless-queue options
+# prints "total_s submit_s" ; $1 = bin dir, $2 = number of jobs, $3 = salt, $4 = "each" (one
+# seamless-run --qsubmit per job) or "batch" (one --qsubmit --batch -), $5... = seamless-queue options
 queue_round() {
-    local bin=$1 n=$2 salt=$3 t0 t1 t2 server i
-    shift 3
+    local bin=$1 n=$2 salt=$3 mode=$4 t0 t1 t2 server i
+    shift 4
     fresh_dir
     export SEAMLESS_QUEUE_FILE=$tmp/w/queue
     "$bin/seamless-queue" -q "$@" > /dev/null 2>&1 &
     server=$!
     t0=$(now)
-    for i in $(seq "$n"); do "$bin/seamless-run" --qsubmit "echo $i$salt > o_$i.txt" > /dev/null; done
+    if [ "$mode" = batch ]; then
+        for i in $(seq "$n"); do echo "echo $i$salt > o_$i.txt"; done | "$bin/seamless-run" --qsubmit --batch - > /dev/null
+    else
+        for i in $(seq "$n"); do "$bin/seamless-run" --qsubmit "echo $i$salt > o_$i.txt" > /dev/null; done
+    fi
     t1=$(now)
     "$bin/seamless-queue-finish" > /dev/null
-    wait "$server"
-    t2=$(now)
-    for i in $(seq "$n"); do
-        [ "$(cat "o_$i.txt")" = "$i$salt" ] || { echo "queue: o_$i.txt is wrong" >&2; return 1; }
-    done
-    unset SEAMLESS_QUEUE_FILE
-    awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {printf "%.3f %.3f\n", c - a, b - a}'
-}
-
-# the same N jobs submitted by one `seamless-run --qsubmit --batch -` ; prints "total_s submit_s"
-batch_round() {
-    local n=$1 salt=$2 t0 t1 t2 server i
-    fresh_dir
-    export SEAMLESS_QUEUE_FILE=$tmp/w/queue
-    "$scripts/seamless-queue" -q --workers 2 > /dev/null 2>&1 &
-    server=$!
-    t0=$(now)
-    for i in $(seq "$n"); do echo "echo $i$salt > o_$i.txt"; done | "$scripts/seamless-run" --qsubmit --batch - > /dev/null
-    t1=$(now)
-    "$scripts/seamless-queue-finish" > /dev/null
     wait "$server"
     t2=$(now)
     for i in $(seq "$n"); do
@@ -124,14 +111,14 @@ xargs_round() {
 }
 
 echo "measuring: queue ($n_queue jobs)" >&2
-read -r q_total q_submit < <(queue_round "$scripts" "$n_queue" "" --workers 2)
+read -r q_total q_submit < <(queue_round "$scripts" "$n_queue" "" each --workers 2)
 xargs_s=$(xargs_round)
 row "$n_queue tiny jobs: --qsubmit x$n_queue + seamless-queue --workers 2" "$q_total" "xargs -P 2" "$xargs_s" s "<= 5 s"
 up_total=
 if [ -z "$upstream_note" ]; then
     echo "measuring: upstream queue ($n_up jobs)" >&2
     # upstream has no --workers, needs a SEAMLESS_CACHE and starts a hashserver and a database server
-    if up=$(PATH=$upstream_venv/bin:$PATH SEAMLESS_CACHE=$tmp/upstream-cache timeout 600 bash -c "$(declare -f now fresh_dir queue_round); tmp=$tmp; queue_round $upstream_venv/bin $n_up u" 2> "$tmp/upstream.err"); then
+    if up=$(PATH=$upstream_venv/bin:$PATH SEAMLESS_CACHE=$tmp/upstream-cache timeout 600 bash -c "$(declare -f now fresh_dir queue_round); tmp=$tmp; queue_round $upstream_venv/bin $n_up u each" 2> "$tmp/upstream.err"); then
         read -r up_total _ <<< "$up"
         up_total=$(awk -v t="$up_total" -v a="$n_up" -v b="$n_queue" 'BEGIN {printf "%.3f", t * b / a}')
     else
@@ -143,7 +130,7 @@ if [ -n "$up_total" ]; then
 fi
 per_submit=$(awk -v s="$q_submit" -v n="$n_queue" 'BEGIN {printf "%.2f", s / n * 1000}')
 row "  one seamless-run --qsubmit (of the above)" "$per_submit" "limit" 30 "ms" "<= 30 ms"
-read -r b_total b_submit < <(batch_round "$n_queue" b)
+read -r b_total b_submit < <(queue_round "$scripts" "$n_queue" b batch --workers 2)
 row "  same, submitted with one --qsubmit --batch -" "$b_total" "xargs -P 2" "$xargs_s" s "<= 5 s"
 per_submit=$(awk -v s="$b_submit" -v n="$n_queue" 'BEGIN {printf "%.2f", s / n * 1000}')
 row "  one submit of the batch (of the above)" "$per_submit" "limit" 30 "ms" "<= 30 ms"
