@@ -137,12 +137,15 @@ row "  one submit of the batch (of the above)" "$per_submit" "limit" 30 "ms" "<=
 
 # ---- 2-5. in-process rows
 cd "$tmp"
-echo "measuring: delayed ($n_tasks tasks)" >&2
-"$python" "$here/all_python.py" delayed "$n_tasks" >> "$rows"
-echo "measuring: parallel ($n_tasks tasks)" >&2
-"$python" "$here/all_python.py" parallel "$n_tasks" >> "$rows"
-echo "measuring: 100 MB transport" >&2
-"$python" "$here/all_python.py" transport >> "$rows"
+notes=
+python_row() {  # a row that fails (a worker lost under heavy load, ...) is a note, not the end of the table
+    echo "measuring: $*" >&2
+    "$python" "$here/all_python.py" "$@" >> "$rows" 2> "$tmp/row.err" \
+        || notes="$notes$1: failed: $(tail -n 1 "$tmp/row.err")"$'\n'
+}
+python_row delayed "$n_tasks"
+python_row parallel "$n_tasks"
+python_row transport
 
 # ---- 6. seamless-run cache hit next to python3 -c pass (same interpreter), medians of N_HIT runs
 median_ms() {
@@ -175,3 +178,4 @@ BEGIN { printf "%-62s %10s  %-24s %10s  %7s  %-8s %s\n", "what", "ours", "peer",
     printf "%-62s %10s  %-24s %10s  %7s  %-8s %s\n", $1, $2, $3, $4, ratio, $5, $6
 }' "$rows"
 [ -z "$upstream_note" ] || echo "$upstream_note"
+printf '%s' "$notes"
