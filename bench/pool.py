@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+N = 1000  # python bench/pool.py N sets it
 NPARALLEL = 64
 
 
@@ -91,6 +91,8 @@ def bench_transport(size=100_000_000, repeat=3):
 
 
 def main():
+    global N
+    N = int(sys.argv[1]) if len(sys.argv) > 1 else N
     print(f"{N} trivial transformations, 2 workers (nparallel={NPARALLEL} for seamless)")
     walls = {"joblib.Parallel(n_jobs=2)": bench_joblib(),
              "ProcessPoolExecutor(2)": bench_ppe(),

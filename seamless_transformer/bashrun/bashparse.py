@@ -1,4 +1,4 @@
-"""What seamless-run reads from a bash command line, through bashlex.
+"""What seamless-run reads from a bash command line, parsed with tree-sitter-bash (tsbash).
 
 * `parse_commands(text)`: the top-level commands (the parts between `;`, `&&`, `||`, newlines).
 * `analysed_words(command)`: the words argtyping looks at, for the primary command and its pipeline.
@@ -10,7 +10,7 @@
 Positions are offsets into the parsed text, so words can be rewritten right to left.
 
 The memo: what seamless-run needs from a parse is a pure function of the command string, and
-importing and running bashlex costs more than everything else on a cache hit. `analyse(text)`
+importing and running the parser costs more than everything else on a cache hit. `analyse(text)`
 keeps the result as JSON in ${XDG_CACHE_HOME:-~/.cache}/seamless/cmdparse/<sha256(text)>.json
 (atomic writes; a missing, unreadable or corrupt entry is simply parsed again). Bump
 ANALYSIS_VERSION whenever the analysis below changes what it returns.
@@ -61,61 +61,19 @@ def _word(node) -> Word:
 
 
 def parse_commands(text: str) -> list:
-    """Parse `text` with bashlex and return its top-level command nodes, in order."""
-    import bashlex
+    """Parse `text` (tree-sitter-bash, see tsbash) and return its top-level command nodes, in order."""
+    from .tsbash import parse
 
     try:
-        nodes = bashlex.parse(text)
-    except Exception as exc:  # bashlex raises ParsingError, NotImplementedError, ...
-        masked = mask_unsupported(text)
-        try:
-            if masked == text:
-                raise
-            nodes = bashlex.parse(masked)
-        except Exception:
-            reason = str(exc).strip() or type(exc).__name__
-            raise UsageError(f"cannot parse command: {reason}") from None
+        nodes = parse(text)
+    except ValueError as exc:
+        raise UsageError(f"cannot parse command: {exc}") from None
     commands = []
     for node in nodes:
         _flatten(node, commands)
     if not commands:
         raise UsageError("no command given")
     return commands
-
-
-# compiled on first use (re caches them): a memoized parse never needs them
-_TIME_KEYWORD = r"(^|[;&|(\n])(\s*)time(?=\s)"
-_DOUBLE_BRACKET = r"(?s)(^|[;&|(\s])\[\[\s.*?\s\]\](?=$|[;&|)\s])"
-
-
-def _arithmetic_end(text: str, start: int) -> int:
-    """End offset of the `$((...))` that starts at `start` (-1 if unbalanced)."""
-    depth = 0
-    for pos in range(start + 1, len(text)):
-        if text[pos] == "(":
-            depth += 1
-        elif text[pos] == ")":
-            depth -= 1
-            if depth == 0:
-                return pos + 1
-    return -1
-
-
-def mask_unsupported(text: str) -> str:
-    """Hide what bashlex cannot parse behind same-length stand-ins, so positions stay valid.
-
-    `$((...))` becomes a parameter expansion `$___`, `[[ ... ]]` becomes `true`, and the
-    `time` keyword becomes spaces. None of these are analysed by argtyping anyway.
-    """
-    start = text.find("$((")
-    while start >= 0:
-        end = _arithmetic_end(text, start)
-        if end < 0:
-            break
-        text = text[:start] + "$" + "_" * (end - start - 1) + text[end:]
-        start = text.find("$((", end)
-    text = re.sub(_DOUBLE_BRACKET, lambda m: m.group(1) + "true".ljust(len(m.group(0)) - len(m.group(1))), text)
-    return re.sub(_TIME_KEYWORD, lambda m: m.group(1) + m.group(2) + "    ", text)
 
 
 def _flatten(node, out: list) -> None:
@@ -166,7 +124,6 @@ class _Walk:
 
     def __init__(self, text: str = ""):
         self.text = text
-        self.offset = 0  # added to positions while walking a separately parsed here-document part
         self.words: list[AnalysedWord] = []
         self.written: list[Word] = []
 
@@ -204,32 +161,13 @@ class _Walk:
 
     def word(self, node, role: str) -> None:
         word = _word(node)
-        word.start, word.end = word.start + self.offset, word.end + self.offset
         self.words.append(AnalysedWord(word, 0, role))
         self.substitutions(node)
 
     def heredoc(self, node) -> None:
-        """`$( )` in the body of a here-document with an unquoted delimiter (bashlex leaves it as text)."""
-        import bashlex
-
-        heredoc = getattr(node, "heredoc", None)
-        delimiter = self.text[node.output.pos[0] + self.offset : node.output.pos[1] + self.offset]
-        if heredoc is None or any(quote in delimiter for quote in "'\\\""):
-            return
-        body, base = heredoc.value, heredoc.pos[0] + self.offset
-        start = body.find("$(")
-        while start >= 0:
-            end = _arithmetic_end(body, start)
-            if end < 0:
-                return
-            saved, self.offset = self.offset, base + start + 2
-            try:
-                for inner in bashlex.parse(body[start + 2 : end - 1]):
-                    self.node(inner)
-            except Exception:  # noqa: BLE001 - what bashlex cannot parse stays text, as before
-                pass
-            self.offset = saved
-            start = body.find("$(", end)
+        """`$( )` in the body of a here-document with an unquoted delimiter (parsed with the line)."""
+        for command in node.heredoc or []:
+            self.node(command)
 
     def substitutions(self, node) -> None:
         for part in getattr(node, "parts", None) or []:
@@ -250,7 +188,6 @@ class _Walk:
         if node.type in OUTPUT_REDIRECTS or node.type == "<>":
             target = _word(output)
             if not (node.type == ">&" and (target.value.isdigit() or target.value == "-")):
-                target.start, target.end = target.start + self.offset, target.end + self.offset
                 self.written.append(target)
 
 
@@ -321,7 +258,7 @@ def has_unquoted_glob(source: str) -> bool:
 
 # ---------------------------------------------------------------- memoized analysis
 
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5
 
 
 @dataclass
@@ -336,9 +273,9 @@ class Analysis:
 
 
 def _unquoted(word: Word, text: str) -> Word:
-    """Quote removal from the source text: bashlex leaves `'it'"'"'s'` (shlex.quote's form) partly quoted."""
+    """Quote removal from the source text, where the parser left a word partly quoted."""
     if word.expands or not any(char in word.value for char in "'\""):
-        return word  # bashlex did remove the quotes (or there were none)
+        return word  # the parser did remove the quotes (or there were none)
     source = word.source(text)
     import shlex
 
@@ -352,7 +289,11 @@ def _unquoted(word: Word, text: str) -> Word:
 
 
 def _analysis_from_parse(text: str) -> Analysis:
-    commands = parse_commands(text)
+    return analysis_of(text, parse_commands(text))
+
+
+def analysis_of(text: str, commands: list) -> Analysis:
+    """The analysis of `text` from its top-level command nodes (as parse_commands returns them)."""
     analysed = [analysed_words(command) for command in commands]
     redirects = output_redirects(commands[-1])
     nested = [nested_words(command, text) for command in commands]
@@ -420,16 +361,23 @@ def _memo_read(path: str, text: str) -> Analysis | None:
 
 
 def _memo_write(path: str, text: str, analysis: Analysis) -> None:
+    """Write the entry through a temp file and a rename, without fsync: the memo is only a shortcut,
+    and an entry a crash left empty or torn fails to load (or to match its text) and is parsed again."""
     import json
 
-    from .._util import atomic_write
+    from .._util import temp_name
 
+    tmp = None
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         payload = json.dumps(_to_json(text, analysis), ensure_ascii=True)
-        atomic_write(path, payload.encode("ascii"))
+        tmp = temp_name(path)
+        with open(tmp, "wb") as handle:
+            handle.write(payload.encode("ascii"))
+        os.replace(tmp, path)
     except (OSError, ValueError):
-        pass  # the memo is only a shortcut
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def analyse(text: str, *, memo: bool = True) -> Analysis:

@@ -1,7 +1,7 @@
 """seamless-run preparation: argv + options -> a bash transformation, without executing it.
 
     prepare(words, RunOptions(...), cwd) -> PreparedRun
-        build_command_string (§4.1) -> bashlex (bashparse) -> argtyping + pin names (§4.3, §4.4)
+        build_command_string (§4.1) -> tree-sitter (bashparse) -> argtyping + pin names (§4.3, §4.4)
         -> result targets (§4.5) -> generated code (§2.7) -> transformation dict (§2.6)
     write_job_dir(prepared, DIR, upload=False)     the -j job directory (§4.9)
     wait_for_future(path, shown)                   block while an input is still being produced

@@ -69,6 +69,8 @@ OPTIONS = (
     Opt(("--upload",), "upload", "flag", help="With --dry: also store the inputs and the job's description, for seamless-run-transformation.", group="Preparation"),
     Opt(("--write-remote-job",), "remote_job_dir", "value", "DIR", "With --dry: write a runnable job (its inputs + transform.sh) into the new directory DIR.", "Preparation"),
     Opt(("--qsubmit", "--qsub"), "qsubmit", "flag", help="Store the inputs and append the job to the queue file; seamless-queue runs it.", group="Preparation"),
+    Opt(("--batch",), "batch", "value", "FILE", "With --qsubmit: submit every command of FILE (- for stdin), one per line, each as if given as one argument; the other options apply to each. All are prepared before any is submitted: a bad line submits nothing. Prints one checksum per command.", "Preparation"),
+    Opt(("-0", "--null"), "null", "flag", help="With --batch: the commands are separated by NUL bytes instead of newlines (a command may then span lines).", group="Preparation"),
     Opt(("--undo",), "undo", "flag", help="Forget the cached result of this command (declared irreproducible), so that the next run computes it again.", group="Preparation"),
     Opt(("-h", "--help"), "help", "flag", help="Show this message and exit."),
 )
@@ -173,10 +175,23 @@ def _check(args: RunArgs) -> None:
         v["primary"] = _positive_int(v["primary"], "--primary")
     if v["ncores"] is not None:
         v["ncores"] = _positive_int(v["ncores"], "--ncores")
+    if v["batch"] is not None or v["null"]:
+        _check_batch(args)
+        return
     if v["single"] and len(args.command) != 1:
         raise usage_error(f"-c requires exactly one command argument, got {len(args.command)}")
     if not args.command:
         raise usage_error("no command given")
+
+
+def _check_batch(args: RunArgs) -> None:
+    v = args.values
+    if v["batch"] is None:
+        raise usage_error("-0 requires --batch")
+    if not v["qsubmit"]:
+        raise usage_error("--batch requires --qsubmit")
+    if args.command:
+        raise usage_error("--batch reads the commands from its file: give no command after the options")
 
 
 _INTRO = """\

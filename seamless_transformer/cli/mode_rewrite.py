@@ -15,7 +15,7 @@ without starting Python). --fast-argv prints how to run this module fast (see ma
 Bad arguments: one error line and exit 2; -h/--help prints the usage.
 
 This runs on every Enter in seamless mode, so it imports nothing beyond sys/os and does not
-use bashlex: a small quote-aware scanner is enough here because it only has to find words,
+use the bash parser: a small quote-aware scanner is enough here because it only has to find words,
 quote balance and `$NAME` / `${NAME}` references together with their quoting context.
 """
 

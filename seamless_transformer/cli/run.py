@@ -5,7 +5,7 @@
          ─► lookup (result DB + result buffer) ──hit──► stdout bytes, or targets + sidecars
          ─► miss: store inputs ─► .FUTURE files ─► engine.run_here (in this thread) ─► outputs
 
-The hit path is the one users pay for on every repeat, so it imports neither click nor bashlex
+The hit path is the one users pay for on every repeat, so it imports neither click nor the bash parser
 (the parse is memoized by bashparse.analyse) nor the execution layer (engine, execution.bash,
 workspace): those are imported only on a miss. Input files are hashed through the stat memo.
 
@@ -44,6 +44,8 @@ def body(argv) -> int:
     if args.node is not None and not _dask_configured():
         raise usage_error(f"--node {args.node}: choosing a node needs Dask execution, which is not available")
     cwd = os.getcwd()
+    if args.batch is not None:
+        return _qsubmit_batch(args, _run_options(args, config.get_settings()), cwd)
     prepared = prepare(args.command, _run_options(args, config.get_settings()), cwd)
     logger.info("transformation %s", prepared.tf_checksum.hex())
     if args.dry:
@@ -129,13 +131,23 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
     """Store the inputs, create the targets' .FUTURE files, append the queue record."""
     from ..queue import queuefile
     from ..store.storage import get_storage
-    from ..store.outputs import future_files
-    from ..store.materialize import _threshold
 
     queue_path = queuefile.queue_file()
     if queuefile.ends_with_eof(queue_path):
         raise queuefile.finished_error(queue_path)  # before anything is stored or a .FUTURE written
     store_buffers(prepared.buffers, get_storage(), _answer(args))
+    record, futures = _queue_record(args, prepared, cwd, "seamless-run " + " ".join(argv))
+    _append_with_futures(queue_path, record, futures)
+    print(prepared.tf_checksum.hex())
+    return 0
+
+
+def _queue_record(args, prepared, cwd, original: str) -> tuple:
+    """The queue record of a prepared job (bytes) and its .FUTURE files [(path, content)]."""
+    from ..queue import queuefile
+    from ..store.materialize import _threshold
+    from ..store.outputs import future_files
+
     tf = prepared.tf_checksum.hex()
     params = {
         "undo": bool(args.undo), "scratch": bool(args.scratch), "workdir": cwd,
@@ -145,21 +157,80 @@ def _qsubmit(args, prepared, cwd, argv) -> int:
         "max_download_files": _threshold("SEAMLESS_MAX_DOWNLOAD_FILES", int),
     }  # fmt: skip
     targets = {t.workspace: (None if t.local == t.workspace else t.local) for t in prepared.targets}
-    cmd = queuefile.submit_command("seamless-run " + " ".join(argv), tf, prepared.tf_dict, targets, params)
+    cmd = queuefile.submit_command(original, tf, prepared.tf_dict, targets, params)
     futures = [] if args.undo else future_files(prepared, cwd)
+    return queuefile.encode(cmd), futures
+
+
+def _append_with_futures(queue_path: str, records: bytes, futures: list) -> None:
+    """Write the .FUTURE files, then append the records in one locked write; on failure remove the futures."""
+    from ..queue import queuefile
+
     try:
         for path, content in futures:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as future:  # a marker: no fsync needed
                 future.write(content)
-        queuefile.append_record(queue_path, queuefile.encode(cmd))
+        queuefile.append_record(queue_path, records)
     except BaseException:
         for path, _content in futures:
             if os.path.exists(path):
                 os.unlink(path)
         raise
-    print(tf)
+
+
+def _qsubmit_batch(args, options, cwd) -> int:
+    """--qsubmit --batch FILE: prepare every command first (a bad one submits nothing), then store
+    all inputs, write all .FUTURE files and append all records with one locked write."""
+    import shlex
+
+    from ..bashrun.prepare import prepare
+    from ..errors import SeamlessError
+    from ..queue import queuefile
+    from ..store.storage import get_storage
+
+    commands = _batch_commands(args.batch, args.null)
+    queue_path = queuefile.queue_file()
+    if queuefile.ends_with_eof(queue_path):
+        raise queuefile.finished_error(queue_path)
+    jobs = []
+    for number, command in commands:
+        try:
+            jobs.append((command, prepare([command], options, cwd)))
+        except SeamlessError as exc:  # the same error, saying which command it is about
+            where = f"command {number}" if args.null else f"line {number}"
+            exc.args = (f"--batch {args.batch}, {where}: {exc}",) + exc.args[1:]
+            raise
+    buffers = {}
+    for _command, prepared in jobs:
+        buffers.update(prepared.buffers)
+    store_buffers(buffers, get_storage(), _answer(args))
+    records, futures = [], []
+    for command, prepared in jobs:
+        record, job_futures = _queue_record(args, prepared, cwd, "seamless-run --qsubmit " + shlex.quote(command))
+        records.append(record)
+        futures += job_futures
+    _append_with_futures(queue_path, b"".join(records), futures)
+    sys.stdout.write("".join(prepared.tf_checksum.hex() + "\n" for _command, prepared in jobs))
     return 0
+
+
+def _batch_commands(source: str, null: bool) -> list:
+    """[(number, command)] from FILE or stdin (-): newline- or NUL-separated; blank entries skipped."""
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(source, "rb") as handle:
+                data = handle.read()
+    except OSError as exc:
+        raise usage_error(f"--batch {source}: {exc.strerror or exc}") from None
+    text = data.decode("utf-8", "surrogateescape")
+    entries = text.split("\0") if null else text.split("\n")
+    commands = [(number, entry) for number, entry in enumerate(entries, 1) if entry.strip()]
+    if not commands:
+        raise usage_error(f"--batch {source}: no command in it")
+    return commands
 
 
 def store_buffers(buffers: dict, storage, answer=None) -> None:

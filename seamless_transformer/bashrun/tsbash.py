@@ -1,0 +1,407 @@
+"""A bash command line parsed with tree-sitter-bash, as the small node tree bashparse walks.
+
+`parse(text)` returns the top-level statements as `Node`s of these kinds (positions are
+character offsets into `text`):
+
+* "command": `parts` = its words ("word"), assignments ("assignment") and redirects ("redirect"),
+  in source order;
+* "pipeline": `parts` = its elements; "list": `parts` = statements joined by `&&`/`||`;
+* "compound": subshells, `{ }`, loops, `if`, `case`: `list` = the statements and words inside,
+  `redirects` = the redirects of the whole compound;
+* "function": `body`;
+* "word": `word` (the value after quote removal), `pos`, `parts` (kind "tilde" for a leading
+  unquoted `~`, "parameter" for any other expansion, "commandsubstitution" and
+  "processsubstitution" with `command`);
+* "redirect": `type` (the bash operator), `input` (fd or None), `output` (a word, or None for a
+  close), `heredoc` (the commands of `$( )` in an unquoted here-document body).
+
+It raises ValueError("syntax error near ...") where tree-sitter finds an error. Where tree-sitter
+departs from bash it is corrected here: a redirect after a pipeline or list belongs to its last
+command; what follows a here-document operator on its line (`cat <<EOF | wc`) is the rest of the
+pipeline or list, not part of the redirect. Two forms keep the shapes the line had before
+tree-sitter was used, so transformation checksums stay the same: `time` before a command is
+dropped, and `[[ ... ]]` stands as the command `true`.
+
+Beyond the bashlex parser used before: `case ... esac` (the subject word and the bodies are read,
+the patterns are not words), here-documents with a quoted delimiter (the body is text), `<<-`
+bodies (positions of the words in a `$( )` were one character early per leading tab), `((...))`.
+The grammar is pinned (pyproject): a different parse tree would change transformation checksums.
+"""
+
+_PARSER = None
+
+SUBSTITUTIONS = {"command_substitution": "commandsubstitution", "process_substitution": "processsubstitution"}
+EXPANSIONS = frozenset({"simple_expansion", "expansion", "arithmetic_expansion", "command_substitution",
+                        "process_substitution", "ansi_c_string", "translated_string"})
+REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
+BLOCKS = frozenset({"do_group", "else_clause", "elif_clause", "case_item", "compound_statement", "subshell",
+                    "for_statement", "c_style_for_statement", "while_statement", "if_statement",
+                    "case_statement"})
+DECLARATIONS = frozenset({"declaration_command", "unset_command"})
+
+
+class Node:
+    """One node of the tree (see the module docstring for the fields of each kind)."""
+
+    __slots__ = ("kind", "pos", "word", "parts", "list", "redirects", "type", "input", "output", "heredoc",
+                 "command", "body")
+
+    def __init__(self, kind: str, pos=(0, 0), **fields):
+        self.kind, self.pos = kind, pos
+        self.word = self.type = self.input = self.output = self.command = self.body = None
+        self.parts, self.list, self.redirects, self.heredoc = [], [], [], []
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+def _parser():
+    global _PARSER
+    if _PARSER is None:
+        from tree_sitter import Language, Parser
+
+        try:
+            from tree_sitter_bash._binding import language  # skips importlib.resources (~20 ms)
+        except ImportError:  # pragma: no cover - another packaging of tree-sitter-bash
+            from tree_sitter_bash import language
+        _PARSER = Parser(Language(language()))
+    return _PARSER
+
+
+class _Tree:
+    """Converts tree-sitter nodes; holds the source and the byte -> character offset map."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.read_write = set()  # byte offsets of `<>` operators parsed as `>|`
+        try:
+            self.data = text.encode("ascii")
+            self.chars = None
+        except UnicodeEncodeError:
+            self.data, self.chars = _encode(text)
+
+    def pos(self, ts) -> tuple:
+        if self.chars is None:
+            return ts.start_byte, ts.end_byte
+        return self.chars[ts.start_byte], self.chars[ts.end_byte]
+
+    def source(self, ts) -> str:
+        start, end = self.pos(ts)
+        return self.text[start:end]
+
+    def source_at(self, node: Node) -> str:
+        return self.text[node.pos[0] : node.pos[1]]
+
+
+def _encode(text: str) -> tuple:
+    """The bytes of `text` and, for each byte offset (and the end), its character offset."""
+    chunks, chars = [], []
+    for index, char in enumerate(text):
+        try:
+            chunk = char.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            chunk = char.encode("utf-8", "surrogatepass")
+        chunks.append(chunk)
+        chars.extend([index] * len(chunk))
+    chars.append(len(text))
+    return b"".join(chunks), chars
+
+
+def parse(text: str) -> list:
+    """The top-level statements of `text` (see the module docstring); ValueError on a syntax error."""
+    tree = _Tree(text)
+    root = _parser().parse(tree.data).root_node
+    if root.has_error and b"<>" in tree.data:  # tree-sitter-bash lacks `<>`: parse it as `>|`
+        tree.read_write = {index for index in range(len(tree.data)) if tree.data.startswith(b"<>", index)}
+        root = _parser().parse(tree.data.replace(b"<>", b">|")).root_node
+    if root.has_error:
+        raise ValueError(_error(tree, root))
+    return [node for node in (_statement(tree, child) for child in root.named_children) if node is not None]
+
+
+def _error(tree: _Tree, root) -> str:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            start, _end = tree.pos(node)
+            near = tree.text[start : start + 20].split("\n")[0] or "end of line"
+            return f"syntax error near {near!r}"
+        if node.has_error:
+            stack.extend(reversed(node.children))
+    return "syntax error"
+
+
+# ---------------------------------------------------------------- statements
+
+
+def _statement(tree: _Tree, ts, redirects=()):
+    kind = ts.type
+    if kind == "redirected_statement":
+        return _redirected(tree, ts, list(redirects))
+    if kind == "command":
+        return _command(tree, ts, redirects)
+    if kind == "pipeline":
+        return _pipeline(tree, [child for child in ts.named_children if child.type != "comment"], redirects)
+    if kind == "list":
+        items = [child for child in ts.named_children if child.type != "comment"]
+        parts = [_statement(tree, child) for child in items[:-1]] + [_statement(tree, items[-1], redirects)]
+        return Node("list", tree.pos(ts), parts=parts)
+    if kind == "negated_command":
+        inner = _statement(tree, ts.named_children[-1], redirects)
+        return inner if inner.kind == "pipeline" else Node("pipeline", tree.pos(ts), parts=[inner])
+    if kind == "function_definition":
+        return Node("function", tree.pos(ts), body=_statement(tree, ts.child_by_field_name("body"), redirects))
+    if kind in DECLARATIONS or kind == "test_command":
+        return _wordlist(tree, ts, redirects)
+    if kind in ("variable_assignment", "variable_assignments"):
+        assignments = [ts] if kind == "variable_assignment" else ts.named_children
+        parts = [_assignment(tree, child) for child in assignments] + [_redirect(tree, r) for r in redirects]
+        return Node("command", tree.pos(ts), parts=parts)
+    if kind == "comment":
+        return None
+    return Node("compound", tree.pos(ts), list=_block(tree, ts), redirects=[_redirect(tree, r) for r in redirects])
+
+
+def _pipeline(tree: _Tree, items: list, redirects=()):
+    """A pipeline of tree-sitter statements; the redirects of the whole go to its last command."""
+    parts = [_statement(tree, child) for child in items[:-1]] + [_statement(tree, items[-1], redirects)]
+    flat = []
+    for part in parts:
+        flat.extend(part.parts if part.kind == "pipeline" else [part])
+    return Node("pipeline", (flat[0].pos[0], flat[-1].pos[1]), parts=flat)
+
+
+def _redirected(tree: _Tree, ts, outer: list):
+    """`body redirect...`; what tree-sitter nests in a here-document operator is put back in line."""
+    body = ts.child_by_field_name("body")
+    redirects, rest = [], []
+    for child in ts.named_children:
+        if child.type not in REDIRECTS or child == body:
+            continue
+        redirects.append(child)
+        if child.type == "heredoc_redirect":
+            for inner in child.named_children:
+                if inner.type in REDIRECTS:
+                    redirects.append(inner)
+                elif not inner.type.startswith("heredoc_") and inner.type != "comment":
+                    rest.append(inner)
+    redirects.sort(key=lambda node: node.start_byte)
+    if not rest:
+        redirects += outer
+    if body is None:
+        node = Node("command", tree.pos(ts), parts=[_redirect(tree, r) for r in redirects])
+    else:
+        node = _statement(tree, body, redirects)
+    for follower in rest:  # `cat <<EOF | wc`: a pipeline; `cat <<EOF && x`: a list
+        if follower.type == "pipeline":
+            node = _pipeline(tree, [body] + list(follower.named_children), outer)
+            node.parts[0] = _statement(tree, body, redirects)
+        else:
+            node = Node("list", tree.pos(ts), parts=[node, _statement(tree, follower, outer)])
+    return node
+
+
+def _block(tree: _Tree, ts) -> list:
+    """The statements inside a compound, and the words a loop or `case` reads (not case patterns)."""
+    out = []
+    for index, child in enumerate(ts.children):
+        if not child.is_named or child.type in ("comment", "variable_name"):
+            continue
+        field = ts.field_name_for_child(index)
+        if child.type in BLOCKS and child.type not in ("for_statement", "while_statement", "if_statement",
+                                                       "case_statement", "subshell", "compound_statement"):
+            out.extend(_block(tree, child))
+        elif field == "value":
+            if ts.type in ("for_statement", "case_statement"):
+                out.append(_word(tree, child))
+        elif child.type in ("word", "concatenation", "string", "raw_string", "simple_expansion", "expansion",
+                            "number", "extglob_pattern"):
+            continue  # a case pattern without a field, or a loop's bare word
+        elif not child.type.endswith("_expression") and child.type not in ("number", "test_operator"):
+            node = _statement(tree, child)
+            if node is not None:
+                out.append(node)
+    return out
+
+
+def _command(tree: _Tree, ts, redirects=()):
+    parts = []
+    for child in ts.named_children:
+        kind = child.type
+        if kind == "command_name":
+            parts.append(_word(tree, child.named_children[0] if child.named_child_count == 1 else child))
+        elif kind == "variable_assignment":
+            parts.append(_assignment(tree, child))
+        elif kind in REDIRECTS:
+            parts += [_redirect(tree, child)] + _extra_words(tree, child)
+        elif kind != "comment":
+            parts.append(_word(tree, child))
+    for redirect in redirects:
+        parts += [_redirect(tree, redirect)] + _extra_words(tree, redirect)
+    parts.sort(key=lambda node: node.pos[0])
+    _join_continued(tree, parts)
+    words = [part for part in parts if part.kind == "word"]
+    if len(words) > 1 and tree.source_at(words[0]) == "time":
+        parts.remove(words[0])  # the `time` keyword
+    return Node("command", tree.pos(ts), parts=parts)
+
+
+def _join_continued(tree: _Tree, parts: list) -> None:
+    """`a\\<newline>b` is the one word `ab` in bash; tree-sitter makes two of it."""
+    index = 1
+    while index < len(parts):
+        first, second = parts[index - 1], parts[index]
+        if first.kind == second.kind == "word" and tree.text[first.pos[1] : second.pos[0]] == "\\\n":
+            start, end = first.pos[0], second.pos[1]
+            parts[index - 1] = Node("word", (start, end), word=unquote(tree.text[start:end]),
+                                    parts=first.parts + [part for part in second.parts if part.kind != "tilde"])
+            del parts[index]
+        else:
+            index += 1
+
+
+def _wordlist(tree: _Tree, ts, redirects=()):
+    """`export A=1 B`, `unset x`, `[ -f x ]`: a command whose words are its tokens; `[[ ]]` is `true`."""
+    start, end = tree.pos(ts)
+    if tree.text.startswith("[[", start):
+        parts = [Node("word", (start, start + 4), word="true")]
+    else:
+        parts = [_word(tree, leaf) for leaf in _tokens(ts)]
+    parts += [_redirect(tree, r) for r in redirects]
+    return Node("command", (start, end), parts=parts)
+
+
+def _tokens(ts) -> list:
+    """The word-level tokens under `ts`: leaves, and word-like nodes as a whole."""
+    if ts.type in ("word", "string", "raw_string", "concatenation", "simple_expansion", "expansion", "number",
+                   "command_substitution", "process_substitution", "variable_assignment", "test_operator",
+                   "ansi_c_string", "translated_string", "arithmetic_expansion", "regex", "extglob_pattern") \
+            or ts.child_count == 0:
+        return [ts]
+    out = []
+    for child in ts.children:
+        out.extend(_tokens(child))
+    return out
+
+
+def _assignment(tree: _Tree, ts):
+    return Node("assignment", tree.pos(ts), word=tree.source(ts), parts=_word_parts(tree, ts))
+
+
+def _redirect(tree: _Tree, ts):
+    start, end = tree.pos(ts)
+    if ts.type == "herestring_redirect":
+        return Node("redirect", (start, end), type="<<<", output=_word(tree, ts.named_children[-1]))
+    if ts.type == "heredoc_redirect":
+        return _heredoc(tree, ts)
+    fd, op, output = None, None, None
+    for index, child in enumerate(ts.children):
+        if child.type == "file_descriptor":
+            fd = int(tree.source(child))
+        elif not child.is_named and op is None:
+            op = "<>" if child.start_byte in tree.read_write else child.type
+        elif ts.field_name_for_child(index) == "destination" and output is None:
+            output = _word(tree, child)
+    if op in (">&-", "<&-"):
+        op, output = op[:2], None
+    return Node("redirect", (start, end), type=op, input=fd, output=output)
+
+
+def _extra_words(tree: _Tree, ts) -> list:
+    """`cat < a.txt b.txt`: tree-sitter takes `b.txt` as a second destination; it is an argument."""
+    if ts.type != "file_redirect":
+        return []
+    found = [child for index, child in enumerate(ts.children) if ts.field_name_for_child(index) == "destination"]
+    return [_word(tree, child) for child in found[1:]]
+
+
+def _heredoc(tree: _Tree, ts):
+    op = next(child.type for child in ts.children if not child.is_named)
+    start = next(child for child in ts.named_children if child.type == "heredoc_start")
+    commands = []
+    if not any(quote in tree.source(start) for quote in "'\\\""):
+        for body in (child for child in ts.named_children if child.type == "heredoc_body"):
+            for part in _substitutions(body):
+                commands.extend(_inner(tree, part))
+    return Node("redirect", tree.pos(ts), type=op, output=_word(tree, start), heredoc=commands)
+
+
+# ---------------------------------------------------------------- words
+
+
+def _word(tree: _Tree, ts):
+    source = tree.source(ts)
+    parts = _word_parts(tree, ts)
+    if source.startswith("~"):
+        parts.insert(0, Node("tilde"))
+    return Node("word", tree.pos(ts), word=unquote(source), parts=parts)
+
+
+def _word_parts(tree: _Tree, ts) -> list:
+    parts = []
+    if _expands(ts):
+        parts.append(Node("parameter"))
+    for sub in _substitutions(ts):
+        parts.append(Node(SUBSTITUTIONS[sub.type], tree.pos(sub), command=_as_one(tree, sub)))
+    return parts
+
+
+def _expands(ts) -> bool:
+    if ts.type in EXPANSIONS:
+        return True
+    return any(_expands(child) for child in ts.named_children)
+
+
+def _substitutions(ts) -> list:
+    """The outermost `$( )` / `<( )` / `>( )` nodes under `ts` (or `ts` itself)."""
+    if ts.type in SUBSTITUTIONS:
+        return [ts]
+    out = []
+    for child in ts.named_children:
+        out.extend(_substitutions(child))
+    return out
+
+
+def _inner(tree: _Tree, sub) -> list:
+    return [node for node in (_statement(tree, child) for child in sub.named_children) if node is not None]
+
+
+def _as_one(tree: _Tree, sub):
+    inner = _inner(tree, sub)
+    return inner[0] if len(inner) == 1 else Node("list", tree.pos(sub), parts=inner)
+
+
+def unquote(source: str) -> str:
+    """Bash quote removal on the source text of one word (`$...` expansions are kept as text)."""
+    out, index, size = [], 0, len(source)
+    while index < size:
+        char = source[index]
+        if char == "\\":
+            if source[index + 1 : index + 2] != "\n":
+                out.append(source[index + 1 : index + 2] or "\\")
+            index += 2
+        elif char == "'":
+            end = source.find("'", index + 1)
+            end = size if end < 0 else end
+            out.append(source[index + 1 : end])
+            index = end + 1
+        elif char == '"':
+            index = _double_quoted(source, index + 1, out)
+        else:
+            out.append(char)
+            index += 1
+    return "".join(out)
+
+
+def _double_quoted(source: str, index: int, out: list) -> int:
+    """Appends the inside of a `"..."` that starts at `index`; returns the offset after its end."""
+    while index < len(source) and source[index] != '"':
+        char = source[index]
+        if char == "\\" and source[index + 1 : index + 2] in ('$', '`', '"', "\\", "\n"):
+            if source[index + 1] != "\n":
+                out.append(source[index + 1])
+            index += 2
+        else:
+            out.append(char)
+            index += 1
+    return index + 1
