@@ -13,6 +13,7 @@ SEAMLESS_WORKER_MAX_RETRIES retries (default 2) a task fails with WorkerCrashedE
 """
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 PING_INTERVAL = 0.5
 PING_TIMEOUT = 1.0
-BUSY_CPU_FRACTION = 0.25  # a silent worker that used this much CPU per timeout is busy, not hung
+BUSY_CPU_FRACTION = 0.05  # a silent worker that used this much CPU per timeout is busy, not hung
 TERMINATE_GRACE = 2.0
 MAX_STARTUP_FAILURES = 3
 COMPLETION_THREADS = 4  # store results and wake waiters, off the I/O thread
@@ -287,11 +288,12 @@ class Pool(Delegation):
                         except ChannelClosed:  # a write found the pipe gone before the sentinel fired
                             self._on_death(worker, self._exit_text(worker))
                 elif now - worker.ping_sent > PING_TIMEOUT:
-                    cpu = _cpu_seconds(worker.pid)
-                    if cpu is not None and worker.cpu_at_ping is not None and (
-                            cpu - worker.cpu_at_ping > BUSY_CPU_FRACTION * PING_TIMEOUT):
-                        # busy in C code that holds the GIL (a big sort, sum(range(...))):
-                        # it computes, so it is not hung; give it another period
+                    cpu, runnable = _cpu_seconds(worker.pid), _runnable(worker.pid)
+                    if runnable or (cpu is not None and worker.cpu_at_ping is not None and (
+                            cpu - worker.cpu_at_ping > BUSY_CPU_FRACTION * PING_TIMEOUT)):
+                        # busy in C code that holds the GIL (a big sort, sum(range(...))), or
+                        # waiting for a CPU on a loaded machine: it computes, so it is not
+                        # hung; give it another period
                         worker.ping_sent, worker.cpu_at_ping = now, cpu
                         continue
                     self._on_death(worker, f"no answer to a ping for {PING_TIMEOUT:g} s")
@@ -422,6 +424,26 @@ def _cpu_seconds(pid):
         return times.user + times.system
     except Exception:  # noqa: BLE001 - psutil missing or the process is gone
         return None
+
+
+def _runnable(pid) -> bool:
+    """Whether a thread of process `pid` runs or waits for a CPU right now (False if unknown).
+
+    Linux only: the state letter of each /proc/PID/task/TID/stat ("R": running or runnable).
+    """
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.rfind(b")") + 2:][:1] == b"R":  # the name in (...) may hold spaces
+            return True
+    return False
 
 
 def _terminate(process) -> None:

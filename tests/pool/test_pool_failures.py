@@ -195,6 +195,35 @@ def test_a_worker_busy_in_c_code_holding_the_gil_is_not_taken_for_hung(workers):
     assert long_sum(n).run() == n * (n - 1) // 2
 
 
+def test_a_worker_starved_of_cpu_on_a_loaded_machine_is_not_taken_for_hung(workers):
+    import subprocess
+    import sys
+
+    from seamless_transformer.pool import get_pool
+
+    workers(1, max_retries=0)
+    worker_pid = pid("starved").run()  # the worker is up; its pid
+    assert worker_pid == get_pool().workers[0].pid
+    # the worker may only run on CPU 0 and only when nothing else wants it (SCHED_IDLE);
+    # a CPU hog on CPU 0 then leaves it runnable but silent for about 4 s
+    for tid in os.listdir(f"/proc/{worker_pid}/task"):  # every thread of the worker
+        os.sched_setaffinity(int(tid), {0})
+        os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+    hog = subprocess.Popen([sys.executable, "-c", (
+        "import os, time\nos.sched_setaffinity(0, {0})\nend = time.monotonic() + 4\n"
+        "print('spinning', flush=True)\nwhile time.monotonic() < end: pass\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert hog.stdout.readline() == "spinning\n"
+        @delayed
+        def short_sum(n):
+            return sum(range(n))
+
+        assert short_sum(10**6).run() == 10**6 * (10**6 - 1) // 2
+    finally:
+        hog.wait()
+
+
 def test_a_ping_to_a_worker_whose_pipe_just_closed_replaces_it_and_the_pool_serves_on(workers):
     from seamless_transformer.pool import get_pool
 
