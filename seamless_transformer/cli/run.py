@@ -213,7 +213,10 @@ def _run(args, prepared, cwd) -> int:
     from ..errors import CacheMissError
     from ..store.outputs import Futures
 
-    streamed = prepared.mode == "stdout"  # the job's stdout reaches ours live, as it is written
+    from ..jobserver import install_if_configured
+
+    # the job's stdout reaches ours live, as it is written (unless the job runs on a jobserver)
+    streamed = prepared.mode == "stdout" and not install_if_configured()
     with Futures(prepared, cwd), _stdout_streamed(streamed, prepared.tf_dict):
         try:
             buffer = _execute(args, prepared)
@@ -293,7 +296,7 @@ class _Signals:
 
 def _execute(args, prepared) -> bytes:
     """Run the job in this thread (the engine records it); return the result buffer."""
-    from ..errors import CanceledError, TransformationError
+    from ..errors import CanceledError, RemoteError, TransformationError
     from .. import engine
 
     tf = prepared.tf_checksum
@@ -310,6 +313,8 @@ def _execute(args, prepared) -> bytes:
     except CanceledError:
         raise TransformationError(f"transformation {tf.hex()} was canceled") from None
     except TransformationError as exc:
+        if isinstance(exc.__cause__, RemoteError):  # a server could not be reached: exit 3
+            raise exc.__cause__ from None
         _print_unshown_stdout(exc)
         raise TransformationError(f"{exc} (transformation {tf.hex()[:12]})") from None
     if job.result_buffer is not None:

@@ -63,16 +63,20 @@ def _accept_encoding() -> str:
     return "zstd, gzip"
 
 
-def request(method, url, *, body=None, json_body=None, headers=None, stream=False):
+def request(method, url, *, body=None, json_body=None, headers=None, stream=False, read_timeout=READ_TIMEOUT,
+            retry_server_errors=True):
     """One HTTP request with retries; returns the urllib3 response (status any 2xx-4xx).
 
     `body` may be bytes or a callable returning a fresh file object (so a retry re-sends it).
     Raises RemoteError after RETRIES retries of connection errors and 5xx answers.
     With stream=True the body is left unread: the caller reads and releases it.
+    `read_timeout` (seconds, None: wait as long as it takes) bounds the wait for each read.
+    With retry_server_errors=False a 5xx answer is returned as it is (its text is the message).
     """
     manager = _manager()
     import urllib3
 
+    timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=read_timeout)
     headers = dict(headers or {})
     if json_body is not None:
         body = json.dumps(json_body).encode()
@@ -83,7 +87,7 @@ def request(method, url, *, body=None, json_body=None, headers=None, stream=Fals
             time.sleep(BACKOFF * 2 ** (attempt - 1))
         payload = body() if callable(body) else body
         try:
-            response = manager.request(method, url, body=payload, headers=headers,
+            response = manager.request(method, url, body=payload, headers=headers, timeout=timeout,
                                           preload_content=not stream, decode_content=True)
         except urllib3.exceptions.NewConnectionError as exc:  # refused, reset: worth a retry
             failure = f"unreachable ({_reason(exc)})"
@@ -98,7 +102,7 @@ def request(method, url, *, body=None, json_body=None, headers=None, stream=Fals
         finally:
             if callable(body) and hasattr(payload, "close"):
                 payload.close()
-        if response.status < 500:
+        if response.status < 500 or not retry_server_errors:
             return response
         failure = f"server error {response.status} ({_text(response)})"
         response.release_conn()
