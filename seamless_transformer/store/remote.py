@@ -357,17 +357,28 @@ class RemoteBuffers:
         """The verified buffer from the first server that has it (None: no server has it).
         It is kept in the first writable directory of cache_dirs (streamed to disk, then linked).
         Raises RemoteError "checksum mismatch from <url>" when only wrong bytes were found."""
+        return self._from_first(lambda server: _download(server, cs, cache_dirs))
+
+    def fetch_into(self, cs, store) -> bool:
+        """Stream the verified buffer from the first server that has it into BufferDir `store`
+        (it is never held in memory); False when no server has it. Raises RemoteError
+        "checksum mismatch from <url>" when only wrong bytes were found."""
+        return self._from_first(lambda server: _download_into(server, cs, store) or None) is not None
+
+    def _from_first(self, fetch):
+        """fetch(server) on each server in turn until one answers (not None). A server that sent
+        wrong bytes is passed over, with a warning once another one served."""
         mismatches = []
         for server in self.servers:
             try:
-                data = _download(server, cs, cache_dirs)
+                found = fetch(server)
             except ChecksumMismatchError as exc:
                 mismatches.append(exc)
                 continue
-            if data is not None:
+            if found is not None:
                 for exc in mismatches:
                     logger.warning("%s; discarded", exc)
-                return data
+                return found
         if mismatches:
             raise RemoteError(str(mismatches[0]))
         return None
