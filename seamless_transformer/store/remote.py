@@ -147,6 +147,7 @@ class BufferServer:
     def __init__(self, url: str, *, writable=True):
         self.url = url.rstrip("/")
         self.writable = writable
+        self._present = set()  # hex checksums this server accepted or reported: never asked again
 
     def __repr__(self):
         return f"BufferServer({self.url!r}, writable={self.writable})"
@@ -169,8 +170,17 @@ class BufferServer:
         return answers
 
     def has(self, checksums, *, now=False) -> list:
-        """[bool] per checksum (`/has-now` with now=True: promised buffers count as absent)."""
-        return [x is True for x in self._checksum_list("has-now" if now else "has", checksums)]
+        """[bool] per checksum (`/has-now` with now=True: promised buffers count as absent).
+        A buffer that this server has accepted or reported before is not asked about again
+        (a hashserver never deletes), so that verifying an upload costs no second round."""
+        checksums = [Checksum(cs).hex() for cs in checksums]
+        if now:
+            return [x is True for x in self._checksum_list("has-now", checksums)]
+        unknown = [cs for cs in dict.fromkeys(checksums) if cs not in self._present]
+        if unknown:
+            answers = self._checksum_list("has", unknown)
+            self._present.update(cs for cs, x in zip(unknown, answers) if x is True)
+        return [cs in self._present for cs in checksums]
 
     def buffer_lengths(self, checksums) -> list:
         """[int | None] per checksum: the length, 0 when absent, None when the server does not know."""
@@ -224,6 +234,8 @@ class BufferServer:
         response = request("PUT", url, body=data, headers=headers)
         if response.status not in (200, 201, 202):
             raise RemoteError(f"{url}: upload refused (HTTP {response.status}: {_text(response)})")
+        if response.status != 202:  # 202: still in progress
+            self._present.add(cs)
 
     def put_file(self, cs, path) -> None:
         """Upload a file's content, streamed from disk."""
