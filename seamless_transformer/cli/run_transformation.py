@@ -145,7 +145,9 @@ def body(argv) -> int:
     if params["direct_print"]:
         tf_dict["__meta__"] = {**tf_dict.get("__meta__", {}), "__direct_print__": True}
     from .. import engine
+    from ..jobserver import install_if_configured
 
+    install_if_configured()  # `remote: jobserver`: run it there
     job = engine.submit(tf_dict, tf, scratch=params["scratch"], strict=params["strict"],
                         direct_print=params["direct_print"], fingertip=params["fingertip"])
     try:

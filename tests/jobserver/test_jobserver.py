@@ -154,3 +154,15 @@ def _dry_tf(cwd, command) -> str:
     dry = subprocess.run([executable("seamless-run"), "--dry", command], cwd=cwd, capture_output=True,
                          text=True, timeout=60)
     return dry.stdout.strip()
+
+
+def test_seamless_run_transformation_executes_on_the_jobserver(on_jobserver, isolated_env):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEAMLESS_")}
+    prepare = subprocess.run([executable("seamless-run"), "--dry", "--upload", "-j", "job", "echo run-transformation"],
+                             cwd=isolated_env, env=env, capture_output=True, text=True, timeout=120)
+    assert prepare.returncode == 0, prepare.stderr
+    tf = prepare.stdout.strip()
+    run = subprocess.run([executable("seamless-run-transformation"), "job/transformation.json.CHECKSUM"],
+                         cwd=isolated_env, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert f"Received transformation {tf}" in on_jobserver.received()
