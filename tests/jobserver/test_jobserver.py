@@ -166,3 +166,21 @@ def test_seamless_run_transformation_executes_on_the_jobserver(on_jobserver, iso
                          cwd=isolated_env, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert f"Received transformation {tf}" in on_jobserver.received()
+
+
+def test_ctrl_c_on_seamless_run_cancels_the_job_on_the_jobserver(on_jobserver, isolated_env):
+    import signal
+
+    command = "sleep 30; echo interrupted"
+    proc = _seamless_run(isolated_env, command)
+    try:
+        tf = _dry_tf(isolated_env, command)
+        assert _wait_for_status(on_jobserver, tf, "running") == "running"
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert _status(on_jobserver, tf) == "canceled"

@@ -10,6 +10,8 @@ import sys
 import pytest
 from upstream_servers import _Servers, executable
 
+from seamless_transformer.checksum import hash_file
+
 SIZE = 1 << 30
 PEAK_LIMIT = 100 << 20  # bytes
 
@@ -68,15 +70,7 @@ def test_downloading_a_1_gib_buffer_from_a_hashserver_keeps_the_peak_rss_under_1
     env = {**env, "SEAMLESS_CACHE": str(work.parent / "fresh-cache")}  # the buffer is only on the server
     peak = _peak_rss([executable("seamless-download"), "-y", "big.bin"], work, env)
     assert peak < PEAK_LIMIT
-    assert _sha_file(work / "big.bin") == cs
-
-
-def _sha_file(path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
+    assert hash_file(work / "big.bin").hex() == cs
 
 
 def _only_remote(tmp_path, start_hashserver):
