@@ -184,3 +184,12 @@ def test_ctrl_c_on_seamless_run_cancels_the_job_on_the_jobserver(on_jobserver, i
             proc.wait()
     assert proc.returncode == 130
     assert _status(on_jobserver, tf) == "canceled"
+
+
+def test_record_mode_the_jobserver_was_not_started_with_is_refused_with_its_message(on_jobserver):
+    from seamless_transformer import config
+    from seamless_transformer.errors import ConfigError
+
+    config.select_record(True)
+    with pytest.raises(ConfigError, match="Jobserver record mode mismatch"):
+        add(3, 3003).run()
