@@ -36,6 +36,7 @@ RETRIES = 3
 BACKOFF = 0.25
 BATCH = 1000
 CHUNK = 1 << 20
+POOL_SIZE = 32
 
 _pool_lock = threading.Lock()
 _pool = {"pid": None, "manager": None}
@@ -50,7 +51,8 @@ def _manager():
             except ImportError:
                 raise RemoteError("remote storage needs urllib3: pip install 'seamless-transformer[remote]'") from None
             timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
-            _pool["manager"] = urllib3.PoolManager(num_pools=16, maxsize=8, timeout=timeout, retries=False)
+            # as many kept connections per server as transfers run at once (materialize.TRANSFER_THREADS)
+            _pool["manager"] = urllib3.PoolManager(num_pools=16, maxsize=POOL_SIZE, timeout=timeout, retries=False)
             _pool["pid"] = os.getpid()
         return _pool["manager"]
 
