@@ -5,7 +5,7 @@ import json
 import logging
 import threading
 
-from ..celltypes import deserialize
+from ..celltypes import DEEP_CELLTYPES, deserialize
 from ..checksum import Checksum
 from ..errors import CacheMissError, CanceledError, ConfigError, RemoteError, TransformationError
 from ..execution.execute import Outcome, pins_of
@@ -171,9 +171,9 @@ class JobserverBackend:
 def needed_checksums(tf_dict: dict, storage) -> list:
     """The buffers the jobserver reads: every pin, the leaves of directory pins, the __env__."""
     needed = []
-    for _name, celltype, _sub, cs in pins_of(tf_dict):
+    for name, celltype, _sub, cs in pins_of(tf_dict):
         needed.append(Checksum(cs))
-        if celltype in ("deepcell", "deepfolder", "folder") or _is_directory(tf_dict, _name):
+        if celltype in DEEP_CELLTYPES or _is_directory(tf_dict, name):
             needed += [Checksum(leaf) for leaf in deserialize(storage.get_buffer(cs), "plain").values()]
     if isinstance(tf_dict.get("__env__"), str):
         needed.append(Checksum(tf_dict["__env__"]))

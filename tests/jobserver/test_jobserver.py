@@ -122,6 +122,15 @@ def test_seamless_run_executes_on_the_jobserver_with_a_local_input(on_jobserver,
     assert f"Received transformation {tf}" in on_jobserver.received()
 
 
+def test_seamless_run_ships_the_files_of_a_directory_input_to_the_jobserver(on_jobserver, isolated_env):
+    (isolated_env / "d").mkdir()
+    (isolated_env / "d" / "a.txt").write_text("first leaf\n")
+    (isolated_env / "d" / "b.txt").write_text("second leaf\n")
+    proc = _seamless_run(isolated_env, "-g1", "find d -name '*.txt' | sort | xargs cat")
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out) == (0, "first leaf\nsecond leaf\n"), err
+
+
 def test_seamless_run_against_an_unreachable_jobserver_exits_3_naming_its_url(on_jobserver, isolated_env):
     closed = "http://127.0.0.1:9"
     (isolated_env / "seamless.yaml").write_text(on_jobserver.yaml(jobserver=closed))
