@@ -32,6 +32,16 @@ fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 
+# Upstream Seamless (the jobserver and the 0.6.1 client, for tests/jobserver and tests/interop)
+# owns the import name seamless_transformer, so it lives in a venv of its own, made once and reused.
+upstream="${SEAMLESS_TEST_UPSTREAM_VENV:-/opt/seamless-upstream-venv}"
+if [ ! -x "$upstream/bin/seamless-jobserver" ]; then
+    python3 -m venv "$upstream"
+    "$upstream/bin/python" -m pip install -q --disable-pip-version-check \
+        seamless-jobserver==0.3.0 seamless-transformer==0.6.1 seamless-core==0.1.4 \
+        seamless-remote==0.4.0 seamless-config==0.3.2
+fi
+
 python3 -m pytest -q "$@"
 if [ -d tests-bats ] && ls tests-bats/*.bats >/dev/null 2>&1; then
     bats tests-bats

@@ -55,6 +55,7 @@ class Settings:
     readonly_hashserver_urls: tuple = ()
     readonly_database_urls: tuple = ()
     cluster: str | None = None
+    jobserver_url: str | None = None  # `remote: jobserver`: the cluster's jobserver.url
     config_files: tuple = field(default=(), compare=False)
 
 
@@ -209,7 +210,7 @@ def _resolve(workdir: str) -> Settings:
         persistent=conf.get("persistent", True), record=conf.get("record", False),
         execution=conf.get("execution", "process"), nparallel=conf.get("nparallel"),
         queue=conf.get("queue"), node=conf.get("node"), workers=storage.pop("workers"),
-        cluster=conf.get("cluster"), config_files=tuple(files), **storage)
+        cluster=conf.get("cluster"), jobserver_url=_jobserver_url(conf), config_files=tuple(files), **storage)
 
 
 def _storage_locations(conf, sub) -> dict:
@@ -374,12 +375,13 @@ def _set_execution(conf, value, path, name):
 
 
 def _set_remote(conf, value, path, name):
+    conf["remote"], conf["remote_file"] = value, path
     if value == "jobserver":
-        raise ConfigError(f"{path}: jobserver execution is not supported; use Dask")
-    if value == "daskserver":
+        conf["execution"] = "remote"
+    elif value == "daskserver":
         conf["execution"] = "remote"
     elif value is not None:
-        raise ConfigError(f"{path}: remote must be daskserver or null")
+        raise ConfigError(f"{path}: remote must be daskserver, jobserver or null")
 
 
 def _set_nparallel(conf, value, path, name):
@@ -458,6 +460,23 @@ def _cluster_storage(conf, sub) -> dict:
     workers = cluster.get("workers")
     out["workers"] = workers if isinstance(workers, int) and workers > 0 else None
     return out
+
+
+def _jobserver_url(conf) -> str | None:
+    """`remote: jobserver` with `execution: remote`: the jobserver.url of the selected cluster's
+    first frontend that has one (ConfigError when there is none)."""
+    if conf.get("remote") != "jobserver" or conf.get("execution") != "remote":
+        return None
+    where = conf.get("remote_file", "config")
+    clusters = _home_clusters()
+    clusters.update(conf["clusters"])
+    cluster = clusters.get(conf.get("cluster")) if conf.get("cluster") else None
+    frontends = cluster.get("frontends") if isinstance(cluster, dict) else None
+    for frontend in frontends if isinstance(frontends, list) else []:
+        jobserver = frontend.get("jobserver") if isinstance(frontend, dict) else None
+        if isinstance(jobserver, dict) and jobserver.get("url"):
+            return _with_scheme(jobserver["url"])
+    raise ConfigError(f"{where}: remote: jobserver needs a cluster with a jobserver.url")
 
 
 def _expand(path) -> str:

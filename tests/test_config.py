@@ -154,9 +154,9 @@ def test_persistent_false_and_execution_spawn_are_read(isolated_env):
     assert (s.persistent, s.execution) == (False, "spawn")
 
 
-def test_remote_jobserver_is_refused(isolated_env):
+def test_remote_jobserver_without_a_cluster_jobserver_url_is_refused(isolated_env):
     path = write(isolated_env / "seamless.yaml", "- remote: jobserver\n")
-    with pytest.raises(ConfigError, match=f"^{path}: jobserver execution is not supported; use Dask$"):
+    with pytest.raises(ConfigError, match=f"^{path}: remote: jobserver needs a cluster with a jobserver.url$"):
         config.get_settings()
 
 

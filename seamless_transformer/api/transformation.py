@@ -35,7 +35,11 @@ def _spawn_if_configured():
     from ..config import get_settings
 
     settings = get_settings()
-    if settings.execution == "spawn":
+    if settings.jobserver_url is not None:
+        from ..jobserver import install_if_configured
+
+        install_if_configured(settings)
+    elif settings.execution == "spawn":
         from ..pool import ensure_spawned
 
         ensure_spawned(settings.workers)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import click
 
-from ..checksum import COMPRESSION_SUFFIXES, Checksum, is_hex_checksum
+from ..checksum import COMPRESSION_SUFFIXES, TRIVIAL_CHECKSUMS, Checksum, is_hex_checksum
 from ..errors import UsageError
 from ._click import parse, parse_only
 from ._common import run_main, usage_error
@@ -120,6 +120,7 @@ class Sources:
 
         self.storage = get_storage()
         self.extra = None
+        self.spool = None  # BufferDir of buffers streamed from a server when there is no local cache
         if destination:
             from ..store.files import BufferDir
 
@@ -134,7 +135,46 @@ class Sources:
 
     def buffer_path(self, cs):
         path = self.extra.file_path(cs) if self.extra is not None else None
-        return path or self.storage.buffer_path(cs)
+        path = path or self.storage.buffer_path(cs)
+        if path is None and self.spool is not None:
+            path = self.spool.file_path(cs)
+        return path
+
+    def localize(self, checksums) -> None:
+        """Stream every buffer that only a server has into a local file (the first cache
+        directory, else a spool directory removed by close()), several at a time, so that
+        files are placed from disk and memory stays flat whatever the sizes."""
+        from ..store.remote import RemoteBuffers
+
+        remote = RemoteBuffers(self.storage.settings)
+        missing = [cs for cs in dict.fromkeys(checksums)
+                   if cs.hex() not in TRIVIAL_CHECKSUMS and self.buffer_path(cs) is None] if remote else []
+        if not missing:
+            return
+        from ..store.files import BufferDir
+        from ..store.materialize import parallel_map
+
+        dirs = self.storage.settings.buffer_dirs
+        if dirs:
+            store = BufferDir(dirs[0])
+        else:
+            import tempfile
+
+            self.spool = store = BufferDir(tempfile.mkdtemp(prefix=".seamless-download-", dir=os.getcwd()))
+
+        def fetch(cs):
+            try:
+                remote.fetch_into(cs.hex(), store)
+            except OSError as exc:  # the directory cannot take it: placed from memory later
+                logging.getLogger(__name__).debug("%s: %s", store.path, exc)
+
+        parallel_map(fetch, missing)
+
+    def close(self) -> None:
+        if self.spool is not None:
+            import shutil
+
+            shutil.rmtree(self.spool.path, ignore_errors=True)
 
 
 def _index_entries(item: Item, sources) -> dict:
@@ -236,10 +276,34 @@ def _to_stdout(items, sources) -> int:
 
     if len(items) != 1 or items[0].kind != "file":
         raise usage_error("--stdout needs exactly one file argument")
-    data = fetch(items[0].checksum, sources)
-    sys.stdout.buffer.write(data)
+    sources.localize([items[0].checksum])
+    path = sources.buffer_path(items[0].checksum)
+    if path is None or not _copy_verified_to_stdout(path, items[0].checksum):
+        sys.stdout.buffer.write(fetch(items[0].checksum, sources))
     sys.stdout.buffer.flush()
     return 0
+
+
+def _copy_verified_to_stdout(path: str, cs: Checksum) -> bool:
+    """Stream the stored file to stdout, hashing it on the way; False (nothing written) when the
+    file is compressed or gone. ChecksumMismatchError if it does not match (after writing it:
+    the exit status says the output is wrong)."""
+    import hashlib
+
+    from ..errors import ChecksumMismatchError
+
+    hasher = hashlib.sha256()
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return False
+    with f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            hasher.update(chunk)
+            sys.stdout.buffer.write(chunk)
+    if hasher.hexdigest() != cs.hex():
+        raise ChecksumMismatchError(f"checksum mismatch for buffer {cs.hex()}")
+    return True
 
 
 def body(argv) -> int:
@@ -250,6 +314,13 @@ def body(argv) -> int:
     start(PROG, params)
     items = resolve(params["args"], params)
     sources = Sources(params["destination"])
+    try:
+        return _body(items, sources, params, confirmation)
+    finally:
+        sources.close()
+
+
+def _body(items, sources, params, confirmation) -> int:
     if params["to_stdout"]:
         return _to_stdout(items, sources)
     for item in items:
@@ -266,6 +337,7 @@ def body(argv) -> int:
     confirm_download(len(checksums), nbytes, confirmation, PROG)
     with progress(len(checksums), nbytes, "download") as bar:
         for item in items:
+            sources.localize(item.checksums())
             _download(item, sources, params, bar)
     return 0
 

@@ -291,10 +291,12 @@ def _run(args, prepared, cwd) -> int:
     store_buffers(prepared.buffers, storage, _answer(args))
     from ..dask import activate_if_configured
     from ..errors import CacheMissError
+    from ..jobserver import install_if_configured
     from ..store.outputs import Futures
 
     on_dask = activate_if_configured() and not args.local  # configured Dask (never on the hit path)
-    streamed = prepared.mode == "stdout" and not on_dask  # the job's stdout reaches ours live
+    # the job's stdout reaches ours live, as it is written (unless the job runs on Dask or a jobserver)
+    streamed = prepared.mode == "stdout" and not (on_dask or install_if_configured())
     with Futures(prepared, cwd), _stdout_streamed(streamed, prepared.tf_dict):
         try:
             buffer = _execute(args, prepared)
@@ -374,7 +376,7 @@ class _Signals:
 
 def _execute(args, prepared) -> bytes:
     """Run the job in this thread (the engine records it); return the result buffer."""
-    from ..errors import CanceledError, TransformationError
+    from ..errors import CanceledError, RemoteError, TransformationError
     from .. import engine
 
     tf = prepared.tf_checksum
@@ -391,6 +393,8 @@ def _execute(args, prepared) -> bytes:
     except CanceledError:
         raise TransformationError(f"transformation {tf.hex()} was canceled") from None
     except TransformationError as exc:
+        if isinstance(exc.__cause__, RemoteError):  # a server could not be reached: exit 3
+            raise exc.__cause__ from None
         _print_unshown_stdout(exc)
         raise TransformationError(f"{exc} (transformation {tf.hex()[:12]})") from None
     if job.result_buffer is not None:

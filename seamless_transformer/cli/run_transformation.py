@@ -146,8 +146,10 @@ def body(argv) -> int:
         tf_dict["__meta__"] = {**tf_dict.get("__meta__", {}), "__direct_print__": True}
     from .. import engine
     from ..dask import activate_if_configured
+    from ..jobserver import install_if_configured
 
-    activate_if_configured()  # SEAMLESS_DASK_SCHEDULER / execution: remote: it runs on Dask
+    # SEAMLESS_DASK_SCHEDULER / `remote: daskserver`: it runs on Dask; `remote: jobserver`: there
+    activate_if_configured() or install_if_configured()
     job = engine.submit(tf_dict, tf, scratch=params["scratch"], strict=params["strict"],
                         direct_print=params["direct_print"], fingertip=params["fingertip"])
     try:

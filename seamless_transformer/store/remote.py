@@ -36,6 +36,7 @@ RETRIES = 3
 BACKOFF = 0.25
 BATCH = 1000
 CHUNK = 1 << 20
+POOL_SIZE = 32
 
 _pool_lock = threading.Lock()
 _pool = {"pid": None, "manager": None}
@@ -50,7 +51,8 @@ def _manager():
             except ImportError:
                 raise RemoteError("remote storage needs urllib3: pip install 'seamless-transformer[remote]'") from None
             timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
-            _pool["manager"] = urllib3.PoolManager(num_pools=16, maxsize=8, timeout=timeout, retries=False)
+            # as many kept connections per server as transfers run at once (materialize.TRANSFER_THREADS)
+            _pool["manager"] = urllib3.PoolManager(num_pools=16, maxsize=POOL_SIZE, timeout=timeout, retries=False)
             _pool["pid"] = os.getpid()
         return _pool["manager"]
 
@@ -63,16 +65,20 @@ def _accept_encoding() -> str:
     return "zstd, gzip"
 
 
-def request(method, url, *, body=None, json_body=None, headers=None, stream=False):
+def request(method, url, *, body=None, json_body=None, headers=None, stream=False, read_timeout=READ_TIMEOUT,
+            retry_server_errors=True):
     """One HTTP request with retries; returns the urllib3 response (status any 2xx-4xx).
 
     `body` may be bytes or a callable returning a fresh file object (so a retry re-sends it).
     Raises RemoteError after RETRIES retries of connection errors and 5xx answers.
     With stream=True the body is left unread: the caller reads and releases it.
+    `read_timeout` (seconds, None: wait as long as it takes) bounds the wait for each read.
+    With retry_server_errors=False a 5xx answer is returned as it is (its text is the message).
     """
     manager = _manager()
     import urllib3
 
+    timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=read_timeout)
     headers = dict(headers or {})
     if json_body is not None:
         body = json.dumps(json_body).encode()
@@ -83,7 +89,7 @@ def request(method, url, *, body=None, json_body=None, headers=None, stream=Fals
             time.sleep(BACKOFF * 2 ** (attempt - 1))
         payload = body() if callable(body) else body
         try:
-            response = manager.request(method, url, body=payload, headers=headers,
+            response = manager.request(method, url, body=payload, headers=headers, timeout=timeout,
                                           preload_content=not stream, decode_content=True)
         except urllib3.exceptions.NewConnectionError as exc:  # refused, reset: worth a retry
             failure = f"unreachable ({_reason(exc)})"
@@ -98,7 +104,7 @@ def request(method, url, *, body=None, json_body=None, headers=None, stream=Fals
         finally:
             if callable(body) and hasattr(payload, "close"):
                 payload.close()
-        if response.status < 500:
+        if response.status < 500 or not retry_server_errors:
             return response
         failure = f"server error {response.status} ({_text(response)})"
         response.release_conn()
@@ -143,6 +149,7 @@ class BufferServer:
     def __init__(self, url: str, *, writable=True):
         self.url = url.rstrip("/")
         self.writable = writable
+        self._present = set()  # hex checksums this server accepted or reported: never asked again
 
     def __repr__(self):
         return f"BufferServer({self.url!r}, writable={self.writable})"
@@ -165,8 +172,17 @@ class BufferServer:
         return answers
 
     def has(self, checksums, *, now=False) -> list:
-        """[bool] per checksum (`/has-now` with now=True: promised buffers count as absent)."""
-        return [x is True for x in self._checksum_list("has-now" if now else "has", checksums)]
+        """[bool] per checksum (`/has-now` with now=True: promised buffers count as absent).
+        A buffer that this server has accepted or reported before is not asked about again
+        (a hashserver never deletes), so that verifying an upload costs no second round."""
+        checksums = [Checksum(cs).hex() for cs in checksums]
+        if now:
+            return [x is True for x in self._checksum_list("has-now", checksums)]
+        unknown = [cs for cs in dict.fromkeys(checksums) if cs not in self._present]
+        if unknown:
+            answers = self._checksum_list("has", unknown)
+            self._present.update(cs for cs, x in zip(unknown, answers) if x is True)
+        return [cs in self._present for cs in checksums]
 
     def buffer_lengths(self, checksums) -> list:
         """[int | None] per checksum: the length, 0 when absent, None when the server does not know."""
@@ -220,6 +236,8 @@ class BufferServer:
         response = request("PUT", url, body=data, headers=headers)
         if response.status not in (200, 201, 202):
             raise RemoteError(f"{url}: upload refused (HTTP {response.status}: {_text(response)})")
+        if response.status != 202:  # 202: still in progress
+            self._present.add(cs)
 
     def put_file(self, cs, path) -> None:
         """Upload a file's content, streamed from disk."""
@@ -353,17 +371,28 @@ class RemoteBuffers:
         """The verified buffer from the first server that has it (None: no server has it).
         It is kept in the first writable directory of cache_dirs (streamed to disk, then linked).
         Raises RemoteError "checksum mismatch from <url>" when only wrong bytes were found."""
+        return self._from_first(lambda server: _download(server, cs, cache_dirs))
+
+    def fetch_into(self, cs, store) -> bool:
+        """Stream the verified buffer from the first server that has it into BufferDir `store`
+        (it is never held in memory); False when no server has it. Raises RemoteError
+        "checksum mismatch from <url>" when only wrong bytes were found."""
+        return self._from_first(lambda server: _download_into(server, cs, store) or None) is not None
+
+    def _from_first(self, fetch):
+        """fetch(server) on each server in turn until one answers (not None). A server that sent
+        wrong bytes is passed over, with a warning once another one served."""
         mismatches = []
         for server in self.servers:
             try:
-                data = _download(server, cs, cache_dirs)
+                found = fetch(server)
             except ChecksumMismatchError as exc:
                 mismatches.append(exc)
                 continue
-            if data is not None:
+            if found is not None:
                 for exc in mismatches:
                     logger.warning("%s; discarded", exc)
-                return data
+                return found
         if mismatches:
             raise RemoteError(str(mismatches[0]))
         return None

@@ -62,16 +62,16 @@ class _Servers:
         self.procs = []
         self.by_url = {}
 
-    def start(self, argv: list, port=None) -> str:
-        """Start argv + host/port (a free one unless given); retry on another port if the process
-        dies before it is healthy."""
+    def start(self, argv: list, port=None, env=None) -> str:
+        """Start argv + host/port (a free one unless given), in `env` (default: ours); retry on
+        another port if the process dies before it is healthy."""
         for attempt in range(START_ATTEMPTS):
             port = port or _free_port()
             log_path = self.logdir / f"{os.path.basename(argv[0])}-{port}.log"
             with open(log_path, "wb") as log:
                 proc = subprocess.Popen(
                     argv + ["--host", "127.0.0.1", "--port", str(port)],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 )
             self.procs.append(proc)
             url = f"http://127.0.0.1:{port}"
@@ -153,3 +153,29 @@ def cache_root(tmp_path, monkeypatch):
     toplevel = root / "__TOPLEVEL__"
     toplevel.mkdir(parents=True)
     return toplevel
+
+
+UPSTREAM_VENV_ENV = "SEAMLESS_TEST_UPSTREAM_VENV"
+UPSTREAM_VENV_DEFAULT = "/opt/seamless-upstream-venv"
+
+
+def upstream_venv() -> str:
+    """The venv holding upstream's seamless-transformer 0.6.1 and seamless-jobserver 0.3.0
+    (they own the import name `seamless_transformer`, so never ours): scripts/test.sh makes it."""
+    venv = os.environ.get(UPSTREAM_VENV_ENV) or UPSTREAM_VENV_DEFAULT
+    for name in ("seamless-jobserver", "python"):
+        if not os.access(os.path.join(venv, "bin", name), os.X_OK):
+            pytest.fail(f"upstream Seamless venv missing at {venv} (no bin/{name}): create it with "
+                        f"python3 -m venv {venv} && {venv}/bin/pip install seamless-jobserver==0.3.0 "
+                        "seamless-transformer==0.6.1 seamless-core==0.1.4 seamless-remote==0.4.0 seamless-config==0.3.2 (bash scripts/test.sh does this)")
+    return venv
+
+
+def upstream_env(home, remote_clients: str | None = None) -> dict:
+    """Our environment for an upstream process: no SEAMLESS_* variable (upstream's SEAMLESS_CACHE
+    would turn its remote clients off), its own HOME, and SEAMLESS_REMOTE_CLIENTS if given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEAMLESS_")}
+    env["HOME"] = os.fspath(home)
+    if remote_clients is not None:
+        env["SEAMLESS_REMOTE_CLIENTS"] = remote_clients
+    return env

@@ -78,3 +78,12 @@ def test_the_database_speaks_protocol_2_2(tmp_path, start_database):
     url = start_database(tmp_path / "db.sqlite")
     response = remote.request("GET", url, json_body={"type": "protocol"})
     assert json.loads(response.data) == ["seamless", "database", "2.2"]
+
+
+def test_a_buffer_the_server_reported_is_not_asked_about_again():
+    checksums = [_cs(str(i).encode()) for i in range(10)]
+    with GarbageServer("wrong-bytes") as server:
+        client = remote.BufferServer(server.url)
+        assert client.has(checksums) == [True] * 10
+        assert client.has(checksums[:5]) == [True] * 5
+        assert server.requests == 1
