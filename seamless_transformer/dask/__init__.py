@@ -70,7 +70,7 @@ def activate_if_configured() -> bool:
         return True
     address = config.dask_scheduler()
     if address is None:
-        if config.get_settings().execution == "remote":
+        if _remote_is_dask(config.get_settings()):
             from ..errors import ConfigError
 
             raise ConfigError("execution: remote (Dask) needs SEAMLESS_DASK_SCHEDULER=tcp://host:port "
@@ -86,7 +86,12 @@ def dask_configured() -> bool:
     from .. import config
 
     return (_state["client"] is not None or config.dask_scheduler() is not None
-            or config.get_settings().execution == "remote")
+            or _remote_is_dask(config.get_settings()))
+
+
+def _remote_is_dask(settings) -> bool:
+    """`execution: remote` that is not `remote: jobserver` (whose cluster gives a jobserver_url)."""
+    return settings.execution == "remote" and settings.jobserver_url is None
 
 
 __all__ = ["set_dask_client", "get_dask_client", "activate_if_configured", "dask_configured"]

@@ -173,9 +173,10 @@ def upstream_venv() -> str:
 
 def upstream_env(home, remote_clients: str | None = None) -> dict:
     """Our environment for an upstream process: no SEAMLESS_* variable (upstream's SEAMLESS_CACHE
-    would turn its remote clients off), its own HOME, and SEAMLESS_REMOTE_CLIENTS if given."""
+    would turn its remote clients off), its own HOME, unbuffered output, and SEAMLESS_REMOTE_CLIENTS if given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEAMLESS_")}
     env["HOME"] = os.fspath(home)
+    env["PYTHONUNBUFFERED"] = "1"  # its log lines reach the log file as they are printed
     if remote_clients is not None:
         env["SEAMLESS_REMOTE_CLIENTS"] = remote_clients
     return env
