@@ -232,13 +232,11 @@ def _index_only(item: Item) -> None:
 
 
 def _to_stdout(items, sources) -> int:
-    from ..store.materialize import fetch
+    from ..store.outputs import write_stored_stdout
 
     if len(items) != 1 or items[0].kind != "file":
         raise usage_error("--stdout needs exactly one file argument")
-    data = fetch(items[0].checksum, sources)
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    write_stored_stdout(items[0].checksum, sources)  # streamed, verified
     return 0
 
 

@@ -322,7 +322,9 @@ def _store(job: Job, outcome) -> Checksum:
     job.result_buffer = outcome.result_buffer
     job.logs = outcome.logs
     job.execution_mode = outcome.execution_mode
-    if job.scratch:
+    if isinstance(outcome.result_buffer, Checksum):  # a big result, stored from its file by the execution layer
+        result, job.result_buffer = outcome.result_buffer, None
+    elif job.scratch:
         result = checksum_of(outcome.result_buffer)
     else:
         for cs, buf in outcome.extra_buffers.items():

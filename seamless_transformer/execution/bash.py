@@ -55,7 +55,7 @@ def result_streamed_to(stream, tf_dict):
 
 @dataclass
 class BashOutcome:
-    result_buffer: bytes
+    result_buffer: bytes | Checksum  # a Checksum: a big bytes RESULT, stored from its file (collect_result)
     extra_buffers: dict = field(default_factory=dict)  # {Checksum: bytes}
     utime: float = 0.0
     stime: float = 0.0

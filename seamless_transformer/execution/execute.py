@@ -20,7 +20,7 @@ from .record import Measurement, build_record
 class Outcome:
     """What an execution hands back to the engine (also shipped from workers and Dask)."""
 
-    result_buffer: bytes
+    result_buffer: bytes | Checksum  # a Checksum: a big result the execution stored from its file already
     extra_buffers: dict = field(default_factory=dict)
     logs: str | None = None
     measurement: Measurement | None = None
@@ -138,7 +138,17 @@ def make_record(job, outcome: Outcome, result) -> dict:
         allow_input_fingertip=job.fingertip,
         resolved_env_checksum=env if isinstance(env, str) else None,
         input_total_bytes=outcome.input_total_bytes,
-        output_total_bytes=len(outcome.result_buffer),
+        output_total_bytes=_size(outcome.result_buffer),
         worker_execution_index=outcome.worker_execution_index,
         retry_count=outcome.retry_count,
     )
+
+
+def _size(buffer) -> int | None:
+    """The length of a result buffer; of a stored one (a Checksum), its file's size if known."""
+    if not isinstance(buffer, Checksum):
+        return len(buffer)
+    import os
+
+    path = get_storage().buffer_path(buffer)
+    return os.path.getsize(path) if path is not None else None

@@ -219,7 +219,7 @@ def _compress(data: bytes, suffix: str) -> bytes:
 # ---------------------------------------------------------------- RESULT out
 
 
-def collect_result(workspace: str, celltype: str, storage=None) -> tuple[bytes, dict]:
+def collect_result(workspace: str, celltype: str, storage=None) -> tuple[bytes | Checksum, dict]:
     """Read RESULT from the workspace: (result buffer, extra buffers {Checksum: bytes}).
 
     A RESULT directory is always packed as a deep result: the plain index {relpath: leaf checksum},
@@ -227,6 +227,8 @@ def collect_result(workspace: str, celltype: str, storage=None) -> tuple[bytes, 
     into it from their files instead (streamed: peak memory stays flat whatever their size).
     A deep output celltype requires a RESULT directory.
     A RESULT file gives its bytes for celltype ``bytes``; for any other celltype, see `convert_result`.
+    With a persistent `storage`, a ``bytes`` RESULT file of STREAM_MIN bytes or more is put into it
+    from its file, and its Checksum stands in for the result buffer (stored already).
     """
     path = os.path.join(workspace, "RESULT")
     if os.path.isdir(path):
@@ -235,9 +237,18 @@ def collect_result(workspace: str, celltype: str, storage=None) -> tuple[bytes, 
         raise TransformationError("command did not create RESULT")
     if celltype in DEEP_CELLTYPES:
         raise TransformationError(f"RESULT must be a directory for output celltype {celltype!r}")
+    if celltype == "bytes" and getattr(storage, "persistent", False) and _size(path) >= STREAM_MIN:
+        return storage.put_file(path), {}
     with open(path, "rb") as f:
         data = f.read()
     return convert_result(data, celltype), {}
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def read_tree(path: str, store_file=None) -> dict:

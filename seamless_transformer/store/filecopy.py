@@ -2,6 +2,7 @@
 a regular file of its own, verified.
 
     copy_verified(source, path, checksum, mode) -> bool
+    stream_verified(source, out, checksum) -> bool     the same onto a binary stream (stdout)
 
 The copy is a new inode, so nothing the job does to it (as root too) reaches the store. Its
 content is verified against `checksum` on the way:
@@ -106,6 +107,41 @@ def _fast_copy(src: int, dst: int, size: int) -> bool:
     except OSError:
         return False
     return copied == size
+
+
+def stream_verified(source: str, out, checksum) -> bool:
+    """Write file `source` to the binary stream `out` in CHUNK pieces once its content is known to
+    match `checksum` (the stat memo, else a hashing read first): memory stays flat whatever its
+    size. False, with nothing written, if it does not match. OSError from open/read/write."""
+    from . import statcache
+    from .paths import MEMO_MIN_SIZE, _memo_safe
+
+    checksum = Checksum(checksum)
+    stat_time = time.time_ns()
+    with open(source, "rb", buffering=0) as src:
+        before = os.fstat(src.fileno())
+        memo = before.st_size >= MEMO_MIN_SIZE
+        if not (memo and statcache.get_cached_checksum(source, before) == checksum.hex()):
+            if _hash_fd(src.fileno()) != checksum.hex():
+                return False
+            if memo and _memo_safe(before, stat_time):
+                statcache.put_cached_checksum(source, before, checksum.hex())
+            os.lseek(src.fileno(), 0, os.SEEK_SET)
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        while n := src.readinto(buffer):
+            out.write(view[:n])
+    out.flush()
+    return True
+
+
+def _hash_fd(fd: int) -> str:
+    hasher = hashlib.sha256()
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    while n := os.readv(fd, [buffer]):
+        hasher.update(view[:n])
+    return hasher.hexdigest()
 
 
 def place_verified(path: str, tmp: str, checksum, storage, mode: int = 0o644) -> bool:

@@ -6,6 +6,7 @@
                                   line "# owner <host> <pid> <start>" names the process that will remove it
     future_owner_dead(path)       True if that process is known to be gone (the future is stale at once)
     write_stdout(buffer)          stdout mode: the result bytes, verbatim
+    write_stored_stdout(cs, storage)  the same, streamed from the stored buffer file
     write_targets(prepared, result_buffer, storage, ...)
                                   targets mode: X + X.CHECKSUM (file), X/ + X.INDEX + X.CHECKSUM
                                   (directory); atomic replacement; sidecars after the content
@@ -13,7 +14,8 @@
     leaf_checksums(targets, deep) what writing the targets downloads (files and directory leaves)
     download_size(checksums, storage)  their total size, as far as cheaply known
     usable_result(tf, targets, storage, download=...)
-                                  the cached result buffer, or None when it must be computed again
+                                  the cached result buffer (stdout mode: its Checksum), or None when it
+                                  must be computed again
 
 All local paths are relative to the current directory (also with -w).
 """
@@ -132,6 +134,22 @@ def write_stdout(buffer: bytes) -> None:
     out.flush()
 
 
+def write_stored_stdout(cs, storage) -> None:
+    """The stored buffer `cs` onto stdout, verified, streamed from its file: memory stays flat
+    whatever its size. A buffer without a matching uncompressed file here (compressed, on a
+    server, or damaged) is read whole and verified (CacheMissError if it is not available)."""
+    from .filecopy import stream_verified
+    from .materialize import fetch
+
+    path = storage.buffer_path(cs)
+    try:
+        if path is not None and stream_verified(path, sys.stdout.buffer, cs):
+            return
+    except FileNotFoundError:
+        pass  # the buffer file went away meanwhile
+    write_stdout(fetch(cs, storage))
+
+
 # ---------------------------------------------------------------- targets
 
 
@@ -181,11 +199,17 @@ def download_size(checksums, storage) -> int:
 def usable_result(tf, targets, storage, *, download: bool):
     """The cached result buffer of `tf`, or None when it must be computed again: no result, its
     buffer gone or corrupt, or (with `download`) a leaf that writing `targets` needs is gone or
-    corrupt. One rule for seamless-run and the queue."""
+    corrupt. One rule for seamless-run and the queue. Without `targets` (stdout mode) the buffer
+    is only verified, not loaded: its Checksum is returned (write_stored_stdout streams it)."""
     from ..errors import CacheMissError
 
     result = storage.get_result(tf)
     if result is None:
+        return None
+    if not targets:
+        if storage.has_valid_buffer(result):  # a corrupt file is discarded
+            return Checksum(result)
+        logger.info("result %s is no longer available; recomputing", Checksum(result).hex())
         return None
     try:
         buffer = storage.get_buffer(result)

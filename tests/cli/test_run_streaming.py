@@ -49,3 +49,30 @@ def test_a_300_mb_file_of_an_output_directory_is_written_from_the_cache_with_a_f
     rss = _peak_rss(seamless_run, "-cp", "out/", command)
     assert os.path.getsize("out/big.bin") == SIZE
     assert rss < RSS_LIMIT, f"peak RSS {rss / 2**20:.0f} MiB"
+
+
+def test_a_300_mb_stdout_result_is_computed_and_printed_with_a_flat_peak_rss(seamless_run):
+    rss = _peak_rss(seamless_run, f"head -c {SIZE} /dev/zero")
+    assert rss < RSS_LIMIT, f"peak RSS {rss / 2**20:.0f} MiB"
+
+
+def test_a_300_mb_stdout_result_is_printed_from_the_cache_with_a_flat_peak_rss(seamless_run):
+    command = f"head -c {SIZE} /dev/zero"
+    _peak_rss(seamless_run, command)
+    rss = _peak_rss(seamless_run, command)
+    assert rss < RSS_LIMIT, f"peak RSS {rss / 2**20:.0f} MiB"
+
+
+def test_a_big_stdout_result_printed_from_the_cache_is_the_whole_output(seamless_run, tmp_path):
+    command = "seq 1 1000000"
+    first = subprocess.run([seamless_run, command], capture_output=True, check=True).stdout
+    second = subprocess.run([seamless_run, command], capture_output=True, check=True).stdout
+    assert first == second == subprocess.run(["seq", "1", "1000000"], capture_output=True).stdout
+
+
+def test_seamless_download_stdout_of_a_300_mb_buffer_has_a_flat_peak_rss(seamless_run):
+    _peak_rss(seamless_run, f"head -c {SIZE} /dev/zero > big.bin")
+    with open("big.bin.CHECKSUM") as sidecar:
+        checksum = sidecar.read().strip()
+    rss = _peak_rss(shutil.which("seamless-download"), "--stdout", checksum)
+    assert rss < RSS_LIMIT, f"peak RSS {rss / 2**20:.0f} MiB"
