@@ -234,6 +234,7 @@ def _sizes(plan, storage) -> tuple:
 
 def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download: bool, answer=None) -> None:
     """Write every target and its sidecars. No result key -> warning."""
+    from .._util import pinned_dir
     from ..celltypes import serialize
 
     from .paths import require_sidecar_room
@@ -248,19 +249,18 @@ def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download
         nfiles, nbytes = _sizes(plan, storage)
         confirm_download(nfiles, nbytes, answer, prog="seamless-run")
     for target, kind, what in plan:
-        local = os.path.join(cwd, target.local)
         if kind is None:
             logger.warning("no result for '%s'", target.local)
             continue
-        parent = os.path.dirname(local)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        if kind == "file":
-            _write_file(local, what, storage, download)
-        else:
-            index = serialize({rel: cs.hex() for rel, cs in what.items()}, "plain")
-            storage.put_buffer(index)  # the directory can be downloaded and used as input later
-            _write_directory(local, what, index, storage, download)
+        reldir, name = os.path.split(target.local)
+        with pinned_dir(cwd, reldir, create=True, what=f"result target '{target.local}'") as directory:
+            local = os.path.join(directory, name)  # no symlink swapped in meanwhile is written through
+            if kind == "file":
+                _write_file(local, what, storage, download)
+            else:
+                index = serialize({rel: cs.hex() for rel, cs in what.items()}, "plain")
+                storage.put_buffer(index)  # the directory can be downloaded and used as input later
+                _write_directory(local, what, index, storage, download)
 
 
 def _write_file(local: str, cs: Checksum, storage, download: bool) -> None:

@@ -46,7 +46,9 @@ class DirIndex:
 
 def display_path(path) -> str:
     """A path as one printable line: undecodable bytes and control characters escaped."""
-    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    from .._util import unpinned
+
+    text = os.fsencode(unpinned(path, shown=True)).decode("utf-8", "backslashreplace")
     return text.translate(_CONTROL)
 
 
