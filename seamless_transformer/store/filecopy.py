@@ -7,12 +7,14 @@ a regular file of its own, verified.
 The copy is a new inode, so nothing the job does to it (as root too) reaches the store. Its
 content is verified against `checksum` on the way:
 
-* unverified source (or one whose identity changed): read once, hashing each chunk as it is
+* unverified source (or one whose identity changed): read once and hashed, before anything is
   written; the verification is then remembered in the stat memo under the source's identity
   (dev, ino, size, mtime_ns, ctime_ns), as for the user's files;
-* remembered source: shared blocks where the filesystem can (FICLONE ioctl: btrfs, XFS, bcachefs),
-  else an in-kernel copy (``os.copy_file_range``), else a plain read/write loop; afterwards the
-  source's identity must still be the remembered one, else the copy is redone with hashing.
+* then (and at once for a remembered source): shared blocks where the filesystem can (FICLONE
+  ioctl: btrfs, XFS, bcachefs), else an in-kernel copy (``os.copy_file_range``), else a plain
+  read/write loop; afterwards the source's identity must still be the verified one, else the copy
+  is redone with hashing. So a 1 GiB input costs one read and no new blocks where the filesystem
+  shares them, and one read plus one copy elsewhere (bench/inputs.py measures it).
 
 Small files (below the memo threshold) are always hashed while copied: that costs less than a
 memo lookup.
@@ -42,14 +44,18 @@ def copy_verified(source: str, path: str, checksum: Checksum, mode: int) -> bool
         before = os.fstat(src)
         memo = before.st_size >= MEMO_MIN_SIZE
         known = memo and statcache.get_cached_checksum(source, before) == checksum.hex()
+        if memo and not known:  # verify by reading alone: then the copy itself can share blocks
+            known = _hash_fd(src) == checksum.hex()
+            if not known:
+                return False
+            if _memo_safe(before, stat_time) and _same_file(before, os.fstat(src)):
+                statcache.put_cached_checksum(source, before, checksum.hex())
         dst = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             if known and _fast_copy(src, dst, before.st_size) and _same_file(before, os.fstat(src)):
                 ok = True
             else:
                 ok = _hashing_copy(src, dst) == checksum.hex()
-                if ok and memo and _same_file(before, os.fstat(src)) and _memo_safe(before, stat_time):
-                    statcache.put_cached_checksum(source, before, checksum.hex())
             os.fchmod(dst, mode)
         finally:
             os.close(dst)
