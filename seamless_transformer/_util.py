@@ -113,8 +113,8 @@ def atomic_write_text(path: str, text: str, mode: int = 0o644) -> None:
 def check_relpath(path, what: str = "path") -> str:
     """Validate a relative path that comes from data (an index key, a pin name, a queue target).
 
-    It must be a non-empty str of "/"-separated components, none of them empty, ".", ".." or
-    containing NUL, and must not start with "/". Returns `path` unchanged; raises
+    It must be a non-empty str of "/"-separated components, none of them empty, ".", "..",
+    containing NUL or longer than NAME_MAX bytes, and must not start with "/". Returns `path` unchanged; raises
     UsageError (exit 2) "<what>: unsafe path '<path>' (<reason>)" otherwise.
     """
     reason = _unsafe_reason(path)
@@ -124,6 +124,9 @@ def check_relpath(path, what: str = "path") -> str:
         shown = path if isinstance(path, str) else repr(path)
         raise UsageError(one_line(f"{what}: unsafe path {shown!r} ({reason})"))
     return path
+
+
+NAME_MAX = 255  # bytes in one file name: the limit of every common Linux filesystem
 
 
 def _unsafe_reason(path) -> str | None:
@@ -138,7 +141,27 @@ def _unsafe_reason(path) -> str | None:
             return "empty component"
         if part in (".", ".."):
             return f"contains {part!r}"
+        if len(os.fsencode(part)) > NAME_MAX:
+            return f"a component longer than {NAME_MAX} bytes"
     return None
+
+
+def check_relpaths(paths, what: str = "path") -> None:
+    """check_relpath of every path of a set that names files (an index, the pins of a job), and
+    none of them may be a directory of another (UsageError naming it: "a" and "a/b" cannot both
+    be files)."""
+    paths = list(paths)
+    for path in paths:
+        check_relpath(path, what)
+    files = set(paths)
+    for path in sorted(paths):
+        parts = path.split("/")
+        for n in range(1, len(parts)):
+            if "/".join(parts[:n]) in files:
+                from .errors import UsageError, one_line
+
+                prefix = "/".join(parts[:n])
+                raise UsageError(one_line(f"{what}: unsafe path {path!r} ({prefix!r} is a file too)"))
 
 
 def confined_join(root: str, path, what: str = "path") -> str:
@@ -171,14 +194,25 @@ def pinned_dir(root: str, relpath: str = "", *, create: bool = False, nofollow_r
     each created first (with `create`, mode per the umask); a component may be a symlink only
     to a directory inside `root`. Raises UsageError (exit 2) naming `relpath` otherwise, and
     OSError when a component is missing or not a directory. Without /proc (not Linux), yields
-    the joined path after the same checks, which then cannot pin it."""
-    from .errors import UsageError, one_line
-
+    the joined path after the same checks, which then cannot pin it. An OSError raised inside
+    names its files as the user knows them, not as /proc/self/fd/N/..."""
     if relpath:
         check_relpath(relpath, what)
     if not os.path.isdir(FD_DIR):
         yield _unpinned_dir(root, relpath, create, nofollow_root, what)
         return
+    yield from _pin(root, relpath, create, nofollow_root, what)
+
+
+def _name_as_shown(exc: OSError) -> None:
+    for attr in ("filename", "filename2"):
+        if isinstance(getattr(exc, attr), str):
+            setattr(exc, attr, unpinned(getattr(exc, attr), shown=True))
+
+
+def _pin(root, relpath, create, nofollow_root, what):
+    from .errors import UsageError, one_line
+
     try:
         fd = _open_dir(root, None, follow=not nofollow_root)
     except OSError as exc:
@@ -195,7 +229,11 @@ def pinned_dir(root: str, relpath: str = "", *, create: bool = False, nofollow_r
             os.close(parent)
             if not _inside(os.readlink(f"{FD_DIR}/{fd}"), real_root):
                 raise UsageError(one_line(f"{what}: unsafe path {relpath!r} (a symlink leads outside the target)"))
-        yield f"{FD_DIR}/{fd}"
+        try:
+            yield f"{FD_DIR}/{fd}"
+        except OSError as exc:
+            _name_as_shown(exc)  # while fd still names the directory
+            raise
     finally:
         os.close(fd)
 

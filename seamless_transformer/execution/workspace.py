@@ -89,8 +89,11 @@ def materialize_pins(tf_dict: dict, storage, workspace: str, *, executables=()) 
     `executables`: workspace names to write as 0755 files. A buffer that is not available, or
     whose stored file does not match its checksum, raises CacheMissError naming the checksum.
     """
+    from .._util import check_relpaths
+
     fmt_all = tf_dict.get("__format__") or {}
     env = {}
+    check_relpaths(map(file_name, pin_names(tf_dict)), "invalid pin name")
     for name in pin_names(tf_dict):
         entry = tf_dict[name]
         kind = pin_kind(name, entry, fmt_all.get(name))
@@ -184,9 +187,13 @@ def _write_directory(storage, checksum, path):
     index = json.loads(storage.get_buffer(checksum))
     if not isinstance(index, dict):
         raise TransformationError(f"directory pin {os.path.basename(path)!r}: index is not a dict")
+    from .._util import check_relpaths
+
+    what = f"index of directory pin {os.path.basename(path)!r}"
+    check_relpaths(index, what)
     os.makedirs(path, exist_ok=True)
     for relpath in sorted(index):
-        leaf = target_path(path, relpath, f"index of directory pin {os.path.basename(path)!r}")
+        leaf = target_path(path, relpath, what)
         _write_file_pin(storage, Checksum(index[relpath]), leaf)
 
 

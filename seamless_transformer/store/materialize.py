@@ -315,16 +315,16 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
     """Download {relpath: cs} into directory `path`.
     `before_write()`, if given, is called just before the first change.
 
-    Every relpath must be confined (no absolute path, '..', empty or NUL component) and no
-    symlink of an existing directory may lead outside `path`: UsageError before anything is written.
+    Every relpath must be confined (no absolute path, '..', empty or NUL component, none a
+    directory of another) and no symlink of an existing directory may lead outside `path`:
+    UsageError before anything is written.
     Every write goes through pinned directories (`_util.pinned_dir`): a symlink swapped in for
     `path` or one of its directories meanwhile is never written through.
     """
-    from .._util import check_relpath, pinned_dir
+    from .._util import check_relpaths, pinned_dir
 
     what = f"index of '{path}'"
-    for rel in entries:
-        check_relpath(rel, what)
+    check_relpaths(entries, what)
     parent, name = os.path.split(os.path.abspath(path))
     with pinned_dir(parent) as pinned_parent:  # the user's choice; pinned, so later swaps do not matter
         here = os.path.join(pinned_parent, name)

@@ -370,9 +370,11 @@ def _valid_index(buffer: bytes) -> bool:
 
 
 def check_index_keys(index: dict, what: str) -> None:
-    """Every key of a directory index is a confined relative path (UsageError naming it otherwise)."""
-    for key in index:
-        check_relpath(key, what)
+    """Every key of a directory index is a confined relative path, and no key is a directory of
+    another (UsageError naming it otherwise)."""
+    from .._util import check_relpaths
+
+    check_relpaths(index, what)
 
 
 def read_index_sidecar(index_path, checksum_path=None) -> bytes:

@@ -129,3 +129,12 @@ def test_a_pinned_directory_with_nofollow_root_refuses_a_symlinked_root_in_one_l
     with pytest.raises(UsageError, match="is a symbolic link"):
         with pinned_dir(str(tmp_path / "root"), nofollow_root=True):
             pass
+
+
+def test_an_os_error_inside_a_pinned_directory_names_the_file_as_the_user_knows_it(tmp_path, monkeypatch):
+    (tmp_path / "root").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as info:
+        with pinned_dir("root") as directory:
+            open(os.path.join(directory, "missing", "x"))
+    assert info.value.filename == os.path.join("root", "missing", "x")
