@@ -154,7 +154,8 @@ def place_verified(path: str, tmp: str, checksum, storage, mode: int = 0o644) ->
     """Replace `path` atomically (via the new file `tmp` in its directory, then rename) by a
     verified copy of the stored file of `checksum`, streamed: memory stays flat whatever its size.
     False, with nothing changed, if the store has no uncompressed file for it or that file does
-    not match (the caller falls back to a verified read, which also discards a corrupt file)."""
+    not match (the caller falls back to a verified read, which also discards a corrupt file).
+    OSError (naming `path`) if it cannot be written: `path` is then unchanged and `tmp` gone."""
     checksum = Checksum(checksum)
     source = storage.buffer_path(checksum)
     if source is None:
@@ -166,6 +167,11 @@ def place_verified(path: str, tmp: str, checksum, storage, mode: int = 0o644) ->
     except FileNotFoundError:
         unlink_quiet(tmp)
         return False  # the buffer file went away meanwhile
+    except OSError as exc:  # a full disk, a file size limit: name the file it was for
+        unlink_quiet(tmp)
+        if exc.filename is None:
+            exc.filename = path
+        raise
     except BaseException:
         unlink_quiet(tmp)
         raise

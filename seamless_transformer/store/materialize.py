@@ -219,8 +219,10 @@ def write_atomic(path: str, data: bytes, compression=None) -> None:
             f.write(_compress(data, compression))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         remove_path(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = path  # a full disk: name the file it was for
         raise
 
 
