@@ -83,21 +83,23 @@ class Futures:
 
     def __init__(self, prepared, cwd: str, interval: float = FUTURE_TOUCH_SECONDS):
         self.files = future_files(prepared, cwd, owner=True)
+        self.cwd = cwd
         self.interval = interval
         self._stop = threading.Event()
         self._thread = None
         self._written: list = []
 
     def __enter__(self):
-        from .._util import atomic_write
+        from .._util import atomic_write, pinned_dir
         from .paths import require_sidecar_room
 
         for path, _content in self.files:
             require_sidecar_room(path[: -len(".FUTURE")])  # refused before the job runs
         try:
             for path, content in self.files:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                atomic_write(path, content.encode())
+                reldir, name = os.path.split(os.path.relpath(path, self.cwd))
+                with pinned_dir(self.cwd, reldir, create=True, what="result target") as directory:
+                    atomic_write(os.path.join(directory, name), content.encode())  # no symlink swapped in
                 self._written.append(path)
         except BaseException:
             self._remove()

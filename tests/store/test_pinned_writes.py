@@ -138,3 +138,21 @@ def test_an_os_error_inside_a_pinned_directory_names_the_file_as_the_user_knows_
         with pinned_dir("root") as directory:
             open(os.path.join(directory, "missing", "x"))
     assert info.value.filename == os.path.join("root", "missing", "x")
+
+
+def test_future_files_are_never_written_through_a_symlink_swapped_in_meanwhile(tmp_path, outside):
+    from seamless_transformer.checksum import Checksum
+    from seamless_transformer.store.outputs import Futures
+
+    work = tmp_path / "work"
+    (work / "real").mkdir(parents=True)
+    prepared = SimpleNamespace(tf_checksum=Checksum("ab" * 32),
+                               targets=[Target(f"out/f{i}", f"out/f{i}") for i in range(FILES)])
+    with Flipper(work / "out", "real", outside):
+        for _ in range(ROUNDS):
+            try:
+                with Futures(prepared, str(work)):
+                    pass
+            except (UsageError, OSError):
+                pass
+    assert os.listdir(outside) == []
