@@ -25,16 +25,10 @@ import sys
 import tempfile
 import time
 
+from identity import parse_size  # bench/identity.py: this directory is on sys.path when run
+
 REPEAT = 3
-UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 CHUNK = 64 << 20
-
-
-def parse_size(text: str) -> int:
-    text = text.strip().upper().rstrip("B")
-    if text and text[-1] in UNITS:
-        return int(float(text[:-1]) * UNITS[text[-1]])
-    return int(text)
 
 
 def make_file(path: str, size: int) -> None:
