@@ -1,7 +1,9 @@
 """Small helpers with no dependency beyond the standard library: atomic file writes, quiet unlink,
-and the one validator of paths that come from data (index keys, pin names, queue records).
+the one validator of paths that come from data (index keys, pin names, queue records), and
+pinned directories (`pinned_dir`), through which writes follow no symlink placed meanwhile.
 """
 
+import contextlib
 import os
 import secrets
 
@@ -88,11 +90,13 @@ def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = path  # a full disk: name the file it was for
         raise
 
 
@@ -111,8 +115,8 @@ def atomic_write_text(path: str, text: str, mode: int = 0o644) -> None:
 def check_relpath(path, what: str = "path") -> str:
     """Validate a relative path that comes from data (an index key, a pin name, a queue target).
 
-    It must be a non-empty str of "/"-separated components, none of them empty, ".", ".." or
-    containing NUL, and must not start with "/". Returns `path` unchanged; raises
+    It must be a non-empty str of "/"-separated components, none of them empty, ".", "..",
+    containing NUL or longer than NAME_MAX bytes, and must not start with "/". Returns `path` unchanged; raises
     UsageError (exit 2) "<what>: unsafe path '<path>' (<reason>)" otherwise.
     """
     reason = _unsafe_reason(path)
@@ -122,6 +126,9 @@ def check_relpath(path, what: str = "path") -> str:
         shown = path if isinstance(path, str) else repr(path)
         raise UsageError(one_line(f"{what}: unsafe path {shown!r} ({reason})"))
     return path
+
+
+NAME_MAX = 255  # bytes in one file name: the limit of every common Linux filesystem
 
 
 def _unsafe_reason(path) -> str | None:
@@ -136,7 +143,27 @@ def _unsafe_reason(path) -> str | None:
             return "empty component"
         if part in (".", ".."):
             return f"contains {part!r}"
+        if len(os.fsencode(part)) > NAME_MAX:
+            return f"a component longer than {NAME_MAX} bytes"
     return None
+
+
+def check_relpaths(paths, what: str = "path") -> None:
+    """check_relpath of every path of a set that names files (an index, the pins of a job), and
+    none of them may be a directory of another (UsageError naming it: "a" and "a/b" cannot both
+    be files)."""
+    paths = list(paths)
+    for path in paths:
+        check_relpath(path, what)
+    files = set(paths)
+    for path in sorted(paths):
+        parts = path.split("/")
+        for n in range(1, len(parts)):
+            if "/".join(parts[:n]) in files:
+                from .errors import UsageError, one_line
+
+                prefix = "/".join(parts[:n])
+                raise UsageError(one_line(f"{what}: unsafe path {path!r} ({prefix!r} is a file too)"))
 
 
 def confined_join(root: str, path, what: str = "path") -> str:
@@ -152,3 +179,102 @@ def confined_join(root: str, path, what: str = "path") -> str:
 
         raise UsageError(one_line(f"{what}: unsafe path {path!r} (a symlink leads outside the target)"))
     return full
+
+
+FD_DIR = "/proc/self/fd"  # /proc/self/fd/N names the directory open as fd N, whatever happens to its path
+
+
+@contextlib.contextmanager
+def pinned_dir(root: str, relpath: str = "", *, create: bool = False, nofollow_root: bool = False,
+               what: str = "path"):
+    """Yield a path naming directory `root`/`relpath` through an open descriptor
+    ("/proc/self/fd/N"): what is written through it lands in that very directory, even if a
+    component of its path is swapped for a symlink meanwhile.
+
+    `root` is opened as given (with `nofollow_root`, a symlink there is refused); `relpath` (from
+    data: see check_relpath) is walked one component at a time from its parent's descriptor,
+    each created first (with `create`, mode per the umask); a component may be a symlink only
+    to a directory inside `root`. Raises UsageError (exit 2) naming `relpath` otherwise, and
+    OSError when a component is missing or not a directory. Without /proc (not Linux), yields
+    the joined path after the same checks, which then cannot pin it. An OSError raised inside
+    names its files as the user knows them, not as /proc/self/fd/N/..."""
+    if relpath:
+        check_relpath(relpath, what)
+    if not os.path.isdir(FD_DIR):
+        yield _unpinned_dir(root, relpath, create, nofollow_root, what)
+        return
+    yield from _pin(root, relpath, create, nofollow_root, what)
+
+
+def _name_as_shown(exc: OSError) -> None:
+    for attr in ("filename", "filename2"):
+        if isinstance(getattr(exc, attr), str):
+            setattr(exc, attr, unpinned(getattr(exc, attr), shown=True))
+
+
+def _pin(root, relpath, create, nofollow_root, what):
+    from .errors import UsageError, one_line
+
+    try:
+        fd = _open_dir(root, None, follow=not nofollow_root)
+    except OSError as exc:
+        if nofollow_root and os.path.islink(root):
+            raise UsageError(one_line(f"'{root}' is a symbolic link; it could lead anywhere")) from None
+        raise exc
+    try:
+        real_root = os.readlink(f"{FD_DIR}/{fd}")
+        for part in relpath.split("/") if relpath else ():
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, dir_fd=fd)
+            parent, fd = fd, _open_dir(part, fd)
+            os.close(parent)
+            if not _inside(os.readlink(f"{FD_DIR}/{fd}"), real_root):
+                raise UsageError(one_line(f"{what}: unsafe path {relpath!r} (a symlink leads outside the target)"))
+        try:
+            yield f"{FD_DIR}/{fd}"
+        except OSError as exc:
+            _name_as_shown(exc)  # while fd still names the directory
+            raise
+    finally:
+        os.close(fd)
+
+
+def _open_dir(name: str, dir_fd, follow: bool = True) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    return os.open(name, flags, dir_fd=dir_fd)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _unpinned_dir(root, relpath, create, nofollow_root, what) -> str:
+    from .errors import UsageError
+
+    if nofollow_root and os.path.islink(root):
+        raise UsageError(f"'{root}' is a symbolic link; it could lead anywhere")
+    full = confined_join(root, relpath, what) if relpath else root
+    if create:
+        os.makedirs(full, exist_ok=True)
+    return full
+
+
+def unpinned(path: str, *, shown: bool = False) -> str:
+    """The ordinary path of a path under a pinned directory ("/proc/self/fd/N/x" -> "/real/dir/x"),
+    for the stat memo; with `shown`, for messages: relative to the current directory when inside
+    it. Any other path is returned unchanged."""
+    path = os.fspath(path)
+    if not isinstance(path, str) or not path.startswith(FD_DIR + "/"):
+        return path
+    fd_part, _sep, rest = path[len(FD_DIR) + 1:].partition("/")
+    try:
+        real = os.readlink(f"{FD_DIR}/{fd_part}")
+    except OSError:
+        return path
+    real = os.path.join(real, rest) if rest else real
+    if shown:
+        here = os.path.realpath(os.getcwd())
+        if _inside(real, here) and real != here:
+            return os.path.relpath(real, here)
+    return real

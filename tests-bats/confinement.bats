@@ -61,6 +61,37 @@ EOF
     assert_stderr "seamless-download: error: d.INDEX: unsafe path 'a//b.txt' (empty component)"
 }
 
+@test "seamless-download refuses an index whose key is a directory of another key, and writes nothing" {
+    stored_e
+    printf '{\n  "x": "%s",\n  "x/y": "%s"\n}\n' "$E_CS" "$E_CS" > d.INDEX
+    sha256sum d.INDEX | cut -c1-64 > d.CHECKSUM
+    run --separate-stderr seamless-download d
+    assert_failure 2
+    assert_stderr "seamless-download: error: d.INDEX: unsafe path 'x/y' ('x' is a file too)"
+    assert_no_file d
+}
+
+@test "seamless-download refuses an index key whose name is longer than 255 bytes" {
+    stored_e
+    long=$(printf 'n%.0s' $(seq 256))
+    crafted_index "sub/$long"
+    run --separate-stderr seamless-download d
+    assert_failure 2
+    assert_stderr "seamless-download: error: d.INDEX: unsafe path 'sub/$long' (a component longer than 255 bytes)"
+    assert_no_file d
+}
+
+@test "seamless-run refuses an input directory whose .INDEX key is a directory of another, before running anything" {
+    stored_e
+    mkdir d
+    printf '{\n  "x": "%s",\n  "x/y": "%s"\n}\n' "$E_CS" "$E_CS" > d.INDEX
+    sha256sum d.INDEX | cut -c1-64 > d.CHECKSUM
+    sr 'ls d; touch ran'
+    assert_failure 2
+    assert_stderr "seamless-run: error: $WORK/d.INDEX: unsafe path 'x/y' ('x' is a file too)"
+    assert_no_file ran
+}
+
 @test "seamless-download of a bare checksum refuses a stored index with '..'" {
     stored_e
     crafted_index "../outside/pwned.txt"

@@ -7,6 +7,7 @@ renamed; an existing one is updated file by file under the --dest-* policy. Side
 the content. Every buffer is checksum-verified; a missing one is `buffer <cs> not available` (exit 3).
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -234,18 +235,32 @@ def _download(item: Item, sources, params, bar) -> None:
 
     policy = params["policy"] or "repair"
     link = params["link"] or "copy"
-    retire = lambda: retire_sidecars(item.output, item.checksum)  # noqa: E731 - sidecars never outlive their content
     if item.kind == "file":
-        if not (params["incremental"] and _trusted(item)):
-            place_file(_file_path(item), item.checksum, sources, policy=policy, link=link,
-                       compression=item.compression, before_write=retire)
-            bar.update()
-        _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
+        with _pinned_output(item) as item:
+            if not (params["incremental"] and _trusted(item)):
+                place_file(_file_path(item), item.checksum, sources, policy=policy, link=link,
+                           compression=item.compression, before_write=lambda: retire_sidecars(item.output, item.checksum))
+                bar.update()
+            _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
         return
-    place_directory(item.output, item.entries, sources, policy=policy, link=link,
-                    compression=params["compression"], remove_unlisted=params["dest_rm"], bar=bar,
-                    before_write=retire)
-    _write_index(item)
+    with _pinned_output(item) as pinned:  # sidecars never outlive their content
+        place_directory(item.output, item.entries, sources, policy=policy, link=link,
+                        compression=params["compression"], remove_unlisted=params["dest_rm"], bar=bar,
+                        before_write=lambda: retire_sidecars(pinned.output, item.checksum))
+        _write_index(pinned)
+
+
+@contextlib.contextmanager
+def _pinned_output(item: Item):
+    """`item` with its output named through its pinned parent directory (see _util.pinned_dir):
+    nothing is written through a symlink swapped in for that directory meanwhile."""
+    from dataclasses import replace
+
+    from .._util import pinned_dir
+
+    parent, name = os.path.split(os.path.abspath(item.output))
+    with pinned_dir(parent) as directory:
+        yield replace(item, output=os.path.join(directory, name))
 
 
 def _write_index(item: Item) -> None:
@@ -262,48 +277,25 @@ def _index_only(item: Item) -> None:
     if item.kind == "file":
         _write_if_changed(sidecar_base(item.output) + ".CHECKSUM", (item.checksum.hex() + "\n").encode())
         return
-    from .._util import confined_join
+    from .._util import pinned_dir
 
+    os.makedirs(item.output, exist_ok=True)
     for rel, cs in sorted(item.entries.items()):
-        path = confined_join(item.output, rel + ".CHECKSUM", f"index of '{item.output}'")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_if_changed(path, (cs.hex() + "\n").encode())
-    _write_index(item)
+        reldir, name = os.path.split(rel + ".CHECKSUM")
+        with pinned_dir(item.output, reldir, create=True, nofollow_root=True, what=f"index of '{item.output}'") as d:
+            _write_if_changed(os.path.join(d, name), (cs.hex() + "\n").encode())
+    with _pinned_output(item) as pinned:
+        _write_index(pinned)
 
 
 def _to_stdout(items, sources) -> int:
-    from ..store.materialize import fetch
+    from ..store.outputs import write_stored_stdout
 
     if len(items) != 1 or items[0].kind != "file":
         raise usage_error("--stdout needs exactly one file argument")
-    sources.localize([items[0].checksum])
-    path = sources.buffer_path(items[0].checksum)
-    if path is None or not _copy_verified_to_stdout(path, items[0].checksum):
-        sys.stdout.buffer.write(fetch(items[0].checksum, sources))
-    sys.stdout.buffer.flush()
+    sources.localize([items[0].checksum])  # a buffer only a server has: streamed to disk first
+    write_stored_stdout(items[0].checksum, sources)  # streamed, verified
     return 0
-
-
-def _copy_verified_to_stdout(path: str, cs: Checksum) -> bool:
-    """Stream the stored file to stdout, hashing it on the way; False (nothing written) when the
-    file is compressed or gone. ChecksumMismatchError if it does not match (after writing it:
-    the exit status says the output is wrong)."""
-    import hashlib
-
-    from ..errors import ChecksumMismatchError
-
-    hasher = hashlib.sha256()
-    try:
-        f = open(path, "rb")
-    except OSError:
-        return False
-    with f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            hasher.update(chunk)
-            sys.stdout.buffer.write(chunk)
-    if hasher.hexdigest() != cs.hex():
-        raise ChecksumMismatchError(f"checksum mismatch for buffer {cs.hex()}")
-    return True
 
 
 def body(argv) -> int:

@@ -330,19 +330,26 @@ def _restore_inputs(prepared, storage) -> bool:
 
 
 def _cached_result(prepared, storage, download: bool):
-    """The cached result buffer, or None when the job must run (no result, or a buffer is gone)."""
+    """The cached result buffer (stdout mode: its Checksum, streamed from the store), or None when
+    the job must run (no result, or a buffer is gone)."""
     from ..store.outputs import usable_result
 
     targets = prepared.targets if prepared.mode == "targets" else ()
     return usable_result(prepared.tf_checksum, targets, storage, download=download)
 
 
-def _write_outputs(prepared, buffer: bytes, storage, cwd, download, answer) -> None:
-    from ..store.outputs import write_stdout, write_targets
+def _write_outputs(prepared, buffer, storage, cwd, download, answer) -> None:
+    """`buffer`: the result buffer, or its Checksum (stdout mode: streamed from the store)."""
+    from ..checksum import Checksum
+    from ..store.outputs import write_stdout, write_stored_stdout, write_targets
 
-    if prepared.mode == "stdout":
+    if prepared.mode == "stdout" and isinstance(buffer, Checksum):
+        write_stored_stdout(buffer, storage)
+    elif prepared.mode == "stdout":
         write_stdout(buffer)
     else:
+        if isinstance(buffer, Checksum):
+            buffer = storage.get_buffer(buffer)  # the deep index: small
         write_targets(prepared, buffer, storage, cwd=cwd, download=download, answer=answer)
 
 
@@ -374,8 +381,9 @@ class _Signals:
             raise self.caught()
 
 
-def _execute(args, prepared) -> bytes:
-    """Run the job in this thread (the engine records it); return the result buffer."""
+def _execute(args, prepared):
+    """Run the job in this thread (the engine records it); return the result buffer, or the
+    result Checksum when the buffer is not at hand (a big result, stored from its file)."""
     from ..errors import CanceledError, RemoteError, TransformationError
     from .. import engine
 
@@ -397,11 +405,7 @@ def _execute(args, prepared) -> bytes:
             raise exc.__cause__ from None
         _print_unshown_stdout(exc)
         raise TransformationError(f"{exc} (transformation {tf.hex()[:12]})") from None
-    if job.result_buffer is not None:
-        return job.result_buffer
-    from ..store.storage import get_storage
-
-    return get_storage().get_buffer(result)
+    return job.result_buffer if job.result_buffer is not None else result
 
 
 def _print_unshown_stdout(exc) -> None:

@@ -192,6 +192,8 @@ def _store(outcome, scratch) -> str:
     from ..checksum import checksum_of
     from ..store.storage import get_storage
 
+    if outcome.result_checksum is not None:  # a big bash RESULT, stored from its file already
+        return outcome.result_checksum
     buffer = outcome.result_buffer
     if scratch:
         if len(buffer) > MAX_INLINE_BYTES:

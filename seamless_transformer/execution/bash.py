@@ -55,7 +55,7 @@ def result_streamed_to(stream, tf_dict):
 
 @dataclass
 class BashOutcome:
-    result_buffer: bytes
+    result_buffer: bytes | Checksum  # a Checksum: a big bytes RESULT, stored from its file (collect_result)
     extra_buffers: dict = field(default_factory=dict)  # {Checksum: bytes}
     utime: float = 0.0
     stime: float = 0.0
@@ -159,9 +159,11 @@ def script_file(script: str) -> tuple:
     return handle, fd
 
 
-def command_line(script: str, workspace: str, env: JobEnv, pin_env: dict, container=None, script_fd=None) -> list[str]:
+def command_line(workspace: str, env: JobEnv, pin_env: dict, container=None, script_fd=None) -> list[str]:
     """The argv of the job: bash reading the script from `script_fd` (the words expand before the
-    redirection closes the fd for the job), or ``bash -c SCRIPT`` inside ``docker run``."""
+    redirection closes the fd for the job); inside ``docker run -i``, the script file is bash's
+    stdin instead (the client forwards it), read the same way, and the job's stdin is /dev/null.
+    The script itself is never an argument: any size runs, and ``ps`` does not show it."""
     if not env.docker:
         return ["bash", "-c", f'eval "$(< /dev/fd/{script_fd})" {script_fd}<&-']
     argv = ["docker", "run", "--rm", "-i", "-u", f"{os.getuid()}:{os.getgid()}"]
@@ -170,7 +172,7 @@ def command_line(script: str, workspace: str, env: JobEnv, pin_env: dict, contai
     argv += ["-v", f"{workspace}:{workspace}", "-w", workspace]
     for name in sorted(pin_env):
         argv += ["-e", name]  # the value comes from the docker client's environment
-    return argv + [env.docker, "bash", "-c", script]
+    return argv + [env.docker, "bash", "-c", 'eval "$(< /dev/fd/0)" 0</dev/null']
 
 
 def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=None) -> BashOutcome:
@@ -194,7 +196,7 @@ def execute_bash(tf_dict: dict, storage, *, cancel=None, stdout=None, stderr=Non
         script, pin_env = prepare_job(tf_dict, storage, workspace, env)
         container = f"seamless-{os.path.basename(workspace)}" if env.docker else None
         script_handle, script_fd = script_file(script)
-        argv = command_line(script, workspace, env, pin_env, container, script_fd)
+        argv = command_line(workspace, env, pin_env, container, script_fd)
         watchdog = lifeline.start_watchdog(workspace)
         job = _Job(argv, {**os.environ, **pin_env}, workspace, out, err, container)
         job.follower = _Follower(os.path.join(workspace, "RESULT"), _stream_for(tf_dict))
@@ -259,10 +261,11 @@ class _Job:
     def run(self, cancel, script_fd=None, watchdog=None):
         start = time.monotonic()
         try:
+            docker = self.container is not None  # the docker client forwards its stdin: the script
             self.proc = subprocess.Popen(
-                self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                self.argv, cwd=self.cwd, env=self.env, stdin=script_fd if docker else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                pass_fds=() if script_fd is None else (script_fd,), preexec_fn=lifeline.die_with_owner(),
+                pass_fds=() if script_fd is None or docker else (script_fd,), preexec_fn=lifeline.die_with_owner(),
             )  # fmt: skip
         except OSError as exc:
             raise TransformationError(f"cannot start {self.argv[0]}: {exc.strerror}") from None

@@ -20,7 +20,7 @@ from .record import Measurement, build_record
 class Outcome:
     """What an execution hands back to the engine (also shipped from workers and Dask)."""
 
-    result_buffer: bytes
+    result_buffer: bytes | None
     extra_buffers: dict = field(default_factory=dict)
     logs: str | None = None
     measurement: Measurement | None = None
@@ -30,8 +30,8 @@ class Outcome:
     input_total_bytes: int | None = None
     retry_count: int = 0
     worker_execution_index: int | None = None
-    result_checksum: str | None = None  # set: the result was stored where it ran (Dask), and
-    output_total_bytes: int | None = None  # result_buffer is None or a copy; its size
+    result_checksum: str | None = None  # set: the result was stored where it ran (Dask, or a big
+    output_total_bytes: int | None = None  # bash RESULT file), and result_buffer is None or a copy
 
 
 def pins_of(tf_dict: dict):
@@ -107,8 +107,13 @@ def _execute_bash(tf_dict, *, resolve, cancel, fingertip, stdout=None, stderr=No
     measurement = Measurement.start()
     outcome = execute_bash(tf_dict, storage, cancel=cancel, stdout=stdout, stderr=stderr)
     measurement.stop(cpu=(outcome.utime, outcome.stime), memory_peak=outcome.maxrss_bytes)
-    return Outcome(outcome.result_buffer, dict(outcome.extra_buffers), logs=outcome.logs,
-                   measurement=measurement, language_kind="bash", input_total_bytes=None)
+    result, stored = outcome.result_buffer, None
+    if isinstance(result, Checksum):  # a big bytes RESULT, stored from its file already
+        result, stored = None, result
+    return Outcome(result, dict(outcome.extra_buffers), logs=outcome.logs, measurement=measurement,
+                   language_kind="bash", input_total_bytes=None,
+                   result_checksum=None if stored is None else stored.hex(),
+                   output_total_bytes=None if stored is None else _stored_size(stored))
 
 
 def _execute_compiled(tf_dict, *, resolve, fingertip) -> Outcome:
@@ -161,3 +166,11 @@ def make_record(job, outcome: Outcome, result) -> dict:
         worker_execution_index=outcome.worker_execution_index,
         retry_count=outcome.retry_count,
     )
+
+
+def _stored_size(cs: Checksum) -> int | None:
+    """The size of a stored buffer's file, if it has one."""
+    import os
+
+    path = get_storage().buffer_path(cs)
+    return os.path.getsize(path) if path is not None else None

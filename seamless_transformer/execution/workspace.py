@@ -89,8 +89,11 @@ def materialize_pins(tf_dict: dict, storage, workspace: str, *, executables=()) 
     `executables`: workspace names to write as 0755 files. A buffer that is not available, or
     whose stored file does not match its checksum, raises CacheMissError naming the checksum.
     """
+    from .._util import check_relpaths
+
     fmt_all = tf_dict.get("__format__") or {}
     env = {}
+    check_relpaths(map(file_name, pin_names(tf_dict)), "invalid pin name")
     for name in pin_names(tf_dict):
         entry = tf_dict[name]
         kind = pin_kind(name, entry, fmt_all.get(name))
@@ -184,9 +187,13 @@ def _write_directory(storage, checksum, path):
     index = json.loads(storage.get_buffer(checksum))
     if not isinstance(index, dict):
         raise TransformationError(f"directory pin {os.path.basename(path)!r}: index is not a dict")
+    from .._util import check_relpaths
+
+    what = f"index of directory pin {os.path.basename(path)!r}"
+    check_relpaths(index, what)
     os.makedirs(path, exist_ok=True)
     for relpath in sorted(index):
-        leaf = target_path(path, relpath, f"index of directory pin {os.path.basename(path)!r}")
+        leaf = target_path(path, relpath, what)
         _write_file_pin(storage, Checksum(index[relpath]), leaf)
 
 
@@ -219,7 +226,7 @@ def _compress(data: bytes, suffix: str) -> bytes:
 # ---------------------------------------------------------------- RESULT out
 
 
-def collect_result(workspace: str, celltype: str, storage=None) -> tuple[bytes, dict]:
+def collect_result(workspace: str, celltype: str, storage=None) -> tuple[bytes | Checksum, dict]:
     """Read RESULT from the workspace: (result buffer, extra buffers {Checksum: bytes}).
 
     A RESULT directory is always packed as a deep result: the plain index {relpath: leaf checksum},
@@ -227,6 +234,8 @@ def collect_result(workspace: str, celltype: str, storage=None) -> tuple[bytes, 
     into it from their files instead (streamed: peak memory stays flat whatever their size).
     A deep output celltype requires a RESULT directory.
     A RESULT file gives its bytes for celltype ``bytes``; for any other celltype, see `convert_result`.
+    With a persistent `storage`, a ``bytes`` RESULT file of STREAM_MIN bytes or more is put into it
+    from its file, and its Checksum stands in for the result buffer (stored already).
     """
     path = os.path.join(workspace, "RESULT")
     if os.path.isdir(path):
@@ -235,9 +244,18 @@ def collect_result(workspace: str, celltype: str, storage=None) -> tuple[bytes, 
         raise TransformationError("command did not create RESULT")
     if celltype in DEEP_CELLTYPES:
         raise TransformationError(f"RESULT must be a directory for output celltype {celltype!r}")
+    if celltype == "bytes" and getattr(storage, "persistent", False) and _size(path) >= STREAM_MIN:
+        return storage.put_file(path), {}
     with open(path, "rb") as f:
         data = f.read()
     return convert_result(data, celltype), {}
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def read_tree(path: str, store_file=None) -> dict:

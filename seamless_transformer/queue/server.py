@@ -214,7 +214,7 @@ class QueueServer:
             raise TransformationError(f"{exc} (transformation {job.tf[:12]})") from None
         if engine_job.result_buffer is not None:
             return engine_job.result_buffer
-        return get_storage().get_buffer(result)
+        return get_storage().get_buffer(result) if job.targets else result  # no targets: nothing to write
 
     def _write(self, job: QueueJob, buffer: bytes) -> None:
         if not job.targets:

@@ -2,16 +2,19 @@
 a regular file of its own, verified.
 
     copy_verified(source, path, checksum, mode) -> bool
+    stream_verified(source, out, checksum) -> bool     the same onto a binary stream (stdout)
 
 The copy is a new inode, so nothing the job does to it (as root too) reaches the store. Its
 content is verified against `checksum` on the way:
 
-* unverified source (or one whose identity changed): read once, hashing each chunk as it is
+* unverified source (or one whose identity changed): read once and hashed, before anything is
   written; the verification is then remembered in the stat memo under the source's identity
   (dev, ino, size, mtime_ns, ctime_ns), as for the user's files;
-* remembered source: shared blocks where the filesystem can (FICLONE ioctl: btrfs, XFS, bcachefs),
-  else an in-kernel copy (``os.copy_file_range``), else a plain read/write loop; afterwards the
-  source's identity must still be the remembered one, else the copy is redone with hashing.
+* then (and at once for a remembered source): shared blocks where the filesystem can (FICLONE
+  ioctl: btrfs, XFS, bcachefs), else an in-kernel copy (``os.copy_file_range``), else a plain
+  read/write loop; afterwards the source's identity must still be the verified one, else the copy
+  is redone with hashing. So a 1 GiB input costs one read and no new blocks where the filesystem
+  shares them, and one read plus one copy elsewhere (bench/inputs.py measures it).
 
 Small files (below the memo threshold) are always hashed while copied: that costs less than a
 memo lookup.
@@ -41,14 +44,18 @@ def copy_verified(source: str, path: str, checksum: Checksum, mode: int) -> bool
         before = os.fstat(src)
         memo = before.st_size >= MEMO_MIN_SIZE
         known = memo and statcache.get_cached_checksum(source, before) == checksum.hex()
+        if memo and not known:  # verify by reading alone: then the copy itself can share blocks
+            known = _hash_fd(src) == checksum.hex()
+            if not known:
+                return False
+            if _memo_safe(before, stat_time) and _same_file(before, os.fstat(src)):
+                statcache.put_cached_checksum(source, before, checksum.hex())
         dst = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             if known and _fast_copy(src, dst, before.st_size) and _same_file(before, os.fstat(src)):
                 ok = True
             else:
                 ok = _hashing_copy(src, dst) == checksum.hex()
-                if ok and memo and _same_file(before, os.fstat(src)) and _memo_safe(before, stat_time):
-                    statcache.put_cached_checksum(source, before, checksum.hex())
             os.fchmod(dst, mode)
         finally:
             os.close(dst)
@@ -108,11 +115,47 @@ def _fast_copy(src: int, dst: int, size: int) -> bool:
     return copied == size
 
 
+def stream_verified(source: str, out, checksum) -> bool:
+    """Write file `source` to the binary stream `out` in CHUNK pieces once its content is known to
+    match `checksum` (the stat memo, else a hashing read first): memory stays flat whatever its
+    size. False, with nothing written, if it does not match. OSError from open/read/write."""
+    from . import statcache
+    from .paths import MEMO_MIN_SIZE, _memo_safe
+
+    checksum = Checksum(checksum)
+    stat_time = time.time_ns()
+    with open(source, "rb", buffering=0) as src:
+        before = os.fstat(src.fileno())
+        memo = before.st_size >= MEMO_MIN_SIZE
+        if not (memo and statcache.get_cached_checksum(source, before) == checksum.hex()):
+            if _hash_fd(src.fileno()) != checksum.hex():
+                return False
+            if memo and _memo_safe(before, stat_time):
+                statcache.put_cached_checksum(source, before, checksum.hex())
+            os.lseek(src.fileno(), 0, os.SEEK_SET)
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        while n := src.readinto(buffer):
+            out.write(view[:n])
+    out.flush()
+    return True
+
+
+def _hash_fd(fd: int) -> str:
+    hasher = hashlib.sha256()
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    while n := os.readv(fd, [buffer]):
+        hasher.update(view[:n])
+    return hasher.hexdigest()
+
+
 def place_verified(path: str, tmp: str, checksum, storage, mode: int = 0o644) -> bool:
     """Replace `path` atomically (via the new file `tmp` in its directory, then rename) by a
     verified copy of the stored file of `checksum`, streamed: memory stays flat whatever its size.
     False, with nothing changed, if the store has no uncompressed file for it or that file does
-    not match (the caller falls back to a verified read, which also discards a corrupt file)."""
+    not match (the caller falls back to a verified read, which also discards a corrupt file).
+    OSError (naming `path`) if it cannot be written: `path` is then unchanged and `tmp` gone."""
     checksum = Checksum(checksum)
     source = storage.buffer_path(checksum)
     if source is None:
@@ -124,6 +167,11 @@ def place_verified(path: str, tmp: str, checksum, storage, mode: int = 0o644) ->
     except FileNotFoundError:
         unlink_quiet(tmp)
         return False  # the buffer file went away meanwhile
+    except OSError as exc:  # a full disk, a file size limit: name the file it was for
+        unlink_quiet(tmp)
+        if exc.filename is None:
+            exc.filename = path
+        raise
     except BaseException:
         unlink_quiet(tmp)
         raise

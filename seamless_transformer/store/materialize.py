@@ -219,8 +219,10 @@ def write_atomic(path: str, data: bytes, compression=None) -> None:
             f.write(_compress(data, compression))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         remove_path(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = path  # a full disk: name the file it was for
         raise
 
 
@@ -273,14 +275,16 @@ def place_file(path: str, cs, storage, *, policy="repair", link="copy", compress
                before_write=None) -> bool:
     """Download buffer `cs` to `path` under `policy`; True if the file was (re)written.
     `before_write()`, if given, is called just before the content changes."""
+    from .._util import unpinned
+
     cs = Checksum(cs)
     if os.path.lexists(path) and not os.path.isdir(path):
         if policy == "skip" or _matches(path, cs):
             return False
         if policy == "verify":
-            raise UsageError(f"'{path}' differs from its checksum {cs.hex()}")
+            raise UsageError(f"'{unpinned(path, shown=True)}' differs from its checksum {cs.hex()}")
     elif os.path.isdir(path):
-        raise UsageError(f"'{path}' is a directory; cannot download a file there")
+        raise UsageError(f"'{unpinned(path, shown=True)}' is a directory; cannot download a file there")
     if before_write is not None:
         before_write()
     _materialize(path, cs, storage, link, compression)
@@ -313,47 +317,76 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
     """Download {relpath: cs} into directory `path`.
     `before_write()`, if given, is called just before the first change.
 
-    Every relpath must be confined (no absolute path, '..', empty or NUL component) and no
-    symlink of an existing directory may lead outside `path`: UsageError before anything is written.
+    Every relpath must be confined (no absolute path, '..', empty or NUL component, none a
+    directory of another) and no symlink of an existing directory may lead outside `path`:
+    UsageError before anything is written.
+    Every write goes through pinned directories (`_util.pinned_dir`): a symlink swapped in for
+    `path` or one of its directories meanwhile is never written through.
     """
-    from .._util import check_relpath, confined_join
+    from .._util import check_relpaths, pinned_dir
+
+    what = f"index of '{path}'"
+    check_relpaths(entries, what)
+    parent, name = os.path.split(os.path.abspath(path))
+    with pinned_dir(parent) as pinned_parent:  # the user's choice; pinned, so later swaps do not matter
+        here = os.path.join(pinned_parent, name)
+        if os.path.islink(here):  # it could lead anywhere: never write through it
+            raise UsageError(f"'{path}' is a symbolic link; a directory is downloaded only into a real directory "
+                             "(remove the link first)")
+        if not os.path.isdir(here):
+            if os.path.lexists(here):
+                raise UsageError(f"'{path}' exists and is not a directory")
+            _place_new_directory(here, entries, storage, link, compression, bar, before_write, what)
+            return
+        with pinned_dir(here, nofollow_root=True, what=what) as top:
+            _update_directory(top, path, entries, storage, policy, link, compression, remove_unlisted, bar,
+                              before_write, what)
+
+
+def _fill(root: str, entries: dict, storage, policy, link, compression, bar, what) -> None:
+    """Place every entry under the pinned directory `root`, each through its own pinned directory."""
+    import posixpath
+
+    from .._util import pinned_dir
 
     suffix = "." + compression if compression else ""
-    what = f"index of '{path}'"
-    if os.path.islink(path):  # it could lead anywhere: never write through it
-        raise UsageError(f"'{path}' is a symbolic link; a directory is downloaded only into a real directory "
-                         "(remove the link first)")
-    existing = os.path.isdir(path)
+
+    def one(item):
+        rel, cs = item
+        reldir, name = posixpath.split(rel + suffix)
+        with pinned_dir(root, reldir, create=True, what=what) as directory:
+            return place_file(os.path.join(directory, name), cs, storage, policy=policy, link=link,
+                              compression=compression)
+
+    parallel_map(one, sorted(entries.items()), bar)
+
+
+def _place_new_directory(here, entries, storage, link, compression, bar, before_write, what) -> None:
+    """Build the directory under a temp name next to `here`, then rename it in."""
+    from .._util import pinned_dir
+
+    tmp = tmp_sibling(here)
+    os.mkdir(tmp)
+    try:
+        with pinned_dir(tmp, nofollow_root=True, what=what) as top:
+            _fill(top, entries, storage, "repair", link, compression, bar, what)
+        if before_write is not None:
+            before_write()
+        os.rename(tmp, here)
+    except BaseException:
+        remove_path(tmp)
+        raise
+
+
+def _update_directory(top, path, entries, storage, policy, link, compression, remove_unlisted, bar,
+                      before_write, what) -> None:
+    """Update the existing directory `top` (pinned; `path` is its name for messages) file by file."""
+    from .._util import confined_join
+
+    suffix = "." + compression if compression else ""
     for rel in entries:
-        if existing:
-            confined_join(path, rel + suffix, what)
-        else:
-            check_relpath(rel, what)
-
-    def fill(root, each_policy):
-        def one(item):
-            rel, cs = item
-            target = confined_join(root, rel + suffix, what)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            return place_file(target, cs, storage, policy=each_policy, link=link, compression=compression)
-
-        parallel_map(one, sorted(entries.items()), bar)
-
-    if not os.path.isdir(path):
-        if os.path.lexists(path):
-            raise UsageError(f"'{path}' exists and is not a directory")
-        tmp = tmp_sibling(path)
-        os.mkdir(tmp)
-        try:
-            fill(tmp, "repair")
-            if before_write is not None:
-                before_write()
-            os.rename(tmp, path)
-        except BaseException:
-            remove_path(tmp)
-            raise
-        return
-    unlisted = sorted(rel for key, rel in _local_files(path).items() if key not in entries)
+        confined_join(top, rel + suffix, what)  # refused before anything is written
+    unlisted = sorted(rel for key, rel in _local_files(top).items() if key not in entries)
     if unlisted and not remove_unlisted:
         raise UsageError(
             f"'{path}' holds {len(unlisted)} file(s) that are not in its index"
@@ -361,10 +394,24 @@ def place_directory(path: str, entries: dict, storage, *, policy="repair", link=
         )
     if before_write is not None:
         before_write()
-    fill(path, policy)
+    _fill(top, entries, storage, policy, link, compression, bar, what)
     for rel in unlisted:
-        remove_path(os.path.join(path, rel))
-    _prune_empty_dirs(path)
+        _remove_within(top, rel, what)
+    _prune_empty_dirs(top)
+
+
+def _remove_within(top: str, rel: str, what: str) -> None:
+    """Remove file `rel` of the pinned directory `top`; never through a symlink swapped in meanwhile."""
+    import posixpath
+
+    from .._util import pinned_dir
+
+    reldir, name = posixpath.split(rel)
+    try:
+        with pinned_dir(top, reldir, what=what) as directory:
+            remove_path(os.path.join(directory, name))
+    except (OSError, UsageError):
+        pass  # gone, or no longer inside: nothing of ours to remove
 
 
 def swap_in_directory(path: str, entries: dict, storage, *, bar=None) -> None:

@@ -6,6 +6,7 @@
                                   line "# owner <host> <pid> <start>" names the process that will remove it
     future_owner_dead(path)       True if that process is known to be gone (the future is stale at once)
     write_stdout(buffer)          stdout mode: the result bytes, verbatim
+    write_stored_stdout(cs, storage)  the same, streamed from the stored buffer file
     write_targets(prepared, result_buffer, storage, ...)
                                   targets mode: X + X.CHECKSUM (file), X/ + X.INDEX + X.CHECKSUM
                                   (directory); atomic replacement; sidecars after the content
@@ -13,7 +14,8 @@
     leaf_checksums(targets, deep) what writing the targets downloads (files and directory leaves)
     download_size(checksums, storage)  their total size, as far as cheaply known
     usable_result(tf, targets, storage, download=...)
-                                  the cached result buffer, or None when it must be computed again
+                                  the cached result buffer (stdout mode: its Checksum), or None when it
+                                  must be computed again
 
 All local paths are relative to the current directory (also with -w).
 """
@@ -81,21 +83,23 @@ class Futures:
 
     def __init__(self, prepared, cwd: str, interval: float = FUTURE_TOUCH_SECONDS):
         self.files = future_files(prepared, cwd, owner=True)
+        self.cwd = cwd
         self.interval = interval
         self._stop = threading.Event()
         self._thread = None
         self._written: list = []
 
     def __enter__(self):
-        from .._util import atomic_write
+        from .._util import atomic_write, pinned_dir
         from .paths import require_sidecar_room
 
         for path, _content in self.files:
             require_sidecar_room(path[: -len(".FUTURE")])  # refused before the job runs
         try:
             for path, content in self.files:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                atomic_write(path, content.encode())
+                reldir, name = os.path.split(os.path.relpath(path, self.cwd))
+                with pinned_dir(self.cwd, reldir, create=True, what="result target") as directory:
+                    atomic_write(os.path.join(directory, name), content.encode())  # no symlink swapped in
                 self._written.append(path)
         except BaseException:
             self._remove()
@@ -130,6 +134,22 @@ def write_stdout(buffer: bytes) -> None:
     out = sys.stdout.buffer
     out.write(buffer)
     out.flush()
+
+
+def write_stored_stdout(cs, storage) -> None:
+    """The stored buffer `cs` onto stdout, verified, streamed from its file: memory stays flat
+    whatever its size. A buffer without a matching uncompressed file here (compressed, on a
+    server, or damaged) is read whole and verified (CacheMissError if it is not available)."""
+    from .filecopy import stream_verified
+    from .materialize import fetch
+
+    path = storage.buffer_path(cs)
+    try:
+        if path is not None and stream_verified(path, sys.stdout.buffer, cs):
+            return
+    except FileNotFoundError:
+        pass  # the buffer file went away meanwhile
+    write_stdout(fetch(cs, storage))
 
 
 # ---------------------------------------------------------------- targets
@@ -181,11 +201,17 @@ def download_size(checksums, storage) -> int:
 def usable_result(tf, targets, storage, *, download: bool):
     """The cached result buffer of `tf`, or None when it must be computed again: no result, its
     buffer gone or corrupt, or (with `download`) a leaf that writing `targets` needs is gone or
-    corrupt. One rule for seamless-run and the queue."""
+    corrupt. One rule for seamless-run and the queue. Without `targets` (stdout mode) the buffer
+    is only verified, not loaded: its Checksum is returned (write_stored_stdout streams it)."""
     from ..errors import CacheMissError
 
     result = storage.get_result(tf)
     if result is None:
+        return None
+    if not targets:
+        if storage.has_valid_buffer(result):  # a corrupt file is discarded
+            return Checksum(result)
+        logger.info("result %s is no longer available; recomputing", Checksum(result).hex())
         return None
     try:
         buffer = storage.get_buffer(result)
@@ -210,6 +236,7 @@ def _sizes(plan, storage) -> tuple:
 
 def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download: bool, answer=None) -> None:
     """Write every target and its sidecars. No result key -> warning."""
+    from .._util import pinned_dir
     from ..celltypes import serialize
 
     from .paths import require_sidecar_room
@@ -224,19 +251,18 @@ def write_targets(prepared, result_buffer: bytes, storage, *, cwd: str, download
         nfiles, nbytes = _sizes(plan, storage)
         confirm_download(nfiles, nbytes, answer, prog="seamless-run")
     for target, kind, what in plan:
-        local = os.path.join(cwd, target.local)
         if kind is None:
             logger.warning("no result for '%s'", target.local)
             continue
-        parent = os.path.dirname(local)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        if kind == "file":
-            _write_file(local, what, storage, download)
-        else:
-            index = serialize({rel: cs.hex() for rel, cs in what.items()}, "plain")
-            storage.put_buffer(index)  # the directory can be downloaded and used as input later
-            _write_directory(local, what, index, storage, download)
+        reldir, name = os.path.split(target.local)
+        with pinned_dir(cwd, reldir, create=True, what=f"result target '{target.local}'") as directory:
+            local = os.path.join(directory, name)  # no symlink swapped in meanwhile is written through
+            if kind == "file":
+                _write_file(local, what, storage, download)
+            else:
+                index = serialize({rel: cs.hex() for rel, cs in what.items()}, "plain")
+                storage.put_buffer(index)  # the directory can be downloaded and used as input later
+                _write_directory(local, what, index, storage, download)
 
 
 def _write_file(local: str, cs: Checksum, storage, download: bool) -> None:

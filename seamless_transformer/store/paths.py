@@ -46,7 +46,9 @@ class DirIndex:
 
 def display_path(path) -> str:
     """A path as one printable line: undecodable bytes and control characters escaped."""
-    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    from .._util import unpinned
+
+    text = os.fsencode(unpinned(path, shown=True)).decode("utf-8", "backslashreplace")
     return text.translate(_CONTROL)
 
 
@@ -368,9 +370,11 @@ def _valid_index(buffer: bytes) -> bool:
 
 
 def check_index_keys(index: dict, what: str) -> None:
-    """Every key of a directory index is a confined relative path (UsageError naming it otherwise)."""
-    for key in index:
-        check_relpath(key, what)
+    """Every key of a directory index is a confined relative path, and no key is a directory of
+    another (UsageError naming it otherwise)."""
+    from .._util import check_relpaths
+
+    check_relpaths(index, what)
 
 
 def read_index_sidecar(index_path, checksum_path=None) -> bytes:

@@ -15,6 +15,8 @@ import logging
 import os
 import threading
 
+from .._util import unpinned
+
 logger = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -86,7 +88,7 @@ def _connect():
 
 def get_cached_checksums(items) -> dict:
     """Memo lookup for many files at once: items = [(path, stat_result)] -> {path: hex} (hits only)."""
-    wanted = {os.path.abspath(path): (path, _stat_key(st)) for path, st in items}
+    wanted = {unpinned(os.path.abspath(path)): (path, _stat_key(st)) for path, st in items}
     if not wanted:
         return {}
     found = {}
@@ -114,7 +116,7 @@ def get_cached_checksums(items) -> dict:
 
 def put_cached_checksums(items) -> None:
     """Memoize many files in one transaction: items = [(path, stat_result, hex)]."""
-    rows = [(os.path.abspath(p),) + _stat_key(st) + (str(cs),) for p, st, cs in items]
+    rows = [(unpinned(os.path.abspath(p)),) + _stat_key(st) + (str(cs),) for p, st, cs in items]
     if not rows:
         return
     try:

@@ -319,12 +319,60 @@ def test_sigint_to_our_process_kills_the_job(bash_tf, storage, tmp_path):
 
 
 def test_docker_command_line_runs_bash_in_the_workspace_as_our_user():
-    argv = command_line("SCRIPT", "/tmp/ws", JobEnv(docker="ubuntu:24.04"), {"b": "2", "a": "1"}, "c1", 11)
+    argv = command_line("/tmp/ws", JobEnv(docker="ubuntu:24.04"), {"b": "2", "a": "1"}, "c1", 11)
     assert argv == [
         "docker", "run", "--rm", "-i", "-u", f"{os.getuid()}:{os.getgid()}", "--name", "c1",
         "-v", "/tmp/ws:/tmp/ws", "-w", "/tmp/ws", "-e", "a", "-e", "b",
-        "ubuntu:24.04", "bash", "-c", "SCRIPT",
+        "ubuntu:24.04", "bash", "-c", 'eval "$(< /dev/fd/0)" 0</dev/null',
     ]  # fmt: skip
+
+
+_FAKE_DOCKER = """#!/usr/bin/env python3
+# docker stand-in: logs its argv (one JSON line), runs `run ... IMAGE CMD...` as CMD in -w, stdin inherited
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+if args[0] != "run":
+    sys.exit(0)
+i, cwd = 1, None
+while args[i].startswith("-"):
+    if args[i] == "-w":
+        cwd = args[i + 1]
+    i += 2 if args[i] in ("-u", "--name", "-v", "-w", "-e") else 1
+os.chdir(cwd)
+os.execvp(args[i + 1], args[i + 1:])
+"""
+
+
+@pytest.fixture
+def fake_docker(tmp_path, monkeypatch):
+    """A `docker` on PATH that records every argv; returns the log path."""
+    bindir = tmp_path / "fakebin"
+    bindir.mkdir()
+    (bindir / "docker").write_text(_FAKE_DOCKER)
+    (bindir / "docker").chmod(0o755)
+    log = tmp_path / "docker-argv.jsonl"
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(log))
+    return log
+
+
+def test_a_docker_job_never_gets_its_script_through_argv(bash_tf, storage, fake_docker):
+    code = "echo marker-7d1e > RESULT\n"
+    assert run(bash_tf(code, env={"docker": {"name": "img"}}), storage).result_buffer == b"marker-7d1e\n"
+    logged = fake_docker.read_text()
+    assert '"img"' in logged and "marker-7d1e" not in logged
+
+
+def test_a_200_kb_script_runs_in_docker(bash_tf, storage, fake_docker):
+    code = "x='" + "a" * 200_000 + "'\necho ${#x} > RESULT\n"
+    assert run(bash_tf(code, env={"docker": {"name": "img"}}), storage).result_buffer == b"200000\n"
+
+
+def test_a_docker_job_reads_an_empty_stdin(bash_tf, storage, fake_docker):
+    outcome = run(bash_tf("cat > RESULT\necho end >> RESULT\n", env={"docker": {"name": "img"}}), storage)
+    assert outcome.result_buffer == b"end\n"
 
 
 # ------------------------------------------------------------ workspace lifetime
