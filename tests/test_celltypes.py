@@ -253,6 +253,22 @@ def test_mixed_npy_deserializes_to_an_array():
     assert isinstance(value, numpy.ndarray) and value.tolist() == [0, 1, 2]
 
 
+def test_mixed_0d_number_array_deserializes_to_an_array_not_bytes():
+    value = deserialize(serialize(numpy.array(7, dtype="<i8"), "mixed"), "mixed")
+    assert isinstance(value, numpy.ndarray) and value.shape == () and value.item() == 7
+
+
+def test_mixed_1d_bytes_array_deserializes_to_the_whole_array():
+    value = deserialize(serialize(numpy.array([b"ab", b"cd"]), "mixed"), "mixed")
+    assert isinstance(value, numpy.ndarray) and value.tolist() == [b"ab", b"cd"]
+
+
+def test_mixed_npy_with_an_unparsable_header_raises_valueerror():
+    corrupt = npy_of_bytes(b"abc").replace(b"'shape'", b"'shape")
+    with pytest.raises(ValueError, match="header"):
+        deserialize(corrupt, "mixed")
+
+
 def test_mixed_bytes_round_trip():
     assert deserialize(serialize(b"abc", "mixed"), "mixed") == b"abc"
 
