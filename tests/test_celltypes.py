@@ -304,6 +304,11 @@ def test_bytes_deserializes_to_raw_bytes():
     assert deserialize(b"[1]\n", "bytes") == b"[1]\n"
 
 
+def test_bytes_keeps_an_npy_buffer_raw():
+    npy = serialize(numpy.arange(3, dtype="<i8"), "mixed")
+    assert deserialize(npy, "bytes") == npy
+
+
 def test_binary_keeps_bytes_as_they_are():
     assert serialize(b"\x00\x01", "binary") == b"\x00\x01"
 
@@ -315,6 +320,11 @@ def test_binary_of_a_list_is_the_npy_of_its_array():
     numpy.save(stream, numpy.array([1, 2, 3]), allow_pickle=False)
     assert serialize([1, 2, 3], "binary") == stream.getvalue()
 
+
+
+def test_binary_npy_deserializes_to_an_array():
+    value = deserialize(serialize([1, 2, 3], "binary"), "binary")
+    assert isinstance(value, numpy.ndarray) and value.tolist() == [1, 2, 3]
 
 # --- unknown celltypes -------------------------------------------------------------------------
 
