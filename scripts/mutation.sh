@@ -35,7 +35,7 @@ COSMIC_RAY=cosmic-ray==8.7.0
 declare -A TESTS=(
     [checksum.py]="tests/test_checksum.py"
     [celltypes.py]="tests/test_celltypes.py tests/execution/test_workspace.py::test_deep_celltype_requires_a_result_directory"
-    [identity.py]="tests/test_identity.py"
+    [identity.py]="tests/test_identity.py tests/api/test_module_pins.py"
     [bashrun/argtyping.py]="tests/bashrun/test_argtyping.py tests/bashrun/test_prepare.py"
     [bashrun/pinnames.py]="tests/bashrun/test_argtyping.py tests/bashrun/test_prepare.py"
     [bashrun/targets.py]="tests/bashrun/test_targets.py"

@@ -18,6 +18,7 @@ from seamless_transformer.identity import (
     format_entry_for,
     identity_buffer,
     identity_dict,
+    module_definition,
     package_sources,
     python_code_text,
     tf_checksum,
@@ -405,8 +406,26 @@ def test_package_sources_refuse_a_package_without_an_init_file(tmp_path, init):
 
 
 def test_python_dict_carries_the_buffer_of_every_argument_value():
-    _tf_dict, _tf, buffers = build_python_dict(
-        language="python", code_text="a + b", arguments={"a": 19, "b": [1]}, celltypes={}, modules={},
-        globals_={}, env=None, meta=None)
+    _tf_dict, _tf, buffers = _python_dict({"a": 19, "b": [1]}, {})
     assert serialize(19, "mixed") in buffers.values()
     assert serialize([1], "mixed") in buffers.values()
+
+
+def _python_dict(arguments, celltypes):
+    return build_python_dict(language="python", code_text="a", arguments=arguments, celltypes=celltypes,
+                             modules={}, globals_={}, env=None, meta=None)
+
+
+def test_python_dict_without_directory_arguments_has_no_format_entry():
+    tf_dict, _tf, _buffers = _python_dict({"a": 1}, {})
+    assert "__format__" not in tf_dict
+
+
+def test_python_dict_with_a_directory_argument_has_its_format_entry():
+    tf_dict, _tf, _buffers = _python_dict({"a": {"x.txt": ADD_CODE}}, {"a": "folder"})
+    assert tf_dict["__format__"] == {"a": format_entry_for("folder")}
+
+
+def test_module_definition_with_a_non_str_source_is_refused():
+    with pytest.raises(ModulePinError, match="a definition is"):
+        module_definition({"language": "python", "code": {"__init__.py": "", "m.py": b"x = 1\n"}}, "pkg")
