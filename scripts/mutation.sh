@@ -9,7 +9,8 @@
 # mutated code too, and each module gets its own test command: only the tests that guard it.
 # Everything happens in a copy of the work tree with a venv of its own (MUTATION_DIR, default
 # ${TMPDIR:-/tmp}/seamless-mutation); the checkout is never touched. The copy and venv are kept
-# between runs (the sessions too: a second run resumes; MUTATION_FRESH=1 starts again).
+# between runs (the sessions too: a second run resumes; MUTATION_FRESH=1 starts again;
+# MUTATION_RETRY=1 runs the survivors of the kept sample again, against the tests as they are now).
 #
 # Bounds: per module at most MUTATION_SAMPLE mutants (default 40, drawn with a fixed seed; 0 =
 # all), MUTATION_TIMEOUT seconds per mutant (default 120; a timeout counts as killed) and
@@ -130,6 +131,9 @@ run_module() {
         (cd "$DIR/src" && "$DIR/venv/bin/cosmic-ray" init "$DIR/$name.toml" "$session" >/dev/null)
         "$DIR/venv/bin/cr-filter-operators" "$session" "$DIR/$name.toml" >/dev/null
         sample "$session"
+    elif [ -n "${MUTATION_RETRY:-}" ]; then
+        "$DIR/venv/bin/python" -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(
+            "DELETE FROM work_results WHERE test_outcome = '"'SURVIVED'"'"); c.commit()' "$session"
     fi
     (cd "$DIR/src" && timeout "$((MINUTES * 60))" nice -n 10 "$DIR/venv/bin/cosmic-ray" exec "$DIR/$name.toml" "$session" \
         >/dev/null 2>&1) || true
