@@ -429,3 +429,17 @@ def test_python_dict_with_a_directory_argument_has_its_format_entry():
 def test_module_definition_with_a_non_str_source_is_refused():
     with pytest.raises(ModulePinError, match="a definition is"):
         module_definition({"language": "python", "code": {"__init__.py": "", "m.py": b"x = 1\n"}}, "pkg")
+
+
+def test_python_dict_carries_meta_as_given():
+    tf_dict, _tf, _buffers = build_python_dict(language="python", code_text="a", arguments={}, celltypes={},
+                                               modules={}, globals_={}, env=None, meta={"ncores": 2})
+    assert tf_dict["__meta__"] == {"ncores": 2}
+
+
+def test_module_definition_of_an_object_that_is_no_module_is_refused():
+    import types
+
+    impostor = types.SimpleNamespace(__name__="fake", __file__=__file__)
+    with pytest.raises(ModulePinError, match="module 'fake' cannot be shipped: it has no Python source"):
+        module_definition(impostor)
