@@ -217,6 +217,14 @@ def test_a_file_newer_than_its_differing_sidecar_is_named_newer():
     assert ", and the file is newer: " in error_of(["cat", "x.txt"])
 
 
+def test_a_differing_sidecar_message_names_the_compressed_word_as_typed():
+    Path("x.txt.gz").write_bytes(gzip.compress(b"x\n"))
+    Path("x.txt.CHECKSUM").write_text(sha(b"other\n") + "\n")
+    assert error_of(["zcat", "x.txt.gz"]).endswith(
+        "refresh the sidecar with `seamless-upload x.txt.gz`; to get the sidecar's version back, run "
+        "`seamless-download x.txt.gz`")
+
+
 def test_the_commands_in_a_differing_sidecar_message_are_shell_quoted():
     Path("my x.txt").write_text("x\n")
     Path("my x.txt.CHECKSUM").write_text(sha(b"other\n") + "\n")
