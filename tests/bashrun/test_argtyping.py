@@ -53,6 +53,13 @@ def test_rule1_directory_with_extension_is_an_error():
     )
 
 
+def test_rule2_a_dotfile_has_no_extension():
+    Path(".env").write_text("n\n")
+    assert error_of(["cat", ".env"]) == (
+        "argument #2 '.env' has no extension, so it may not be an existing file (use -g2 to disable this rule)"
+    )
+
+
 def test_rule2_existing_file_without_extension_is_an_error():
     Path("notes").write_text("n\n")
     assert error_of(["cat", "notes"]) == (
@@ -288,6 +295,13 @@ def test_literal_mapping_refuses_paths_outside_the_working_directory():
     Path("../outside.txt").write_text("o")
     assert error_of(["cat", "../outside.txt"]) == (
         "argument '../outside.txt' is not under the working directory; use -ms, -mx, -w or -W"
+    )
+
+
+def test_a_metafile_outside_the_working_directory_is_refused_naming_its_path():
+    Path("../outside-meta.txt").write_text("m")
+    assert error_of(["echo hi"], metafiles=["../outside-meta.txt"]) == (
+        "argument '../outside-meta.txt' is not under the working directory; use -ms, -mx, -w or -W"
     )
 
 
