@@ -338,6 +338,12 @@ def test_extension_mapping_numbers_files_and_keeps_suffixes(data):
     assert job.code == "(\ncat file1.txt file2.npy.gz data\n) > RESULT\n"
 
 
+def test_extension_mapping_gives_a_name_ending_in_a_dot_no_suffix():
+    Path("notes.").write_text("n\n")
+    job = prepare(["cat", "notes."], RunOptions(mapping="extension", allow_files_without_extension=True))
+    assert list(job.inputs) == ["file1"]
+
+
 def test_reserved_pin_name_is_an_error():
     Path("code").mkdir()
     Path("code/f.txt").write_text("f")
