@@ -520,3 +520,8 @@ def test_upload_golden_directory_returns_its_checksum(tmp_path):
     assert upload_path(_golden_dir(tmp_path / "d"), get_storage()) == GOLDEN_DIR
     with open(_stored_file(GOLDEN_DIR), "rb") as f:
         assert f.read() == GOLDEN_INDEX
+
+
+def test_a_name_of_246_bytes_has_room_for_its_sidecar_and_247_has_not(tmp_path):
+    assert not paths.sidecar_too_long(str(tmp_path / ("a" * 246)))
+    assert paths.sidecar_too_long(str(tmp_path / ("a" * 247)))
