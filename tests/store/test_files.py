@@ -148,6 +148,22 @@ def test_corrupted_buffer_is_not_served_and_is_logged(tmp_path, caplog):
     assert "does not match its checksum" in caplog.text
 
 
+def test_an_intact_buffer_is_valid(tmp_path):
+    store = BufferDir(tmp_path / "s")
+    store.put(HELLO)
+    assert store.has_valid(HELLO_CS)
+
+
+def test_a_corrupted_buffer_is_not_valid_and_is_discarded(tmp_path):
+    store = BufferDir(tmp_path / "s")
+    store.put(HELLO)
+    target = tmp_path / "s" / "58" / HELLO_CS
+    os.chmod(target, 0o644)
+    target.write_bytes(b"jello\n")
+    assert not store.has_valid(HELLO_CS)
+    assert not target.exists()
+
+
 def test_corrupted_buffer_is_repaired_by_the_next_put(tmp_path):
     store = BufferDir(tmp_path / "s")
     store.put(HELLO)
@@ -263,3 +279,24 @@ def test_a_killed_writer_leaves_only_an_ignored_temp_file(tmp_path):
     assert not store.has(cs) and store.get(cs) is None
     store.put(data)
     assert store.get(cs) == data
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_write_removes_stale_temp_files_of_dead_writers_and_nothing_else(tmp_path):
+    store = BufferDir(tmp_path / "s")
+    prefix = tmp_path / "s" / HELLO_CS[:2]
+    prefix.mkdir(parents=True)
+    dead = _dead_pid()
+    stale = prefix / f"{HELLO_CS}-{dead}-0123456789abcdef"
+    foreign = prefix / f"notes-{dead}-0123456789abcdef"
+    for path in (stale, foreign):
+        path.write_bytes(b"partial")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    store.put(HELLO)
+    assert not stale.exists()
+    assert foreign.exists()
