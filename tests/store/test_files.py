@@ -124,6 +124,25 @@ def test_gz_buffer_is_read_decompressed(tmp_path):
     assert store.file_path(HELLO_CS) is None
 
 
+def test_gz_buffer_without_bufferlength_is_read_without_a_warning(tmp_path, caplog):
+    BufferDir(tmp_path / "s").put(b"x")
+    (tmp_path / "s" / "58").mkdir()
+    (tmp_path / "s" / "58" / f"{HELLO_CS}.gz").write_bytes(gzip.compress(HELLO))
+    with caplog.at_level(logging.WARNING):
+        assert BufferDir(tmp_path / "s").get(HELLO_CS) == HELLO
+    assert caplog.records == []
+
+
+def test_gz_buffer_whose_length_differs_from_its_bufferlength_is_logged(tmp_path, caplog):
+    BufferDir(tmp_path / "s").put(b"x")
+    (tmp_path / "s" / "58").mkdir()
+    (tmp_path / "s" / "58" / f"{HELLO_CS}.gz").write_bytes(gzip.compress(HELLO))
+    (tmp_path / "s" / "58" / f"{HELLO_CS}.BUFFERLENGTH").write_text("7")
+    with caplog.at_level(logging.WARNING):
+        BufferDir(tmp_path / "s").get(HELLO_CS)
+    assert "length 6 differs from .BUFFERLENGTH 7" in caplog.text
+
+
 def test_zst_buffer_is_read_decompressed(tmp_path):
     import zstandard
 
