@@ -8,7 +8,7 @@ import pytest
 
 from seamless_transformer.checksum import Checksum
 from seamless_transformer.store import materialize
-from seamless_transformer.errors import UsageError
+from seamless_transformer.errors import ChecksumMismatchError, UsageError
 from seamless_transformer.store.storage import get_storage
 
 HELLO = Checksum("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
@@ -102,6 +102,35 @@ def test_a_tampered_buffer_is_never_placed(tmp_path):
     with pytest.raises(KeyError):
         materialize.place_file(str(tmp_path / "out.txt"), HELLO, storage)
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_a_hard_link_to_a_tampered_buffer_is_refused_and_leaves_no_temp_file(tmp_path):
+    storage = get_storage()
+    storage.put_buffer(b"hello\n")
+    path = storage.buffer_path(HELLO)
+    os.chmod(path, 0o644)
+    with open(path, "wb") as f:
+        f.write(b"tampered\n")
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(ChecksumMismatchError):
+        materialize.place_file(str(tmp_path / "dir" / "out.txt"), HELLO, storage, link="hardlink")
+    assert os.listdir(tmp_path / "dir") == []
+
+
+def test_fetch_gives_the_stored_buffer():
+    storage = get_storage()
+    cs = storage.put_buffer(b"hello\n")
+    assert materialize.fetch(cs, storage) == b"hello\n"
+
+
+def test_removing_unlisted_files_also_removes_the_directories_left_empty(tmp_path):
+    storage = get_storage()
+    storage.put_buffer(b"hello\n")
+    target = tmp_path / "d"
+    (target / "old" / "deeper").mkdir(parents=True)
+    (target / "old" / "deeper" / "stale.txt").write_text("old")
+    materialize.place_directory(str(target), {"h.txt": HELLO}, storage, remove_unlisted=True)
+    assert sorted(os.listdir(target)) == ["h.txt"]
 
 
 def _upload_three_files(stderr):
