@@ -173,22 +173,24 @@ def test_an_intact_buffer_is_valid(tmp_path):
     assert store.has_valid(HELLO_CS)
 
 
-def test_a_corrupted_buffer_is_not_valid_and_is_discarded(tmp_path):
+def _corrupted_store(tmp_path):
+    """(store, stored file of HELLO), the file overwritten by other bytes."""
     store = BufferDir(tmp_path / "s")
     store.put(HELLO)
     target = tmp_path / "s" / "58" / HELLO_CS
     os.chmod(target, 0o644)
     target.write_bytes(b"jello\n")
+    return store, target
+
+
+def test_a_corrupted_buffer_is_not_valid_and_is_discarded(tmp_path):
+    store, target = _corrupted_store(tmp_path)
     assert not store.has_valid(HELLO_CS)
     assert not target.exists()
 
 
 def test_corrupted_buffer_is_repaired_by_the_next_put(tmp_path):
-    store = BufferDir(tmp_path / "s")
-    store.put(HELLO)
-    target = tmp_path / "s" / "58" / HELLO_CS
-    os.chmod(target, 0o644)
-    target.write_bytes(b"jello\n")
+    store, _target = _corrupted_store(tmp_path)
     assert store.get(HELLO_CS) is None
     store.put(HELLO)
     assert store.get(HELLO_CS) == HELLO

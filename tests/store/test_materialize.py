@@ -92,13 +92,19 @@ def test_swap_in_directory_replaces_the_old_contents(tmp_path):
     assert os.listdir(tmp_path / "top") == ["d"]
 
 
-def test_a_tampered_buffer_is_never_placed(tmp_path):
+def _tampered_storage():
+    """The storage, with the stored file of HELLO overwritten by other bytes."""
     storage = get_storage()
     storage.put_buffer(b"hello\n")
     path = storage.buffer_path(HELLO)
     os.chmod(path, 0o644)
     with open(path, "wb") as f:
         f.write(b"tampered\n")
+    return storage
+
+
+def test_a_tampered_buffer_is_never_placed(tmp_path):
+    storage = _tampered_storage()
     storage._memory._data.clear()
     with pytest.raises(KeyError):
         materialize.place_file(str(tmp_path / "out.txt"), HELLO, storage)
@@ -106,12 +112,7 @@ def test_a_tampered_buffer_is_never_placed(tmp_path):
 
 
 def test_a_hard_link_to_a_tampered_buffer_is_refused_and_leaves_no_temp_file(tmp_path):
-    storage = get_storage()
-    storage.put_buffer(b"hello\n")
-    path = storage.buffer_path(HELLO)
-    os.chmod(path, 0o644)
-    with open(path, "wb") as f:
-        f.write(b"tampered\n")
+    storage = _tampered_storage()
     (tmp_path / "dir").mkdir()
     with pytest.raises(ChecksumMismatchError):
         materialize.place_file(str(tmp_path / "dir" / "out.txt"), HELLO, storage, link="hardlink")
