@@ -73,3 +73,28 @@ def test_a_strict_submission_with_other_execution_dunders_does_not_join_a_runnin
     finally:
         go.touch()
     assert running.result(timeout=60) is not None
+
+
+class _ElsewhereBackend:
+    """A backend that is not InProcess: it runs each job in a thread and reports through `done`."""
+
+    def submit(self, job, done):
+        from seamless_transformer.engine.backend import InProcess
+
+        InProcess(engine._execute_here).submit(job, done)
+
+    def cancel(self, job):
+        pass
+
+    def close(self, wait=True):
+        pass
+
+
+def test_a_job_run_here_on_another_backend_reports_its_result_back():
+    job = prepared("echo on a backend")
+    engine.set_backend(_ElsewhereBackend())
+    try:
+        result = engine.run_here(job.tf_dict, job.tf_checksum).result(timeout=60)
+    finally:
+        engine.set_backend(None)
+    assert get_storage().get_buffer(result) == b"on a backend\n"
