@@ -98,3 +98,14 @@ def test_a_job_run_here_on_another_backend_reports_its_result_back():
     finally:
         engine.set_backend(None)
     assert get_storage().get_buffer(result) == b"on a backend\n"
+
+
+def test_cancel_reports_whether_it_stopped_the_job(tmp_path):
+    go = tmp_path / "go"
+    job = prepared(f"while [ ! -e {go} ]; do sleep 0.05; done; echo done")
+    started = engine.submit(job.tf_dict, job.tf_checksum)
+    try:
+        assert started.cancel() is True
+    finally:
+        go.touch()
+    assert started.cancel() is False
