@@ -92,8 +92,10 @@ wait_until() {
 
 # The pids of processes a test left behind: those whose command line names the test's
 # temporary directory or whose working directory is inside it, except this shell and its ancestors.
-_leftover_pids() {
-    local ancestors=" " pid=$BASHPID cwd
+# Builtins only inside the loop (a subshell of its own, free to cd): a fork per process on the
+# machine would cost seconds per test on a busy one.
+_leftover_pids() (
+    ancestors=" " pid=$BASHPID
     while [ -n "$pid" ] && [ "$pid" != 0 ]; do
         ancestors+="$pid "
         pid=$(awk '{print $4}' "/proc/$pid/stat" 2> /dev/null)
@@ -101,12 +103,14 @@ _leftover_pids() {
     for dir in /proc/[0-9]*; do
         pid=${dir#/proc/}
         [[ $ancestors == *" $pid "* ]] && continue
-        cwd=$(readlink "$dir/cwd" 2> /dev/null) || continue
-        if [[ $cwd == "$BATS_TEST_TMPDIR"* ]] || tr '\0' ' ' < "$dir/cmdline" 2> /dev/null | grep -qF -- "$BATS_TEST_TMPDIR"; then
+        cd -P "$dir/cwd" 2> /dev/null || continue
+        if [[ $PWD == "$BATS_TEST_TMPDIR"* ]]; then
+            echo "$pid"
+        elif mapfile -d '' -t args < "$dir/cmdline" 2> /dev/null && [[ "${args[*]}" == *"$BATS_TEST_TMPDIR"* ]]; then
             echo "$pid"
         fi
     done
-}
+)
 
 # Stop what a test left running (TERM, then KILL after 5 s), so that a failed assertion never
 # leaves a job behind that keeps the whole bats run waiting. Every teardown calls it.

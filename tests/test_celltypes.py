@@ -253,6 +253,22 @@ def test_mixed_npy_deserializes_to_an_array():
     assert isinstance(value, numpy.ndarray) and value.tolist() == [0, 1, 2]
 
 
+def test_mixed_0d_number_array_deserializes_to_an_array_not_bytes():
+    value = deserialize(serialize(numpy.array(7, dtype="<i8"), "mixed"), "mixed")
+    assert isinstance(value, numpy.ndarray) and value.shape == () and value.item() == 7
+
+
+def test_mixed_1d_bytes_array_deserializes_to_the_whole_array():
+    value = deserialize(serialize(numpy.array([b"ab", b"cd"]), "mixed"), "mixed")
+    assert isinstance(value, numpy.ndarray) and value.tolist() == [b"ab", b"cd"]
+
+
+def test_mixed_npy_with_an_unparsable_header_raises_valueerror():
+    corrupt = npy_of_bytes(b"abc").replace(b"'shape'", b"'shape")
+    with pytest.raises(ValueError, match="header"):
+        deserialize(corrupt, "mixed")
+
+
 def test_mixed_bytes_round_trip():
     assert deserialize(serialize(b"abc", "mixed"), "mixed") == b"abc"
 
@@ -288,6 +304,11 @@ def test_bytes_deserializes_to_raw_bytes():
     assert deserialize(b"[1]\n", "bytes") == b"[1]\n"
 
 
+def test_bytes_keeps_an_npy_buffer_raw():
+    npy = serialize(numpy.arange(3, dtype="<i8"), "mixed")
+    assert deserialize(npy, "bytes") == npy
+
+
 def test_binary_keeps_bytes_as_they_are():
     assert serialize(b"\x00\x01", "binary") == b"\x00\x01"
 
@@ -299,6 +320,11 @@ def test_binary_of_a_list_is_the_npy_of_its_array():
     numpy.save(stream, numpy.array([1, 2, 3]), allow_pickle=False)
     assert serialize([1, 2, 3], "binary") == stream.getvalue()
 
+
+
+def test_binary_npy_deserializes_to_an_array():
+    value = deserialize(serialize([1, 2, 3], "binary"), "binary")
+    assert isinstance(value, numpy.ndarray) and value.tolist() == [1, 2, 3]
 
 # --- unknown celltypes -------------------------------------------------------------------------
 

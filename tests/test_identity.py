@@ -10,12 +10,16 @@ from seamless_transformer.checksum import Checksum
 from seamless_transformer.identity import (
     DERIVED_DUNDERS,
     LOAD_BEARING_DUNDERS,
+    ModulePinError,
     ORTHOGONAL_DUNDERS,
+    build_python_dict,
     code_text_checksum,
     default_argument_celltype,
     format_entry_for,
     identity_buffer,
     identity_dict,
+    module_definition,
+    package_sources,
     python_code_text,
     tf_checksum,
     value_pin,
@@ -372,3 +376,70 @@ def test_a_pin_from_a_checksum_object_and_from_its_hex_give_the_same_identity(he
     assert identity_dict(from_hex) == identity_dict(from_object)
     assert identity_buffer(from_object) == identity_buffer(from_hex)
     assert tf_checksum(from_object) == tf_checksum(from_hex)
+
+
+def _package(root, files):
+    """A package-like object over a real directory tree of `files` {relpath: source}."""
+    import types
+
+    for rel, source in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    return types.SimpleNamespace(__name__="pkg", __file__=str(root / "__init__.py"))
+
+
+def test_package_sources_leave_out_hidden_directories_and_pycache(tmp_path):
+    package = _package(tmp_path, {"__init__.py": "", "sub/m.py": "x = 1\n", ".hidden/h.py": "",
+                                  "__pycache__/c.py": ""})
+    assert package_sources(package) == {"__init__.py": "", "sub/m.py": "x = 1\n"}
+
+
+@pytest.mark.parametrize("init", [None, "mod.py"], ids=["namespace", "module-file"])
+def test_package_sources_refuse_a_package_without_an_init_file(tmp_path, init):
+    import types
+
+    (tmp_path / "mod.py").write_text("")
+    package = types.SimpleNamespace(__name__="pkg", __file__=init and str(tmp_path / init))
+    with pytest.raises(ModulePinError, match="namespace package without an __init__.py"):
+        package_sources(package)
+
+
+def test_python_dict_carries_the_buffer_of_every_argument_value():
+    _tf_dict, _tf, buffers = _python_dict({"a": 19, "b": [1]}, {})
+    assert serialize(19, "mixed") in buffers.values()
+    assert serialize([1], "mixed") in buffers.values()
+
+
+def _python_dict(arguments, celltypes):
+    return build_python_dict(language="python", code_text="a", arguments=arguments, celltypes=celltypes,
+                             modules={}, globals_={}, env=None, meta=None)
+
+
+def test_python_dict_without_directory_arguments_has_no_format_entry():
+    tf_dict, _tf, _buffers = _python_dict({"a": 1}, {})
+    assert "__format__" not in tf_dict
+
+
+def test_python_dict_with_a_directory_argument_has_its_format_entry():
+    tf_dict, _tf, _buffers = _python_dict({"a": {"x.txt": ADD_CODE}}, {"a": "folder"})
+    assert tf_dict["__format__"] == {"a": format_entry_for("folder")}
+
+
+def test_module_definition_with_a_non_str_source_is_refused():
+    with pytest.raises(ModulePinError, match="a definition is"):
+        module_definition({"language": "python", "code": {"__init__.py": "", "m.py": b"x = 1\n"}}, "pkg")
+
+
+def test_python_dict_carries_meta_as_given():
+    tf_dict, _tf, _buffers = build_python_dict(language="python", code_text="a", arguments={}, celltypes={},
+                                               modules={}, globals_={}, env=None, meta={"ncores": 2})
+    assert tf_dict["__meta__"] == {"ncores": 2}
+
+
+def test_module_definition_of_an_object_that_is_no_module_is_refused():
+    import types
+
+    impostor = types.SimpleNamespace(__name__="fake", __file__=__file__)
+    with pytest.raises(ModulePinError, match="module 'fake' cannot be shipped: it has no Python source"):
+        module_definition(impostor)

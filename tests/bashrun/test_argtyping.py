@@ -53,6 +53,13 @@ def test_rule1_directory_with_extension_is_an_error():
     )
 
 
+def test_rule2_a_dotfile_has_no_extension():
+    Path(".env").write_text("n\n")
+    assert error_of(["cat", ".env"]) == (
+        "argument #2 '.env' has no extension, so it may not be an existing file (use -g2 to disable this rule)"
+    )
+
+
 def test_rule2_existing_file_without_extension_is_an_error():
     Path("notes").write_text("n\n")
     assert error_of(["cat", "notes"]) == (
@@ -217,6 +224,14 @@ def test_a_file_newer_than_its_differing_sidecar_is_named_newer():
     assert ", and the file is newer: " in error_of(["cat", "x.txt"])
 
 
+def test_a_differing_sidecar_message_names_the_compressed_word_as_typed():
+    Path("x.txt.gz").write_bytes(gzip.compress(b"x\n"))
+    Path("x.txt.CHECKSUM").write_text(sha(b"other\n") + "\n")
+    assert error_of(["zcat", "x.txt.gz"]).endswith(
+        "refresh the sidecar with `seamless-upload x.txt.gz`; to get the sidecar's version back, run "
+        "`seamless-download x.txt.gz`")
+
+
 def test_the_commands_in_a_differing_sidecar_message_are_shell_quoted():
     Path("my x.txt").write_text("x\n")
     Path("my x.txt.CHECKSUM").write_text(sha(b"other\n") + "\n")
@@ -283,6 +298,13 @@ def test_literal_mapping_refuses_paths_outside_the_working_directory():
     )
 
 
+def test_a_metafile_outside_the_working_directory_is_refused_naming_its_path():
+    Path("../outside-meta.txt").write_text("m")
+    assert error_of(["echo hi"], metafiles=["../outside-meta.txt"]) == (
+        "argument '../outside-meta.txt' is not under the working directory; use -ms, -mx, -w or -W"
+    )
+
+
 def test_workdir_option_names_pins_from_that_root_but_keeps_local_paths(data):
     job = prepare(["cat", "data/a.txt"], RunOptions(workdir=".."))
     name = os.path.basename(os.getcwd())
@@ -314,6 +336,12 @@ def test_extension_mapping_numbers_files_and_keeps_suffixes(data):
     job = prepare(["cat", "data/a.txt", "a.npy.gz", "data"], RunOptions(mapping="extension", allow_missing_extension_files=True))
     assert sorted(job.inputs) == ["data", "file1.txt", "file2.npy.gz"]
     assert job.code == "(\ncat file1.txt file2.npy.gz data\n) > RESULT\n"
+
+
+def test_extension_mapping_gives_a_name_ending_in_a_dot_no_suffix():
+    Path("notes.").write_text("n\n")
+    job = prepare(["cat", "notes."], RunOptions(mapping="extension", allow_files_without_extension=True))
+    assert list(job.inputs) == ["file1"]
 
 
 def test_reserved_pin_name_is_an_error():

@@ -1,4 +1,6 @@
-"""Outputs never pass through memory: a 300 MB result is stored and written with a flat peak RSS."""
+"""Outputs never pass through memory: a 160 MB result is stored and written with a flat peak RSS.
+
+A computing seamless-run peaks near 85 MiB whatever the size: a tenth of the result held in memory breaks the limit."""
 
 import os
 import shutil
@@ -7,7 +9,7 @@ import subprocess
 
 import pytest
 
-SIZE = 300_000_000
+SIZE = 160_000_000
 RSS_LIMIT = 100 * 2**20
 
 
@@ -28,13 +30,13 @@ def seamless_run():
     return path
 
 
-def test_a_300_mb_output_file_is_computed_and_written_with_a_flat_peak_rss(seamless_run):
+def test_a_160_mb_output_file_is_computed_and_written_with_a_flat_peak_rss(seamless_run):
     rss = _peak_rss(seamless_run, f"head -c {SIZE} /dev/zero > big.bin")
     assert os.path.getsize("big.bin") == SIZE
     assert rss < RSS_LIMIT, f"peak RSS {rss / 2**20:.0f} MiB"
 
 
-def test_a_300_mb_output_file_is_written_from_the_cache_with_a_flat_peak_rss(seamless_run):
+def test_a_160_mb_output_file_is_written_from_the_cache_with_a_flat_peak_rss(seamless_run):
     command = f"head -c {SIZE} /dev/zero > big.bin"
     _peak_rss(seamless_run, command)
     os.unlink("big.bin")
@@ -43,7 +45,7 @@ def test_a_300_mb_output_file_is_written_from_the_cache_with_a_flat_peak_rss(sea
     assert rss < RSS_LIMIT, f"peak RSS {rss / 2**20:.0f} MiB"
 
 
-def test_a_300_mb_file_of_an_output_directory_is_written_from_the_cache_with_a_flat_peak_rss(seamless_run):
+def test_a_160_mb_file_of_an_output_directory_is_written_from_the_cache_with_a_flat_peak_rss(seamless_run):
     command = f"mkdir -p out && head -c {SIZE} /dev/zero > out/big.bin"
     _peak_rss(seamless_run, "-cp", "out/", command)
     shutil.rmtree("out")

@@ -60,10 +60,15 @@ def test_meta_pins_reach_the_executed_job_but_not_the_identity():
     assert get_storage().get_buffer(result) == b"5\n"
 
 
-def test_a_strict_submission_with_other_execution_dunders_does_not_join_a_running_job(tmp_path):
+def _gated(tmp_path):
+    """(gate file, prepared job, submitted Job): the job runs until the gate file exists."""
     go = tmp_path / "go"
     job = prepared(f"while [ ! -e {go} ]; do sleep 0.05; done; echo done")
-    running = engine.submit(job.tf_dict, job.tf_checksum)
+    return go, job, engine.submit(job.tf_dict, job.tf_checksum)
+
+
+def test_a_strict_submission_with_other_execution_dunders_does_not_join_a_running_job(tmp_path):
+    go, job, running = _gated(tmp_path)
     try:
         other = dict(job.tf_dict, __meta__={"ncores": 2})
         with pytest.raises(StrictDunderError, match="already running with different execution dunders"):
@@ -73,3 +78,37 @@ def test_a_strict_submission_with_other_execution_dunders_does_not_join_a_runnin
     finally:
         go.touch()
     assert running.result(timeout=60) is not None
+
+
+class _ElsewhereBackend:
+    """A backend that is not InProcess: it runs each job in a thread and reports through `done`."""
+
+    def submit(self, job, done):
+        from seamless_transformer.engine.backend import InProcess
+
+        InProcess(engine._execute_here).submit(job, done)
+
+    def cancel(self, job):
+        pass
+
+    def close(self, wait=True):
+        pass
+
+
+def test_a_job_run_here_on_another_backend_reports_its_result_back():
+    job = prepared("echo on a backend")
+    engine.set_backend(_ElsewhereBackend())
+    try:
+        result = engine.run_here(job.tf_dict, job.tf_checksum).result(timeout=60)
+    finally:
+        engine.set_backend(None)
+    assert get_storage().get_buffer(result) == b"on a backend\n"
+
+
+def test_cancel_reports_whether_it_stopped_the_job(tmp_path):
+    go, _job, started = _gated(tmp_path)
+    try:
+        assert started.cancel() is True
+    finally:
+        go.touch()
+    assert started.cancel() is False

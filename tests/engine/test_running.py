@@ -177,3 +177,15 @@ def test_cancel_running_sees_a_job_that_started_just_before():
         outcomes = running.cancel_running(TF)  # no entry yet: it is written after DEFER_SECONDS
     assert outcomes == [(os.getpid(), True)]
     assert called.is_set()
+
+
+def test_a_registration_younger_than_the_deferral_gets_no_entry(monkeypatch):
+    monkeypatch.setattr(running, "DEFER_SECONDS", 3600.0)
+    with running.registered(TF, lambda: None):
+        running._write_due_entries()
+        assert not os.path.exists(entry_path())
+
+
+def test_the_start_time_of_a_process_that_is_gone_is_unknown():
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert running._start_time(int(proc.stdout)) == "?"

@@ -272,10 +272,11 @@ def test_deep_result_golden_index_checksum(ws):
     assert Checksum.of(buffer) == "7df6025c93491813236301bb70c102f28929d755390b7bac1bbfb5150e7e342c"
 
 
-def test_deep_celltype_requires_a_result_directory(ws):
+@pytest.mark.parametrize("celltype", ["deepfolder", "folder", "deepcell"])
+def test_deep_celltype_requires_a_result_directory(ws, celltype):
     _result(ws, b"x\n")
     with pytest.raises(TransformationError, match="must be a directory"):
-        collect_result(str(ws), "deepfolder")
+        collect_result(str(ws), celltype)
 
 
 # ------------------------------------------------------------ verified inputs

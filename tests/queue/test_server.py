@@ -127,6 +127,13 @@ def test_an_undo_record_without_a_cached_result_fails(queue, capsys):
     assert err.endswith("seamless-queue: job 1 failed: no cached result to undo\n")
 
 
+def test_quiet_still_reports_a_failed_job(queue, capsys):
+    qsubmit(capsys, "--undo", "echo x > o.txt")
+    code, err = serve(queue, quiet=True)
+    assert code == 1
+    assert err == "seamless-queue: job 1 failed: no cached result to undo\n"
+
+
 def test_identical_failing_jobs_both_report_the_failure(queue, capsys, tmp_path, monkeypatch):
     for name in ("a", "b"):
         (tmp_path / name).mkdir()

@@ -284,6 +284,11 @@ def test_a_non_busy_error_is_raised_without_a_retry():
     assert len(calls) == 1
 
 
+def test_a_failing_write_raises_the_sqlite_error_unchanged(db):
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        db._write(lambda conn: conn.execute("INSERT INTO no_such_table VALUES (1)"))
+
+
 def test_put_metadata_is_refused_when_the_recorded_metadata_has_another_result(db):
     db.put_metadata(TF, RES, {"n": 1})
     db.put_transformation(TF, OTHER)  # the transformation row now agrees with the new call

@@ -124,6 +124,25 @@ def test_gz_buffer_is_read_decompressed(tmp_path):
     assert store.file_path(HELLO_CS) is None
 
 
+def test_gz_buffer_without_bufferlength_is_read_without_a_warning(tmp_path, caplog):
+    BufferDir(tmp_path / "s").put(b"x")
+    (tmp_path / "s" / "58").mkdir()
+    (tmp_path / "s" / "58" / f"{HELLO_CS}.gz").write_bytes(gzip.compress(HELLO))
+    with caplog.at_level(logging.WARNING):
+        assert BufferDir(tmp_path / "s").get(HELLO_CS) == HELLO
+    assert caplog.records == []
+
+
+def test_gz_buffer_whose_length_differs_from_its_bufferlength_is_logged(tmp_path, caplog):
+    BufferDir(tmp_path / "s").put(b"x")
+    (tmp_path / "s" / "58").mkdir()
+    (tmp_path / "s" / "58" / f"{HELLO_CS}.gz").write_bytes(gzip.compress(HELLO))
+    (tmp_path / "s" / "58" / f"{HELLO_CS}.BUFFERLENGTH").write_text("7")
+    with caplog.at_level(logging.WARNING):
+        BufferDir(tmp_path / "s").get(HELLO_CS)
+    assert "length 6 differs from .BUFFERLENGTH 7" in caplog.text
+
+
 def test_zst_buffer_is_read_decompressed(tmp_path):
     import zstandard
 
@@ -148,12 +167,30 @@ def test_corrupted_buffer_is_not_served_and_is_logged(tmp_path, caplog):
     assert "does not match its checksum" in caplog.text
 
 
-def test_corrupted_buffer_is_repaired_by_the_next_put(tmp_path):
+def test_an_intact_buffer_is_valid(tmp_path):
+    store = BufferDir(tmp_path / "s")
+    store.put(HELLO)
+    assert store.has_valid(HELLO_CS)
+
+
+def _corrupted_store(tmp_path):
+    """(store, stored file of HELLO), the file overwritten by other bytes."""
     store = BufferDir(tmp_path / "s")
     store.put(HELLO)
     target = tmp_path / "s" / "58" / HELLO_CS
     os.chmod(target, 0o644)
     target.write_bytes(b"jello\n")
+    return store, target
+
+
+def test_a_corrupted_buffer_is_not_valid_and_is_discarded(tmp_path):
+    store, target = _corrupted_store(tmp_path)
+    assert not store.has_valid(HELLO_CS)
+    assert not target.exists()
+
+
+def test_corrupted_buffer_is_repaired_by_the_next_put(tmp_path):
+    store, _target = _corrupted_store(tmp_path)
     assert store.get(HELLO_CS) is None
     store.put(HELLO)
     assert store.get(HELLO_CS) == HELLO
@@ -263,3 +300,24 @@ def test_a_killed_writer_leaves_only_an_ignored_temp_file(tmp_path):
     assert not store.has(cs) and store.get(cs) is None
     store.put(data)
     assert store.get(cs) == data
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_write_removes_stale_temp_files_of_dead_writers_and_nothing_else(tmp_path):
+    store = BufferDir(tmp_path / "s")
+    prefix = tmp_path / "s" / HELLO_CS[:2]
+    prefix.mkdir(parents=True)
+    dead = _dead_pid()
+    stale = prefix / f"{HELLO_CS}-{dead}-0123456789abcdef"
+    foreign = prefix / f"notes-{dead}-0123456789abcdef"
+    for path in (stale, foreign):
+        path.write_bytes(b"partial")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    store.put(HELLO)
+    assert not stale.exists()
+    assert foreign.exists()

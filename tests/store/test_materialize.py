@@ -8,7 +8,7 @@ import pytest
 
 from seamless_transformer.checksum import Checksum
 from seamless_transformer.store import materialize
-from seamless_transformer.errors import UsageError
+from seamless_transformer.errors import ChecksumMismatchError, UsageError
 from seamless_transformer.store.storage import get_storage
 
 HELLO = Checksum("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
@@ -16,7 +16,8 @@ HELLO = Checksum("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be
 
 @pytest.mark.parametrize(
     "text, value",
-    [("100 MB", 100_000_000), ("500MB", 500_000_000), ("1.5 kB", 1500), ("2 KiB", 2048), ("17", 17), ("3 B", 3)],
+    [("100 MB", 100_000_000), ("500MB", 500_000_000), ("1.5 kB", 1500), ("2 KiB", 2048), ("17", 17), ("3 B", 3),
+     ("1 GiB", 2**30)],
 )
 def test_sizes_use_decimal_units_unless_binary_ones_are_named(text, value):
     assert materialize.parse_size(text) == value
@@ -91,17 +92,84 @@ def test_swap_in_directory_replaces_the_old_contents(tmp_path):
     assert os.listdir(tmp_path / "top") == ["d"]
 
 
-def test_a_tampered_buffer_is_never_placed(tmp_path):
+def _tampered_storage():
+    """The storage, with the stored file of HELLO overwritten by other bytes."""
     storage = get_storage()
     storage.put_buffer(b"hello\n")
     path = storage.buffer_path(HELLO)
     os.chmod(path, 0o644)
     with open(path, "wb") as f:
         f.write(b"tampered\n")
+    return storage
+
+
+def test_a_tampered_buffer_is_never_placed(tmp_path):
+    storage = _tampered_storage()
     storage._memory._data.clear()
     with pytest.raises(KeyError):
         materialize.place_file(str(tmp_path / "out.txt"), HELLO, storage)
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_a_hard_link_to_a_tampered_buffer_is_refused_and_leaves_no_temp_file(tmp_path):
+    storage = _tampered_storage()
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(ChecksumMismatchError):
+        materialize.place_file(str(tmp_path / "dir" / "out.txt"), HELLO, storage, link="hardlink")
+    assert os.listdir(tmp_path / "dir") == []
+
+
+def test_fetch_gives_the_stored_buffer():
+    storage = get_storage()
+    cs = storage.put_buffer(b"hello\n")
+    assert materialize.fetch(cs, storage) == b"hello\n"
+
+
+def test_removing_unlisted_files_also_removes_the_directories_left_empty(tmp_path):
+    storage = get_storage()
+    storage.put_buffer(b"hello\n")
+    target = tmp_path / "d"
+    (target / "old" / "deeper").mkdir(parents=True)
+    (target / "old" / "deeper" / "stale.txt").write_text("old")
+    materialize.place_directory(str(target), {"h.txt": HELLO}, storage, remove_unlisted=True)
+    assert sorted(os.listdir(target)) == ["h.txt"]
+
+
+def test_place_file_repairs_a_differing_file(tmp_path):
+    get_storage().put_buffer(b"hello\n")
+    target = tmp_path / "out.txt"
+    target.write_bytes(b"jello\n")
+    assert materialize.place_file(str(target), HELLO, get_storage(), policy="repair")
+    assert target.read_bytes() == b"hello\n"
+
+
+def test_place_file_verify_refuses_a_differing_file_and_keeps_it(tmp_path):
+    get_storage().put_buffer(b"hello\n")
+    target = tmp_path / "out.txt"
+    target.write_bytes(b"jello\n")
+    with pytest.raises(UsageError, match="differs from its checksum"):
+        materialize.place_file(str(target), HELLO, get_storage(), policy="verify")
+    assert target.read_bytes() == b"jello\n"
+
+
+def test_a_symlinked_subdirectory_of_an_existing_directory_is_refused_before_anything_is_written(tmp_path):
+    get_storage().put_buffer(b"hello\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "d").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "d" / "sub")
+    with pytest.raises(UsageError):
+        materialize.place_directory(str(tmp_path / "d"), {"a.txt": HELLO, "sub/h.txt": HELLO}, get_storage())
+    assert sorted(os.listdir(tmp_path / "d")) == ["sub"]
+    assert os.listdir(tmp_path / "elsewhere") == []
+
+
+def test_removing_a_symlink_to_a_directory_removes_only_the_link(tmp_path):
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "keep.txt").write_text("k")
+    os.symlink(tmp_path / "target", tmp_path / "link")
+    materialize.remove_path(str(tmp_path / "link"))
+    assert not os.path.lexists(tmp_path / "link")
+    assert (tmp_path / "target" / "keep.txt").exists()
 
 
 def _upload_three_files(stderr):

@@ -453,6 +453,27 @@ def test_invalid_index_sidecar_is_a_usage_error(tmp_path):
         read_index_sidecar(tmp_path / "d.INDEX")
 
 
+
+def test_index_sidecar_with_a_dotdot_key_is_refused_naming_it(tmp_path):
+    _write(tmp_path / "d.INDEX", f'{{"../escape.txt": "{HELLO}"}}\n'.encode())
+    with pytest.raises(UsageError, match=r"d\.INDEX: unsafe path '\.\./escape\.txt'"):
+        read_index_sidecar(tmp_path / "d.INDEX")
+
+
+def test_retiring_sidecars_removes_both_before_new_content(tmp_path):
+    _write(tmp_path / "d.CHECKSUM", (GOLDEN_DIR + "\n").encode())
+    _write(tmp_path / "d.INDEX", GOLDEN_INDEX)
+    paths.retire_sidecars(str(tmp_path / "d"), HELLO)
+    assert not os.path.exists(tmp_path / "d.CHECKSUM") and not os.path.exists(tmp_path / "d.INDEX")
+
+
+def test_retiring_sidecars_keeps_them_when_they_name_the_new_content(tmp_path):
+    _write(tmp_path / "d.CHECKSUM", (GOLDEN_DIR + "\n").encode())
+    _write(tmp_path / "d.INDEX", GOLDEN_INDEX)
+    paths.retire_sidecars(str(tmp_path / "d"), GOLDEN_DIR)
+    assert os.path.exists(tmp_path / "d.CHECKSUM") and os.path.exists(tmp_path / "d.INDEX")
+
+
 # --- upload -----------------------------------------------------------------------------------
 
 
@@ -499,3 +520,8 @@ def test_upload_golden_directory_returns_its_checksum(tmp_path):
     assert upload_path(_golden_dir(tmp_path / "d"), get_storage()) == GOLDEN_DIR
     with open(_stored_file(GOLDEN_DIR), "rb") as f:
         assert f.read() == GOLDEN_INDEX
+
+
+def test_a_name_of_246_bytes_has_room_for_its_sidecar_and_247_has_not(tmp_path):
+    assert not paths.sidecar_too_long(str(tmp_path / ("a" * 246)))
+    assert paths.sidecar_too_long(str(tmp_path / ("a" * 247)))

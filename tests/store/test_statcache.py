@@ -28,6 +28,28 @@ def test_memo_answers_while_stat_is_unchanged(tmp_path):
     assert statcache.get_cached_checksum(path, os.stat(path)) == HEX_A
 
 
+def test_memo_answers_in_another_thread_than_the_one_that_wrote_it(tmp_path):
+    import threading
+
+    path = _write(tmp_path / "f")
+    statcache.put_cached_checksum(path, os.stat(path), HEX_A)
+    found = []
+    reader = threading.Thread(target=lambda: found.append(statcache.get_cached_checksum(path, os.stat(path))))
+    reader.start()
+    reader.join(60)
+    assert found == [HEX_A]
+
+
+def test_reset_closes_the_connection_of_this_process(tmp_path):
+    path = _write(tmp_path / "f")
+    statcache.put_cached_checksum(path, os.stat(path), HEX_A)
+    with statcache._lock:
+        conn = statcache._connect()
+    statcache._reset()
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")
+
+
 def test_memo_misses_after_the_file_changes(tmp_path):
     path = _write(tmp_path / "f")
     statcache.put_cached_checksum(path, os.stat(path), HEX_A)

@@ -51,6 +51,31 @@ def test_missing_buffer_raises_cache_miss_with_the_checksum():
     assert str(info.value) == f"buffer {'ab' * 32} not available"
 
 
+def test_a_stored_buffer_beyond_the_memory_is_valid():
+    storage = get_storage()
+    cs = storage.put_buffer(os.urandom(MEMORY_ITEM_LIMIT))
+    assert storage.has_valid_buffer(cs)
+
+
+def test_a_trivial_buffer_is_valid_without_storage():
+    assert get_storage().has_valid_buffer(Checksum.of(b""))
+
+
+def test_an_absent_buffer_without_servers_is_not_valid():
+    assert not get_storage().has_valid_buffer("ab" * 32)
+
+
+def test_an_absent_buffer_is_not_valid_without_persistence(isolated_env):
+    (isolated_env / "seamless.yaml").write_text("- persistent: false\n")
+    assert not get_storage().has_valid_buffer("ab" * 32)
+
+
+def test_leaf_parents_are_remembered_in_the_database():
+    storage = get_storage()
+    storage.put_leaves(TF, [HELLO_CS])
+    assert storage.get_leaf_parents(HELLO_CS) == [TF]
+
+
 def test_trivial_buffers_need_no_storage():
     storage = get_storage()
     assert storage.get_buffer(Checksum.of(b"{}\n")) == b"{}\n"
@@ -107,6 +132,14 @@ def test_small_buffers_are_served_from_memory(tmp_path, monkeypatch):
     storage.put_buffer(HELLO)
     os.unlink(tmp_path / "c" / "__TOPLEVEL__" / "58" / HELLO_CS)
     assert storage.get_buffer(HELLO_CS) == HELLO
+
+
+def test_a_buffer_just_below_1_mib_is_served_from_memory():
+    storage = get_storage()
+    data = os.urandom((1 << 20) - 1)
+    cs = storage.put_buffer(data)
+    os.unlink(storage.buffer_path(cs))
+    assert storage.get_buffer(cs) == data
 
 
 def test_big_buffers_are_not_kept_in_memory(tmp_path, monkeypatch):
