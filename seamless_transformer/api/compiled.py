@@ -143,8 +143,8 @@ class CompiledTransformer:
 
     @staticmethod
     def _check_metavar(name, value):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise TypeError(f"metavars.{name} must be a non-negative int, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
+            raise TypeError(f"metavars.{name} must be an int from 0 to 4294967295 (an unsigned int), not {value!r}")
         return value
 
     @staticmethod
@@ -176,7 +176,7 @@ class CompiledTransformer:
             raise TypeError(f"transform() missing input: '{missing[0]}'")
         return {n: bound[n] for n in names}
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, /, *args, **kwargs):  # positional-only: an input may be called "self"
         tf = CompiledTransformation(self, self._bind(args, kwargs))
         return tf.run() if self._direct else tf
 

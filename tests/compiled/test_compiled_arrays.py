@@ -255,3 +255,28 @@ int transform(unsigned int N, unsigned int maxK, const double *x, unsigned int *
 """
     with pytest.raises(TransformationError, match="reported K = 3, more than maxK = 2"):
         make("c", POSITIONS_SCHEMA, code, maxK=2)(x=np.ones(3)).run()
+
+
+def test_a_ragged_list_is_one_line_naming_the_parameter():
+    with pytest.raises(TransformationError) as info:
+        make("c", DOT_SCHEMA, DOT_C)(a=[[1.0, 2.0], [3.0]], b=np.ones(2)).run()
+    assert "input 'a': cannot be read as float64" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_max_metavar_beyond_an_unsigned_int_is_refused_when_set():
+    tf = make("c", POSITIONS_SCHEMA, POSITIONS_C)
+    with pytest.raises(TypeError, match="metavars.maxK must be an int from 0 to 4294967295"):
+        tf.metavars.maxK = 2**32
+
+
+def test_a_max_metavar_beyond_an_unsigned_int_in_a_transformation_names_it():
+    tf = make("c", POSITIONS_SCHEMA, POSITIONS_C)
+    tf.meta = {"metavars": {"maxK": 2**32}}  # as a transformation dict from elsewhere may hold it
+    with pytest.raises(TransformationError, match="needs metavars.maxK"):
+        tf(x=np.ones(3)).run()
+
+
+def test_an_input_called_self_can_be_given_by_keyword():
+    schema = "inputs: [{name: self, dtype: int32}]\noutputs: [{name: r, dtype: int32}]\n"
+    code = '#include "transform.h"\nint transform(int32_t self, int32_t *r) { *r = self; return 0; }\n'
+    assert make("c", schema, code)(self=3).run() == 3

@@ -2,6 +2,7 @@
 builder that lost the race."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -74,17 +75,66 @@ def test_two_processes_building_the_same_module_at_once_both_succeed(tmp_path):
     assert leftovers == []
 
 
-def test_a_damaged_module_directory_is_rebuilt(tmp_path):
+def _module_dir_built_elsewhere(tmp_path, code) -> str:
+    """Build the add example with `code` in another process; the module directory it made."""
     from seamless_transformer.config import cache_dir
 
-    code = _unique_code()
     out, _err = _run_elsewhere(tmp_path, code, "build").communicate(timeout=120)
     assert out == "42\n"
-    newest = max((os.path.join(cache_dir("compiled"), n) for n in os.listdir(cache_dir("compiled"))),
-                 key=os.path.getmtime)
+    return max((os.path.join(cache_dir("compiled"), n) for n in os.listdir(cache_dir("compiled"))),
+               key=os.path.getmtime)
+
+
+def _module_file_in(directory) -> str:
+    (name,) = [n for n in os.listdir(directory) if n.endswith(".so")]
+    return os.path.join(directory, name)
+
+
+def test_a_damaged_module_directory_is_rebuilt(tmp_path):
+    code = _unique_code()
+    newest = _module_dir_built_elsewhere(tmp_path, code)
     for name in os.listdir(newest):
         os.remove(os.path.join(newest, name))
     assert make("c", ADD_SCHEMA, code)(a=2, b=2).run() == 4
+
+
+def test_a_truncated_module_in_the_cache_is_rebuilt(tmp_path):
+    code = _unique_code()
+    module_file = _module_file_in(_module_dir_built_elsewhere(tmp_path, code))
+    os.truncate(module_file, 100)
+    assert make("c", ADD_SCHEMA, code)(a=2, b=2).run() == 4
+
+
+def test_a_module_planted_in_the_cache_is_not_loaded(tmp_path):
+    from seamless_transformer.execution.compiled.build import build_module
+    from seamless_transformer.execution.compiled.languages import get_compilation
+    from seamless_transformer.execution.compiled.schema import header_of
+
+    code = _unique_code()
+    directory = _module_dir_built_elsewhere(tmp_path, code)
+    planted = [{"name": "main", "language": "c", "code": code.replace("a + b", "a * b"),
+                "compilation": get_compilation("c")}]
+    (tmp_path / "plant").mkdir()
+    name = "_seamless_compiled_" + os.path.basename(directory)[:32]  # loads under the adder's key
+    shutil.copyfile(build_module(planted, header_of(ADD_SCHEMA), name, str(tmp_path / "plant")),
+                    _module_file_in(directory))
+    assert make("c", ADD_SCHEMA, code)(a=3, b=3).run() == 6
+
+
+@pytest.mark.parametrize("damage", ["writable by others", "owned by another user"])
+def test_a_module_directory_another_user_may_write_is_refused(tmp_path, damage):
+    from seamless.transformer import TransformationError
+
+    code = _unique_code()
+    directory = _module_dir_built_elsewhere(tmp_path, code)
+    if damage == "writable by others":
+        os.chmod(directory, 0o777)
+    elif os.getuid() != 0:
+        pytest.skip("only root can give a directory to another user")
+    else:
+        os.chown(directory, 65534, 65534)
+    with pytest.raises(TransformationError, match="refusing the compiled module in"):
+        make("c", ADD_SCHEMA, code)(a=2, b=2).run()
 
 
 def test_seamless_run_transformation_runs_a_compiled_transformation_by_checksum(tmp_path):

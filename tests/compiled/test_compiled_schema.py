@@ -88,11 +88,33 @@ def test_header_is_read_only():
     ("inputs: [{name: a, dtype: int32, shape: [3, N]}]\n", "wildcard"),
     ("inputs: []\nextra: 1\n", "extra"),
     ("inputs: [\n", "YAML"),
-    ("inputs: [{name: double, dtype: int32}]\n", "C keyword"),
+    ("inputs: [{name: double, dtype: int32}]\n", "reserved C/C++ name"),
     ("inputs: [{name: a, dtype: int32}, {name: a, dtype: int32}]\n", "used twice"),
     ("inputs: [{name: N, dtype: int32}, {name: x, dtype: int32, shape: [N]}]\n", "used twice"),
 ])
 def test_invalid_schema_is_refused_when_set_with_one_line(schema, words):
+    _assert_refused(schema, words)
+
+
+STRUCT = "{fields: [{name: x, dtype: int32}]}"
+
+
+@pytest.mark.parametrize("schema, words", [
+    ("inputs: [{name: int32_t, dtype: int32}]\n", "'int32_t' is a reserved"),  # stdint.h
+    ("inputs: [{name: 'true', dtype: int32}]\n", "'true' is a reserved"),  # stdbool.h
+    ("inputs: [{name: _Bool, dtype: int32}]\n", "'_Bool' is a reserved"),  # C11
+    ("inputs: [{name: class, dtype: int32}]\n", "'class' is a reserved"),  # C++ includes the header
+    ("inputs: [{name: x, dtype: int32, shape: [uint8_t]}]\n", "'uint8_t' is a reserved"),
+    (f"inputs: [{{name: p, dtype: {STRUCT}}}, {{name: PStruct, dtype: int32}}]\n", "'PStruct' is a reserved"),
+    (f"inputs: [{{name: a_b, dtype: {STRUCT}}}, {{name: a__b, dtype: {STRUCT}}}]\n", "same C type name ABStruct"),
+    ("inputs: [{name: p, dtype: {fields: [{name: x, dtype: int32}, {name: x, dtype: int8}]}}]\n", "field 'x' twice"),
+    ("inputs: [{name: p, dtype: {fields: [{name: int64_t, dtype: int32}]}}]\n", "field 'int64_t' of 'p'"),
+])
+def test_a_name_that_clashes_with_the_headers_own_names_is_refused(schema, words):
+    _assert_refused(schema, words)
+
+
+def _assert_refused(schema, words):
     from seamless.transformer import CompiledTransformer
 
     tf = CompiledTransformer("c")

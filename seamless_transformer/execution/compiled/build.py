@@ -14,7 +14,9 @@ Module cache: in this process (a dict), and on disk in
 `${XDG_CACHE_HOME:-~/.cache}/seamless/compiled/<key>/`, where key = sha256 of the canonical JSON of
 the completed objects, the header, the link options, the Python ABI, the platform and the CPU. A module
 directory is built under a temporary name and renamed into place, so a reader never sees half of
-one; a process that loses the race to build the same key uses the winner's.
+one; a process that loses the race to build the same key uses the winner's. A module is loaded only
+when its sha256 matches the one written at build time (else it is rebuilt) and its directory belongs
+to this user and nobody else may write it (else TransformationError: it may have been planted).
 """
 
 import functools
@@ -24,6 +26,7 @@ import os
 import platform
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -37,6 +40,7 @@ from ...errors import TransformationError
 _modules: dict = {}  # key -> loaded extension module
 _locks: dict = {}
 _locks_lock = threading.Lock()
+DIGEST_FILE = "module.sha256"  # the sha256 of the built module, checked before it is loaded
 
 
 def module_key(objects: list, header: str) -> str:
@@ -95,12 +99,14 @@ def get_module(objects: list, header: str):
             return module, 0.0
         directory = cache_dir("compiled", key)
         elapsed = 0.0
-        if not os.path.exists(_module_file(directory, key)):
+        if not _intact(directory, key):
             started = time.perf_counter()
-            if os.path.isdir(directory) and not os.path.exists(_module_file(directory, key)):
-                shutil.rmtree(directory, ignore_errors=True)  # damaged: not made by a rename
+            if os.path.isdir(directory):
+                shutil.rmtree(directory, ignore_errors=True)  # damaged, or not made by a rename
             _build_into_place(objects, header, key, directory)
             elapsed = time.perf_counter() - started
+            if not _intact(directory, key):  # a directory that is not ours took the place
+                raise TransformationError(f"the module in {directory} is not the one built: remove it to rebuild")
         module = _load(directory, key)
         _modules[key] = module
         return module, elapsed
@@ -117,6 +123,36 @@ def _module_name(key: str) -> str:
 
 def _module_file(directory: str, key: str) -> str:
     return os.path.join(directory, _module_name(key) + sysconfig.get_config_var("EXT_SUFFIX"))
+
+
+def _digest(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _check_private(directory: str) -> None:
+    """Refuse a module directory that is a link, another user's, or writable by others: the
+    module in it may be planted."""
+    info = os.lstat(directory)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise TransformationError(
+            f"refusing the compiled module in {directory}: its directory must be owned by uid "
+            f"{os.getuid()} and writable by nobody else (owner uid {info.st_uid}, mode {info.st_mode & 0o777:o}"
+            f"{', a symbolic link' if stat.S_ISLNK(info.st_mode) else ''}); remove it to rebuild")
+
+
+def _intact(directory: str, key: str) -> bool:
+    """Whether the module of `key` is in the cache and is the bytes that were built (its sha256
+    is written next to it at build time). TransformationError for a directory it must not trust."""
+    module_file = _module_file(directory, key)
+    if not os.path.exists(module_file):
+        return False
+    _check_private(directory)
+    try:
+        with open(os.path.join(directory, DIGEST_FILE)) as f:
+            return f.read().strip() == _digest(module_file)
+    except OSError:
+        return False
 
 
 def _load(directory: str, key: str):
@@ -143,6 +179,8 @@ def _build_into_place(objects, header, key, directory):
         with tempfile.TemporaryDirectory(prefix="seamless-build-") as builddir:
             built = build_module(objects, header, _module_name(key), builddir)
             shutil.copy2(built, _module_file(staging, key))
+        with open(os.path.join(staging, DIGEST_FILE), "w") as f:
+            f.write(_digest(_module_file(staging, key)) + "\n")
         try:
             os.rename(staging, directory)
         except OSError:

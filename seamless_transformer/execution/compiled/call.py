@@ -25,6 +25,16 @@ def _numpy():
 
 def _as_array(param, value, expected):
     """`value` as an array of dtype `expected` (same shape), or CompiledCallError."""
+    try:
+        return _convert(param, value, expected)
+    except (ValueError, TypeError, OverflowError) as exc:  # ragged lists, tuples for a struct...
+        if isinstance(exc, CompiledCallError):
+            raise
+        raise CompiledCallError(f"input '{param.name}': cannot be read as {dtype_label(param.dtype)}: "
+                                f"{' '.join(str(exc).split())}") from None
+
+
+def _convert(param, value, expected):
     np = _numpy()
     label = dtype_label(param.dtype)
     if expected.names is not None:  # a struct: same fields of the same types, in any layout
@@ -124,9 +134,9 @@ def _maxima(output_wildcards, metavars: dict) -> dict:
     result = {}
     for wildcard in output_wildcards:
         value = metavars.get("max" + wildcard)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
             raise CompiledCallError(f"output-only wildcard {wildcard} needs metavars.max{wildcard} "
-                                    f"(a non-negative int), got {value!r}")
+                                    f"(an int from 0 to 4294967295, an unsigned int), got {value!r}")
         result[wildcard] = value
     return result
 

@@ -5,6 +5,7 @@ only adds the one-line errors and the numpy side (dtypes with C struct alignment
 """
 
 import functools
+import re
 
 SCALAR_NUMPY = {
     "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
@@ -41,30 +42,62 @@ def load_signature(schema_text: str):
         signature = sig.Signature.from_dict(data)
     except (TypeError, ValueError) as exc:
         raise SchemaError(f"invalid schema: {exc}") from None
-    _check_names(signature)
+    _check_names(signature, sig.generate_header(signature))
     return signature
 
 
 C_KEYWORDS = frozenset("""auto bool break case char const continue default do double else enum extern float for
 goto if inline int long register restrict return short signed sizeof static struct switch typedef union
 unsigned void volatile while transform""".split())
+# Also taken: C11 keywords, C++ keywords (C++ code includes transform.h), the names that the header's
+# includes (stdint.h, stdbool.h) define, and the reserved forms (_Upper..., __...).
+RESERVED_NAMES = C_KEYWORDS | frozenset("""true false NULL alignas alignof and and_eq asm bitand bitor catch
+char8_t char16_t char32_t class compl concept consteval constexpr constinit const_cast co_await co_return
+co_yield decltype delete dynamic_cast explicit export friend mutable namespace new noexcept not not_eq
+nullptr operator or or_eq private protected public reinterpret_cast requires static_assert static_cast
+template this thread_local throw try typeid typename using virtual wchar_t xor xor_eq size_t ptrdiff_t
+intptr_t uintptr_t intmax_t uintmax_t""".split()) | frozenset(
+    f"{u}int{kind}{bits}_t" for u in ("", "u") for kind in ("", "_least", "_fast") for bits in (8, 16, 32, 64))
 
 
-def _check_names(signature):
-    """Names that would make the header fail to compile: C keywords, one name used twice."""
+def _reserved(name: str, typedefs) -> bool:
+    return name in RESERVED_NAMES or name in typedefs or name.startswith("__") or (
+        name[:1] == "_" and name[1:2].isupper())
+
+
+def _check_names(signature, header: str):
+    """Names that would make the header fail to compile: reserved words and the header's own type
+    names, one name used twice (parameters, wildcards, or the fields of one struct)."""
+    typedefs = re.findall(r"\b(\w+)(?:\[[^]]*\])*;$", "\n".join(
+        line for line in header.splitlines() if line.startswith(("typedef", "}"))), re.M)
+    if len(set(typedefs)) != len(typedefs):
+        raise SchemaError(f"invalid schema: two parameters give the same C type name {_first_twice(typedefs)}")
     seen = set()
     wildcards = signature.input_wildcards + signature.output_wildcards
     for name in [p.name for p in signature.inputs + signature.outputs] + list(wildcards) + [
             "max" + w for w in signature.output_wildcards]:
-        if name in C_KEYWORDS:
-            raise SchemaError(f"invalid schema: '{name}' is a C keyword and cannot be a parameter or wildcard name")
+        if _reserved(name, typedefs):
+            raise SchemaError(f"invalid schema: '{name}' is a reserved C/C++ name and cannot be a parameter or wildcard name")
         if name in seen:
             raise SchemaError(f"invalid schema: the name '{name}' is used twice (parameters and wildcards share one namespace)")
         seen.add(name)
     for param in signature.inputs + signature.outputs:
-        for field in getattr(param.dtype, "fields", None) or ():
-            if field.name in C_KEYWORDS:
-                raise SchemaError(f"invalid schema: struct field '{field.name}' of '{param.name}' is a C keyword")
+        _check_fields(param.name, param.dtype, typedefs)
+
+
+def _check_fields(owner: str, dtype, typedefs):
+    names = [field.name for field in getattr(dtype, "fields", None) or ()]
+    for name in names:
+        if _reserved(name, typedefs):
+            raise SchemaError(f"invalid schema: struct field '{name}' of '{owner}' is a reserved C/C++ name")
+    if len(set(names)) != len(names):
+        raise SchemaError(f"invalid schema: struct '{owner}' has the field '{_first_twice(names)}' twice")
+    for field in getattr(dtype, "fields", None) or ():
+        _check_fields(f"{owner}.{field.name}", field.dtype, typedefs)
+
+
+def _first_twice(names):
+    return next(name for i, name in enumerate(names) if name in names[:i])
 
 
 @functools.lru_cache(maxsize=256)
