@@ -5,13 +5,12 @@ hands in: the engine's `resolve_buffer`, which with `fingertip` recomputes a mis
 the transformation that produced it. This layer never calls back into the engine itself.
 """
 
-import types
 from dataclasses import dataclass, field
 
 from ..celltypes import DEEP_CELLTYPES, deserialize, serialize
 from ..checksum import Checksum
 from ..config import get_settings
-from ..errors import CacheMissError, SeamlessError
+from ..errors import SeamlessError
 from ..store.storage import get_storage
 from ..identity import is_dunder
 from .record import Measurement, build_record
