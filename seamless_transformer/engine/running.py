@@ -122,13 +122,19 @@ def _rmdir(path: str) -> None:
 # ---------------------------------------------------------------- the running process's side
 
 
-def _write_entry(tf_hex: str) -> None:
+def _write_entry(tf_hex: str, attempts: int = 100) -> None:
     directory = os.path.join(checked_root(create=True), tf_hex)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
     pid = os.getpid()
     from .._util import atomic_write  # a reader never sees a half-written entry
 
-    atomic_write(os.path.join(directory, entry_name()), f"{pid} {_start_time(pid)}\n".encode(), 0o600)
+    for attempt in range(attempts):
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        try:
+            atomic_write(os.path.join(directory, entry_name()), f"{pid} {_start_time(pid)}\n".encode(), 0o600)
+            return
+        except FileNotFoundError:  # another process of the same tf removed the empty directory
+            if attempt == attempts - 1:  # between our mkdir and our write: make it again
+                raise
 
 
 def _remove_entry(tf_hex: str) -> None:

@@ -245,3 +245,16 @@ def _alive(pid) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_compiled_transformation_runs_on_a_dask_worker(on_dask):
+    from seamless_transformer import CompiledTransformer
+
+    add = CompiledTransformer("c")
+    add.schema = ("inputs:\n  - name: a\n    dtype: int32\n  - name: b\n    dtype: int32\n"
+                  "outputs:\n  - name: result\n    dtype: int32\n")
+    add.code = ("#include <stdint.h>\n"
+                "int transform(int32_t a, int32_t b, int32_t *result) { *result = a + b; return 0; }\n")
+    tf = add(a=19, b=23)
+    assert tf.run() == 42
+    assert f"seamless-tf-{tf.transformation_checksum.hex()}" in on_dask[2].keys

@@ -189,3 +189,15 @@ def test_a_registration_younger_than_the_deferral_gets_no_entry(monkeypatch):
 def test_the_start_time_of_a_process_that_is_gone_is_unknown():
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     assert running._start_time(int(proc.stdout)) == "?"
+
+
+def test_two_processes_registering_one_transformation_over_and_over_never_fail():
+    # each removes the transformation's directory when its own entry goes; that can fall
+    # between the other's mkdir and its write
+    loop = ("import sys\nfrom seamless_transformer.engine import running\n"
+            "for _ in range(400):\n    running._write_entry(sys.argv[1])\n    running._remove_entry(sys.argv[1])\n")
+    procs = [subprocess.Popen([sys.executable, "-c", loop, TF.hex()], stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
