@@ -397,13 +397,17 @@ def build_python_dict(*, language, code_text, arguments, celltypes, modules, glo
         env_cs = checksum_of(env_buf)
         buffers[env_cs.hex()] = env_buf
         tf_dict["__env__"] = env_cs.hex()
+    return _sealed(tf_dict, buffers, meta)
+
+
+def _sealed(tf_dict: dict, buffers: dict, meta) -> tuple:
+    """Add `__meta__` (not identity) and the identity buffer: (tf_dict, tf Checksum, buffers)."""
     if meta:
         tf_dict["__meta__"] = dict(meta)
     ident = identity_buffer(tf_dict)
     tf = checksum_of(ident)
     buffers[tf.hex()] = ident
     return tf_dict, tf, buffers
-
 
 
 def build_compiled_dict(*, language, schema_text, code_text, objects, arguments, result_celltype,
@@ -441,9 +445,4 @@ def build_compiled_dict(*, language, schema_text, code_text, objects, arguments,
         tf_dict["__languages__"] = languages
     if env:
         tf_dict["__env__"] = add(serialize(env, "plain"))
-    if meta:
-        tf_dict["__meta__"] = dict(meta)
-    ident = identity_buffer(tf_dict)
-    tf = checksum_of(ident)
-    buffers[tf.hex()] = ident
-    return tf_dict, tf, buffers
+    return _sealed(tf_dict, buffers, meta)
