@@ -15,7 +15,7 @@ import pathlib
 import types
 
 from .transformation import Transformation
-from .transformer import Environment, _celltype_name, _Namespace
+from .transformer import Environment, Transformer, _celltype_name, _Namespace
 
 RESULT_CELLTYPES = ("mixed", "deepcell")
 
@@ -133,13 +133,7 @@ class CompiledTransformer:
     def globals(self):
         raise NotImplementedError("compiled transformers have no .globals")
 
-    @property
-    def meta(self) -> dict:
-        return dict(self._meta)
-
-    @meta.setter
-    def meta(self, value: dict):
-        self._meta.update(value)
+    meta = Transformer.meta  # the same property: a copy out, an update in
 
     @staticmethod
     def _check_metavar(name, value):
