@@ -128,7 +128,10 @@ def _write_entry(tf_hex: str, attempts: int = 100) -> None:
     from .._util import atomic_write  # a reader never sees a half-written entry
 
     for attempt in range(attempts):
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        try:  # not makedirs(exist_ok=True): it raises when the directory goes between its
+            os.mkdir(directory, 0o700)  # mkdir and its isdir check (the root exists already)
+        except FileExistsError:
+            pass
         try:
             atomic_write(os.path.join(directory, entry_name()), f"{pid} {_start_time(pid)}\n".encode(), 0o600)
             return
