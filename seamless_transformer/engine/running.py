@@ -195,12 +195,12 @@ def _poll_once() -> None:
             registration = _registered.pop(tf_hex, None)
         if registration is None:
             continue
-        _remove_entry(tf_hex)
         for callback in registration["callbacks"]:
             try:
                 callback()
             except Exception:  # noqa: BLE001 - one failing callback must not stop the poller
                 logger.debug("cancel callback failed", exc_info=True)
+        _remove_entry(tf_hex)  # after the callbacks: seamless-cancel takes its absence as "stopped"
 
 
 def _poll_loop() -> None:

@@ -110,6 +110,20 @@ def test_cancel_running_reports_the_process_that_stopped():
     assert not os.path.exists(os.path.dirname(entry_path()))
 
 
+def test_cancel_running_reports_a_stop_only_after_the_cancel_callback_has_run():
+    finished = threading.Event()
+
+    def slow_callback():
+        time.sleep(0.5)  # a callback that takes a while to stop its job
+        finished.set()
+
+    with running.registered(TF, slow_callback):
+        wait_for_entry()
+        outcomes = running.cancel_running(TF)
+        assert finished.is_set(), "seamless-cancel returned before the job was stopped"
+    assert outcomes == [(os.getpid(), True)]
+
+
 def test_a_transformation_that_ends_quickly_never_writes_an_entry():
     with running.registered(TF, lambda: None):
         pass
