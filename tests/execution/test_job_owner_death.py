@@ -87,6 +87,39 @@ def test_sigint_to_a_program_whose_worker_runs_bash_leaves_no_process(owner):
     _poll(lambda: not _processes(first) and not _processes(second), "a process of the job survived the interrupt")
 
 
+def _registered_code(top: str) -> str:
+    """A job's workspace registered with the lifeline, the job not started yet; then wait."""
+    return (
+        "import tempfile, time\n"
+        f"tempfile.tempdir = {top!r}\n"
+        "from seamless_transformer.execution.lifeline import new_workspace, start_watchdog\n"
+        "workspace, _fd = new_workspace()\n"
+        "start_watchdog(workspace)\n"
+        "open(workspace + '/registered', 'w').close()\n"
+        "time.sleep(60)\n"
+    )
+
+
+def _workspaces(top) -> list:
+    return [name for name in os.listdir(top) if name.startswith("seamless-bash-")]
+
+
+def test_a_workspace_registered_before_its_job_started_goes_with_its_owner(owner):
+    proc = owner(_registered_code(str(owner.tmpdir)))
+    _poll(lambda: any(os.path.exists(owner.tmpdir / n / "registered") for n in _workspaces(owner.tmpdir)), "no workspace")
+    proc.kill()
+    _poll(lambda: not _workspaces(owner.tmpdir), "the workspace was left")
+
+
+def test_a_workspace_whose_path_has_a_space_a_backslash_and_a_newline_goes_with_its_owner(owner):
+    top = owner.tmpdir / "a b\\c\nd"
+    top.mkdir()
+    proc = owner(_registered_code(str(top)))
+    _poll(lambda: any(os.path.exists(top / n / "registered") for n in _workspaces(top)), "no workspace")
+    proc.kill()
+    _poll(lambda: not _workspaces(top), "the workspace was left")
+
+
 # ------------------------------------------------------------ stale workspaces
 
 
