@@ -1,7 +1,7 @@
 """A bash job dies with the process that owns it, and leaves no workspace behind.
 
     owner (us) ──pipe──► lifeline (one bash per owner process, own session)
-       │                     │  "w ID WORKSPACE" / "g ID PGID" / "- ID": a job starts, runs, is over
+       │                     │  "w|k ID WORKSPACE" / "g ID PGID" / "- ID": a job starts, runs, is over
        │ fork+exec           ▼  EOF (the owner died): TERM every job's group, KILL them after 3 s,
        └──────────► bash job    remove their workspaces
                     (own session = process group; PR_SET_PDEATHSIG SIGKILL)
@@ -10,7 +10,8 @@
   first use, and again in a forked child or when it has gone); `Watchdog.arm(pgid)` hands it the
   job's process group; `Watchdog.disarm()` unregisters the job once it is over and its workspace
   is gone. One lifeline serves every job of a process, so a queue server or a worker pays one
-  process start, not one per job. The lifeline ignores SIGINT/SIGHUP/SIGTERM and lives in a
+  process start, not one per job ("k": the workspace is to be kept, SEAMLESS_KEEP_WORKSPACE=1
+  when the job started). The lifeline ignores SIGINT/SIGHUP/SIGTERM and lives in a
   session of its own, so a Ctrl-C or a kill of our whole process group reaches it only as the
   EOF of its pipe. A workspace registered before its job was armed is removed too.
 * `die_with_owner()` is the job's preexec: the kernel SIGKILLs bash when the thread that started
@@ -40,11 +41,12 @@ declare -A groups=() spaces=()
 while IFS=' ' read -r op id arg; do
     case $op in
         w) printf -v "spaces[$id]" '%b' "$arg" ;;
+        k) ;;
         g) groups[$id]=$arg ;;
         -) unset 'groups[$id]' 'spaces[$id]' ;;
     esac
 done
-[ ${#spaces[@]} -eq 0 ] && exit 0
+[ ${#groups[@]} -eq 0 ] && [ ${#spaces[@]} -eq 0 ] && exit 0
 for pgid in "${groups[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null; done
 for _ in $(seq 30); do
     alive=
@@ -53,7 +55,6 @@ for _ in $(seq 30); do
     sleep 0.1
 done
 for pgid in "${groups[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null; done
-[ "${SEAMLESS_KEEP_WORKSPACE:-}" = 1 ] && exit 0
 for ws in "${spaces[@]}"; do chmod -R u+rwx -- "$ws" 2>/dev/null; rm -rf -- "$ws"; done
 """
 
@@ -137,6 +138,9 @@ def start_watchdog(workspace: str) -> Watchdog | None:
     """Register the job that will run in `workspace` with this process's lifeline, starting the
     lifeline if there is none (None if bash cannot start)."""
     global _current
+    from ..config import keep_workspace
+
+    op = "k" if keep_workspace() else "w"  # k: the workspace is kept (SEAMLESS_KEEP_WORKSPACE=1)
     encoded = workspace.replace("\\", "\\\\").replace("\n", "\\n")  # one line; the lifeline decodes it
     with _lock:
         for _attempt in range(2):
@@ -145,7 +149,7 @@ def start_watchdog(workspace: str) -> Watchdog | None:
                 if _current is None:
                     return None
             job_id = next(_current.ids)
-            if _current.send(f"w {job_id} {encoded}\n"):
+            if _current.send(f"{op} {job_id} {encoded}\n"):
                 return Watchdog(_current, job_id)
             _current = None  # it died: start another
     return None

@@ -120,6 +120,21 @@ def test_a_workspace_whose_path_has_a_space_a_backslash_and_a_newline_goes_with_
     _poll(lambda: not _workspaces(top), "the workspace was left")
 
 
+def test_a_workspace_kept_on_request_survives_its_owners_death(owner):
+    pidfile = owner.tmpdir / "lifeline.pid"
+    code = _registered_code(str(owner.tmpdir)).replace("workspace, _fd", (
+        "import os\nfrom seamless_transformer.execution import lifeline\n"
+        "start_watchdog(new_workspace()[0]).disarm()\n"  # the lifeline runs already
+        f"open({str(pidfile)!r}, 'w').write(str(lifeline._current.proc.pid))\n"
+        "os.environ['SEAMLESS_KEEP_WORKSPACE'] = '1'\nworkspace, _fd"), 1)
+    proc = owner(code)
+    _poll(lambda: any(os.path.exists(owner.tmpdir / n / "registered") for n in _workspaces(owner.tmpdir)), "no workspace")
+    lifeline = psutil.Process(int(pidfile.read_text()))
+    proc.kill()
+    _poll(lambda: not lifeline.is_running() or lifeline.status() == psutil.STATUS_ZOMBIE, "the lifeline did not end")
+    assert any(os.path.exists(owner.tmpdir / n / "registered") for n in _workspaces(owner.tmpdir))
+
+
 # ------------------------------------------------------------ stale workspaces
 
 
