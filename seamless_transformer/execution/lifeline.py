@@ -1,14 +1,19 @@
 """A bash job dies with the process that owns it, and leaves no workspace behind.
 
-    owner (us) ──pipe──► watchdog (bash, own session)      EOF without "done": the owner died,
-       │                     │                             so TERM the job's group, KILL it
-       │ fork+exec           ▼                             after 3 s, remove the workspace
-       └──────────► bash job (own session = process group; PR_SET_PDEATHSIG SIGKILL)
+    owner (us) ──pipe──► lifeline (one bash per owner process, own session)
+       │                     │  "w|k ID WORKSPACE" / "g ID PGID" / "- ID": a job starts, runs, is over
+       │ fork+exec           ▼  EOF (the owner died): TERM every job's group, KILL them after 3 s,
+       └──────────► bash job    remove their workspaces
+                    (own session = process group; PR_SET_PDEATHSIG SIGKILL)
 
-* `start_watchdog(workspace)` starts the watchdog before the job; `Watchdog.arm(pgid)` hands it
-  the job's process group; `Watchdog.disarm()` ends it once the job is over and its workspace is
-  gone. The watchdog ignores SIGINT/SIGHUP and lives in a session of its own, so a Ctrl-C or a
-  kill of our whole process group reaches it only as the EOF of its pipe.
+* `start_watchdog(workspace)` registers the job's workspace with the owner's lifeline (started on
+  first use, and again in a forked child or when it has gone); `Watchdog.arm(pgid)` hands it the
+  job's process group; `Watchdog.disarm()` unregisters the job once it is over and its workspace
+  is gone. One lifeline serves every job of a process, so a queue server or a worker pays one
+  process start, not one per job ("k": the workspace is to be kept, SEAMLESS_KEEP_WORKSPACE=1
+  when the job started). The lifeline ignores SIGINT/SIGHUP/SIGTERM and lives in a
+  session of its own, so a Ctrl-C or a kill of our whole process group reaches it only as the
+  EOF of its pipe. A workspace registered before its job was armed is removed too.
 * `die_with_owner()` is the job's preexec: the kernel SIGKILLs bash when the thread that started
   it ends, which covers the moment between the fork and `arm` (bash has started nothing yet).
   If the owner died before that, the child exits at once.
@@ -18,9 +23,11 @@
 """
 
 import fcntl
+import itertools
 import os
 import subprocess
 import tempfile
+import threading
 import time
 
 PREFIX = "seamless-bash-"
@@ -28,52 +35,57 @@ KEPT_MARKER = ".seamless-kept"
 STALE_AFTER = 10.0  # seconds: a younger workspace may not have been locked yet
 PR_SET_PDEATHSIG = 1
 
-WATCHDOG = r"""
+LIFELINE = r"""
 trap '' INT HUP TERM
-IFS= read -r pgid || exit 0
-while IFS= read -r message; do [ "$message" = done ] && exit 0; done
-kill -TERM -- "-$pgid" 2>/dev/null
-for _ in $(seq 30); do kill -0 -- "-$pgid" 2>/dev/null || break; sleep 0.1; done
-kill -KILL -- "-$pgid" 2>/dev/null
-[ "${SEAMLESS_KEEP_WORKSPACE:-}" = 1 ] && exit 0
-chmod -R u+rwx -- "$1" 2>/dev/null
-rm -rf -- "$1"
+declare -A groups=() spaces=()
+while IFS=' ' read -r op id arg; do
+    case $op in
+        w) printf -v "spaces[$id]" '%b' "$arg" ;;
+        k) ;;
+        g) groups[$id]=$arg ;;
+        -) unset 'groups[$id]' 'spaces[$id]' ;;
+    esac
+done
+[ ${#groups[@]} -eq 0 ] && [ ${#spaces[@]} -eq 0 ] && exit 0
+for pgid in "${groups[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null; done
+for _ in $(seq 30); do
+    alive=
+    for pgid in "${groups[@]}"; do kill -0 -- "-$pgid" 2>/dev/null && alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+done
+for pgid in "${groups[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null; done
+for ws in "${spaces[@]}"; do chmod -R u+rwx -- "$ws" 2>/dev/null; rm -rf -- "$ws"; done
 """
 
 
-class Watchdog:
+class _Lifeline:
+    """The owner process's lifeline: one bash process reading job registrations from a pipe."""
+
     def __init__(self, proc, pipe_fd):
         self.proc, self.fd = proc, pipe_fd
+        self.ids = itertools.count(1)
 
-    def arm(self, pgid: int) -> None:
-        self._send(f"{pgid}\n")
-
-    def disarm(self) -> None:
-        """The job is over: let the watchdog go without touching anything."""
-        self._send("done\n")
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+    def send(self, line: str) -> bool:
+        """Write one line; False if the lifeline is gone."""
+        data = line.encode("utf-8", "surrogateescape")
         try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-    def _send(self, text: str) -> None:
-        if self.fd is None:
-            return
-        try:
-            os.write(self.fd, text.encode())
+            while data:
+                data = data[os.write(self.fd, data):]
         except OSError:
-            pass  # the watchdog is gone: the job is still ours to stop
+            return False
+        return True
 
 
-def start_watchdog(workspace: str) -> Watchdog | None:
-    """Start the watchdog of the job that will run in `workspace` (None if bash cannot start)."""
-    read_end, write_end = os.pipe()  # both close-on-exec: only the watchdog gets the read end
+_lock = threading.Lock()  # guards _current and serializes the lines written to the pipe
+_current: _Lifeline | None = None
+
+
+def _start_lifeline() -> _Lifeline | None:
+    read_end, write_end = os.pipe()  # both close-on-exec: only the lifeline gets the read end
     try:
         proc = subprocess.Popen(
-            ["bash", "-c", WATCHDOG, "seamless-watchdog", workspace], stdin=read_end,
+            ["bash", "-c", LIFELINE, "seamless-lifeline"], stdin=read_end,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
     except OSError:
@@ -81,7 +93,66 @@ def start_watchdog(workspace: str) -> Watchdog | None:
         return None
     finally:
         os.close(read_end)
-    return Watchdog(proc, write_end)
+    return _Lifeline(proc, write_end)
+
+
+def _forget_after_fork() -> None:
+    """A forked child has its own jobs: it must not hold the parent's pipe open (the parent's
+    death would go unnoticed while the child lives), and starts a lifeline of its own."""
+    global _current, _lock
+    _lock = threading.Lock()
+    if _current is not None:
+        try:
+            os.close(_current.fd)
+        except OSError:
+            pass
+        _current = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+class Watchdog:
+    """One job's registration with the lifeline."""
+
+    def __init__(self, lifeline: _Lifeline, job_id: int):
+        self.lifeline, self.id = lifeline, job_id
+
+    def arm(self, pgid: int) -> None:
+        self._send(f"g {self.id} {pgid}\n")
+
+    def disarm(self) -> None:
+        """The job is over (its workspace is gone): the lifeline forgets it."""
+        self._send(f"- {self.id}\n")
+        self.lifeline = None
+
+    def _send(self, line: str) -> None:
+        if self.lifeline is None:
+            return
+        with _lock:
+            self.lifeline.send(line)  # a lifeline that is gone: the job is still ours to stop
+
+
+def start_watchdog(workspace: str) -> Watchdog | None:
+    """Register the job that will run in `workspace` with this process's lifeline, starting the
+    lifeline if there is none (None if bash cannot start)."""
+    global _current
+    from ..config import keep_workspace
+
+    op = "k" if keep_workspace() else "w"  # k: the workspace is kept (SEAMLESS_KEEP_WORKSPACE=1)
+    encoded = workspace.replace("\\", "\\\\").replace("\n", "\\n")  # one line; the lifeline decodes it
+    with _lock:
+        for _attempt in range(2):
+            if _current is None or _current.proc.poll() is not None:
+                _current = _start_lifeline()
+                if _current is None:
+                    return None
+            job_id = next(_current.ids)
+            if _current.send(f"{op} {job_id} {encoded}\n"):
+                return Watchdog(_current, job_id)
+            _current = None  # it died: start another
+    return None
 
 
 def die_with_owner():

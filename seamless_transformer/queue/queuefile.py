@@ -9,7 +9,9 @@
     <end>    = '{"queue_command": "EOF"}' + "\x00"   (compact)
 
 Writers append one whole record with a single write() while holding `<F>.LOCK` (created with
-O_CREAT|O_EXCL; a lock older than LOCK_STALE_SECONDS is broken). The reader may still see a
+O_CREAT|O_EXCL; a lock older than LOCK_STALE_SECONDS is broken). A writer that finds the file not
+ending with a NUL (a writer killed or out of disk space mid-record) writes a NUL first, so the
+half record is one malformed record and the new one stays whole. The reader may still see a
 record in pieces (another writer's implementation, a slow file system), so it keeps a byte buffer
 (RecordBuffer) and only ever parses complete, NUL-terminated records.
 
@@ -145,8 +147,14 @@ def append_eof(path: str) -> None:
 
 
 def _write_whole(path: str, record: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    """Append `record` (called with the lock held). A file that does not end with a separator
+    holds the half record of a writer that crashed or ran out of space: a separator first closes
+    it off, so it stays one malformed record and ours stays whole."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != SEPARATOR:
+            record = SEPARATOR + record
         written = os.write(fd, record)
         while written < len(record):  # only on a signal or a full disk; keep the record whole
             written += os.write(fd, record[written:])

@@ -87,6 +87,54 @@ def test_sigint_to_a_program_whose_worker_runs_bash_leaves_no_process(owner):
     _poll(lambda: not _processes(first) and not _processes(second), "a process of the job survived the interrupt")
 
 
+def _registered_code(top: str) -> str:
+    """A job's workspace registered with the lifeline, the job not started yet; then wait."""
+    return (
+        "import tempfile, time\n"
+        f"tempfile.tempdir = {top!r}\n"
+        "from seamless_transformer.execution.lifeline import new_workspace, start_watchdog\n"
+        "workspace, _fd = new_workspace()\n"
+        "start_watchdog(workspace)\n"
+        "open(workspace + '/registered', 'w').close()\n"
+        "time.sleep(60)\n"
+    )
+
+
+def _workspaces(top) -> list:
+    return [name for name in os.listdir(top) if name.startswith("seamless-bash-")]
+
+
+def test_a_workspace_registered_before_its_job_started_goes_with_its_owner(owner):
+    proc = owner(_registered_code(str(owner.tmpdir)))
+    _poll(lambda: any(os.path.exists(owner.tmpdir / n / "registered") for n in _workspaces(owner.tmpdir)), "no workspace")
+    proc.kill()
+    _poll(lambda: not _workspaces(owner.tmpdir), "the workspace was left")
+
+
+def test_a_workspace_whose_path_has_a_space_a_backslash_and_a_newline_goes_with_its_owner(owner):
+    top = owner.tmpdir / "a b\\c\nd"
+    top.mkdir()
+    proc = owner(_registered_code(str(top)))
+    _poll(lambda: any(os.path.exists(top / n / "registered") for n in _workspaces(top)), "no workspace")
+    proc.kill()
+    _poll(lambda: not _workspaces(top), "the workspace was left")
+
+
+def test_a_workspace_kept_on_request_survives_its_owners_death(owner):
+    pidfile = owner.tmpdir / "lifeline.pid"
+    code = _registered_code(str(owner.tmpdir)).replace("workspace, _fd", (
+        "import os\nfrom seamless_transformer.execution import lifeline\n"
+        "start_watchdog(new_workspace()[0]).disarm()\n"  # the lifeline runs already
+        f"open({str(pidfile)!r}, 'w').write(str(lifeline._current.proc.pid))\n"
+        "os.environ['SEAMLESS_KEEP_WORKSPACE'] = '1'\nworkspace, _fd"), 1)
+    proc = owner(code)
+    _poll(lambda: any(os.path.exists(owner.tmpdir / n / "registered") for n in _workspaces(owner.tmpdir)), "no workspace")
+    lifeline = psutil.Process(int(pidfile.read_text()))
+    proc.kill()
+    _poll(lambda: not lifeline.is_running() or lifeline.status() == psutil.STATUS_ZOMBIE, "the lifeline did not end")
+    assert any(os.path.exists(owner.tmpdir / n / "registered") for n in _workspaces(owner.tmpdir))
+
+
 # ------------------------------------------------------------ stale workspaces
 
 

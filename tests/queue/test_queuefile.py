@@ -186,3 +186,32 @@ def test_a_written_status_is_read_once():
     queuefile.write_status("q", 2)
     assert queuefile.read_status("q") == 2
     assert queuefile.read_status("q") is None
+
+
+def test_a_record_appended_after_a_crashed_writers_half_record_stays_whole():
+    half = queuefile.encode(submit("/a"))[:40]
+    with open("q", "wb") as handle:
+        handle.write(half)
+    queuefile.append_record("q", queuefile.encode(submit("/b")))
+    records = queuefile.RecordBuffer().feed(open("q", "rb").read())
+    assert records == [half, queuefile.encode(submit("/b"))[:-1]]
+
+
+def test_a_writer_out_of_file_space_fails_and_the_next_record_stays_whole():
+    with open("q", "wb") as handle:
+        handle.write(queuefile.encode(submit("/a")))
+    limit = os.path.getsize("q") + 100  # the next record passes it: a partial write, then EFBIG
+    script = (
+        "import resource, signal, sys; from seamless_transformer.queue import queuefile\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "try: queuefile.append_record('q', queuefile.encode({'queue_command': 'SUBMIT', 'pad': 'x' * 5000}))\n"
+        "except OSError: sys.exit(3)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 3
+    assert not os.path.exists("q.LOCK")
+    queuefile.append_record("q", queuefile.encode(submit("/b")))
+    records = queuefile.RecordBuffer().feed(open("q", "rb").read())
+    assert queuefile.parse(records[0]).workdir == "/a"
+    assert queuefile.parse(records[-1]).workdir == "/b"
+    assert len(records) == 3
