@@ -225,10 +225,26 @@ def _run_nested(job):
 
 def submit_job(client, job, spec=None):
     """Submit an engine job as its Dask task; the distributed Future."""
+    return submit_jobs(client, [job], spec)[0]
+
+
+def submit_jobs(client, jobs, spec=None) -> list:
+    """Submit engine jobs as their Dask tasks, one client.map per target node; their Futures,
+    in the order of `jobs`."""
     from ..config import get_settings
 
-    node = (job.tf_dict.get("__meta__") or {}).get("node")
     spec = spec if spec is not None else storage_spec(get_settings())
-    return client.submit(run_transformation, job.tf_dict, job.tf.hex(), tf_dunder(job.tf_dict),
-                         job.scratch, spec, job.fingertip, key=task_key(job.tf), pure=False,
-                         workers=[node] if node else None, allow_other_workers=False)
+    groups = {}  # node -> [index in jobs]
+    for index, job in enumerate(jobs):
+        groups.setdefault((job.tf_dict.get("__meta__") or {}).get("node"), []).append(index)
+    futures = [None] * len(jobs)
+    for node, indices in groups.items():
+        chosen = [jobs[i] for i in indices]
+        mapped = client.map(run_transformation, [j.tf_dict for j in chosen], [j.tf.hex() for j in chosen],
+                            [tf_dunder(j.tf_dict) for j in chosen], [j.scratch for j in chosen],
+                            [spec] * len(chosen), [j.fingertip for j in chosen],
+                            key=[task_key(j.tf) for j in chosen], pure=False,
+                            workers=[node] if node else None, allow_other_workers=False)
+        for i, future in zip(indices, mapped):
+            futures[i] = future
+    return futures

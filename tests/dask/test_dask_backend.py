@@ -63,6 +63,17 @@ def test_running_them_again_submits_no_dask_task(on_dask):
     assert len(counter.keys) == submitted
 
 
+def test_transformations_started_together_reach_the_scheduler_in_batches(on_dask):
+    counter = on_dask[2]
+    keys, updates = len(counter.keys), counter.updates
+    tfs = [triple(200 + i) for i in range(40)]
+    for tf in tfs:
+        tf.start()
+    assert [tf.run() for tf in tfs] == [3 * (200 + i) for i in range(40)]
+    assert len(counter.keys) - keys == 40
+    assert counter.updates - updates < 40
+
+
 def test_a_failing_task_raises_transformation_error_with_the_users_traceback(on_dask):
     @delayed
     def fails(key):
