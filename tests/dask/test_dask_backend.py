@@ -128,6 +128,44 @@ def test_two_identical_submissions_at_the_same_time_from_two_processes_execute_o
     assert log.read_text() == "ran\n"
 
 
+TWO_STORES = """
+import os, sys, time
+from seamless_transformer import delayed, parallel
+ready, me = sys.argv[1], sys.argv[2]
+open(ready + "." + me, "w").close()
+deadline = time.monotonic() + 60
+while not (os.path.exists(ready + ".a") and os.path.exists(ready + ".b")) and time.monotonic() < deadline:
+    time.sleep(0.01)
+
+@delayed
+def slow_plus(x, tag):
+    import time
+    time.sleep(0.3)
+    return x + 1
+
+tfs = [slow_plus(i, me) for i in range(8)]
+print([tf.run() for tf in parallel(tfs, nparallel=8)])
+"""
+
+
+def test_two_clients_with_different_storage_share_the_cluster_each_in_its_own_storage(cluster2, tmp_path):
+    from seamless_transformer.store.files import BufferDir
+
+    script = tmp_path / "two_stores.py"
+    script.write_text(TWO_STORES)
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "ready"), me],
+                              env={**os.environ, "SEAMLESS_CACHE": str(tmp_path / f"cache-{me}"),
+                                   "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for me in ("a", "b")]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [out for out, _err in outputs] == [f"{list(range(1, 9))}\n"] * 2, outputs
+    for me in ("a", "b"):
+        root = tmp_path / f"cache-{me}" / "__TOPLEVEL__"
+        rows = sqlite3.connect(root / "seamless.db").execute("SELECT result FROM transformation").fetchall()
+        assert len(rows) == 8 and all(BufferDir(str(root)).has(res) for (res,) in rows)
+
+
 def test_nested_transformations_complete_on_one_worker_with_one_thread(cluster1, tmp_path, monkeypatch):
     from seamless_transformer import set_dask_client
 
