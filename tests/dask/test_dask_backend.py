@@ -235,6 +235,27 @@ def _wait_until(condition, timeout=30.0):
         time.sleep(0.02)
 
 
+def test_seamless_cancel_stops_a_seamless_run_job_that_runs_on_dask(cluster2, tmp_path):
+    import sysconfig
+
+    scripts = sysconfig.get_path("scripts")
+    env = {**os.environ, "SEAMLESS_CACHE": str(tmp_path / "shared-cache"),
+           "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address}
+    command = "sleep 45; echo late"
+    tf = subprocess.run([os.path.join(scripts, "seamless-run"), "--dry", command], env=env, cwd=tmp_path,
+                        capture_output=True, text=True, timeout=60).stdout.strip()
+    key, scheduler = "seamless-tf-" + tf, cluster2[0].scheduler
+    run = subprocess.Popen([os.path.join(scripts, "seamless-run"), command], env=env, cwd=tmp_path,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_until(lambda: key in scheduler.tasks and scheduler.tasks[key].state == "processing", timeout=90)
+    cancel = subprocess.run([os.path.join(scripts, "seamless-cancel"), tf], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert cancel.returncode == 0, cancel.stderr
+    out, err = run.communicate(timeout=30)
+    assert (run.returncode, out) != (0, "late\n") and "canceled" in err
+    _wait_until(lambda: key not in scheduler.tasks)
+
+
 def test_seamless_queue_runs_its_jobs_on_dask(cluster2, tmp_path):
     import sysconfig
 
