@@ -19,10 +19,13 @@ returned, so a row never points at a buffer that was not stored. `cancel` is `cl
 running bash job (task.py); running Python code finishes, and its result is not recorded here.
 """
 
+import logging
 import threading
 
 from .spec import outcome_of
 from .task import free_waiting_threads, submit_jobs
+
+logger = logging.getLogger(__name__)
 
 IDLE_SECONDS = 5.0  # a backend thread with nothing to do for this long ends (started again on demand)
 
@@ -110,7 +113,10 @@ class DaskBackend:
             for (job, done, future), answer in zip(batch, answers):
                 with self._cond:
                     self._futures.pop(id(job), None)
-                self._report(job, done, future, answer)
+                try:
+                    self._report(job, done, future, answer)
+                except BaseException:  # noqa: BLE001 - the rest of the batch must still be reported
+                    logger.exception("reporting the Dask task of %s failed", job.tf.hex())
 
     def _gather(self, futures) -> list:
         """The answers of finished futures in one round trip; None for each one that must be
