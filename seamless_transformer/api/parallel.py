@@ -60,16 +60,19 @@ def _parallel(source, nparallel, show_progress, original):
     exhausted = False
     try:
         while True:
-            with changed:
-                while (not exhausted and running[0] < nparallel
-                       and len(window) < 4 * nparallel):
-                    tf = next(source, None)
-                    if tf is None:
-                        exhausted = True
+            while not exhausted and len(window) < 4 * nparallel:  # started outside the lock:
+                with changed:  # a finishing transformation must not wait for the next start
+                    if running[0] >= nparallel:
                         break
                     running[0] += 1
-                    window.append(tf)
-                    tf.start()._future.add_done_callback(on_done)
+                tf = next(source, None)
+                if tf is None:
+                    exhausted = True
+                    on_done(None)
+                    break
+                window.append(tf)
+                tf.start()._future.add_done_callback(on_done)
+            with changed:
                 if not window:
                     return
                 head = window[0]

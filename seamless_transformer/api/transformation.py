@@ -31,22 +31,10 @@ def _no_running_loop(what: str):
 
 def _spawn_if_configured():
     """Config `execution: spawn`: the worker pool starts on first use; Dask (SEAMLESS_DASK_SCHEDULER
-    or `execution: remote`): the client connects on first use."""
-    from ..config import get_settings
+    or `execution: remote`): the client connects on first use; `remote: jobserver`: installed."""
+    from ..backends import activate_backend
 
-    settings = get_settings()
-    if settings.jobserver_url is not None:
-        from ..jobserver import install_if_configured
-
-        install_if_configured(settings)
-    elif settings.execution == "spawn":
-        from ..pool import ensure_spawned
-
-        ensure_spawned(settings.workers)
-    else:
-        from ..dask import activate_if_configured
-
-        activate_if_configured()
+    activate_backend(pool=True)
 
 
 def _again(exc: TransformationError, text: str) -> TransformationError:

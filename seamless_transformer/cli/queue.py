@@ -49,12 +49,12 @@ def body(argv) -> int:
     # `seamless-queue &` in a script inherits SIGINT ignored (bash does that for background jobs
     # of a non-interactive shell): Ctrl-C / kill -INT must stop the server as in a terminal
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    from ..dask import activate_if_configured
+    from ..backends import activate_backend
     from ..queue.queuefile import queue_file
     from ..queue.server import QueueServer
     from ..store.outputs import write_targets
 
-    activate_if_configured()  # SEAMLESS_DASK_SCHEDULER / execution: remote: the jobs run on Dask
+    activate_backend()  # SEAMLESS_DASK_SCHEDULER / execution: remote: the jobs run on Dask or a jobserver
     server = QueueServer(queue_file(params["queue_file"]), workers=params["workers"],
                          write_targets=write_targets, quiet=params["quiet"])
     return server.serve()

@@ -289,14 +289,13 @@ def _run(args, prepared, cwd) -> int:
 
             raise UsageError(f"--docker {args.docker}: docker is not available")
     store_buffers(prepared.buffers, storage, _answer(args))
-    from ..dask import activate_if_configured
+    from ..backends import activate_backend
     from ..errors import CacheMissError
-    from ..jobserver import install_if_configured
     from ..store.outputs import Futures
 
-    on_dask = activate_if_configured() and not args.local  # configured Dask (never on the hit path)
+    remote = activate_backend() in ("dask", "jobserver") and not args.local  # never on the hit path
     # the job's stdout reaches ours live, as it is written (unless the job runs on Dask or a jobserver)
-    streamed = prepared.mode == "stdout" and not (on_dask or install_if_configured())
+    streamed = prepared.mode == "stdout" and not remote
     with Futures(prepared, cwd), _stdout_streamed(streamed, prepared.tf_dict):
         try:
             buffer = _execute(args, prepared)

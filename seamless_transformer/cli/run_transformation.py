@@ -145,11 +145,9 @@ def body(argv) -> int:
     if params["direct_print"]:
         tf_dict["__meta__"] = {**tf_dict.get("__meta__", {}), "__direct_print__": True}
     from .. import engine
-    from ..dask import activate_if_configured
-    from ..jobserver import install_if_configured
+    from ..backends import activate_backend
 
-    # SEAMLESS_DASK_SCHEDULER / `remote: daskserver`: it runs on Dask; `remote: jobserver`: there
-    activate_if_configured() or install_if_configured()
+    activate_backend()  # SEAMLESS_DASK_SCHEDULER / `remote: daskserver`: on Dask; `remote: jobserver`: there
     job = engine.submit(tf_dict, tf, scratch=params["scratch"], strict=params["strict"],
                         direct_print=params["direct_print"], fingertip=params["fingertip"])
     try:

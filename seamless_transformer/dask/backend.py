@@ -1,22 +1,34 @@
 """The client side: the engine backend that runs each transformation as one Dask task.
 
-    engine ──submit(job, done)──► DaskBackend ──client.submit(run_transformation, ...,
-                                                 key="seamless-tf-<tf>", pure=False,
-                                                 workers=[node] if __meta__ names one)
-    engine ◄──done(outcome)────── future callback ◄── ("ok", result hex, outcome) | ("error", wire)
+    engine ──submit(job, done)──► DaskBackend outbox ──► submitter thread: client.map(run_transformation,
+                                                          ..., key=["seamless-tf-<tf>", ...], pure=False,
+                                                          workers=[node] if __meta__ names one)
+    engine ◄──done(outcome)────── collector thread ◄── one client.gather per batch of finished futures
+                                                       ("ok", result hex, outcome) | ("error", wire)
 
 The engine has already looked the transformation up (a cache hit submits nothing) and latched
 it (one job per tf in this process). The key makes Dask itself merge identical transformations
-in flight from different clients into one execution. When the task is done, the engine writes
-the result row and the execution record (mode `remote`, remote_target `dask:<scheduler address>`);
-the buffer was stored by the worker. `cancel` is `client.cancel`: the worker then stops a running
-bash job (task.py); running Python code finishes, and its result is not recorded here.
+in flight from different clients into one execution. Jobs are submitted in batches (one
+client.map, one message to the scheduler, for all the jobs that arrived meanwhile) and their
+answers gathered in batches (one round trip for all the tasks that finished meanwhile), by two
+threads of this backend: Dask's own callback thread only notes that a future is done. When the
+task is done, the engine writes the result row and the execution record (mode `remote`,
+remote_target `dask:<scheduler address>`); the buffer was stored by the worker before the task
+returned, so a row never points at a buffer that was not stored. `cancel` is `client.cancel`
+(or, for a job not yet submitted, taking it out of the outbox): the worker then stops a
+running bash job (task.py); running Python code finishes, and its result is not recorded here.
 """
 
+import logging
 import threading
 
 from .spec import outcome_of
-from .task import free_waiting_threads, submit_job
+from .task import free_waiting_threads, submit_jobs
+
+logger = logging.getLogger(__name__)
+
+IDLE_SECONDS = 5.0  # a backend thread with nothing to do for this long ends (started again on demand)
+
 
 class DaskBackend:
     """The engine backend (engine/backend.py) on a distributed.Client."""
@@ -27,16 +39,19 @@ class DaskBackend:
         self.client = client
         self.target = f"dask:{client.scheduler.address}"
         self._futures = {}  # id(job) -> Future, while in flight
+        self._outbox = []  # (job, done) not submitted yet
+        self._arrived = []  # (job, done, future) finished, not yet reported
+        self._threads = {}  # name -> Thread
         self._nodes = set()  # node names checked
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
 
     def submit(self, job, done) -> None:
         self._check_node((job.tf_dict.get("__meta__") or {}).get("node"))
         free_waiting_threads()  # threaded workers in this process: a waiting task may hold the thread
-        future = submit_job(self.client, job)
-        with self._lock:
-            self._futures[id(job)] = future
-        future.add_done_callback(lambda fut: self._finished(job, fut, done))
+        with self._cond:
+            self._outbox.append((job, done))
+            self._ensure_thread("submitter", self._submit_loop)
+            self._cond.notify_all()
 
     def _check_node(self, node) -> None:
         """A node no worker answers to would leave the task pending forever: UsageError instead."""
@@ -51,11 +66,71 @@ class DaskBackend:
             raise UsageError(f"node {node}: no Dask worker of {self.target} has that name or address")
         self._nodes.add(node)
 
-    def _finished(self, job, future, done) -> None:
-        with self._lock:
-            self._futures.pop(id(job), None)
+    def _ensure_thread(self, name, loop) -> None:
+        """Start the backend thread `name` unless it runs (under self._cond)."""
+        thread = self._threads.get(name)
+        if thread is None or not thread.is_alive():
+            thread = threading.Thread(target=loop, name=f"seamless-dask-{name}", daemon=True)
+            self._threads[name] = thread
+            thread.start()
+
+    def _take(self, queue: list, name: str) -> list:
+        """Everything in `queue` (waiting for some); [] when the thread `name` should end."""
+        with self._cond:
+            self._cond.wait_for(lambda: queue, IDLE_SECONDS)
+            if not queue:
+                self._threads.pop(name, None)
+                return []
+            batch = queue[:]
+            queue.clear()
+            return batch
+
+    def _submit_loop(self) -> None:
+        while batch := self._take(self._outbox, "submitter"):
+            try:
+                futures = submit_jobs(self.client, [job for job, _done in batch])
+            except BaseException as exc:  # noqa: BLE001 - every job of the batch fails with it
+                for _job, done in batch:
+                    done(None, exc)
+                continue
+            for (job, done), future in zip(batch, futures):
+                with self._cond:
+                    self._futures[id(job)] = future
+                future.add_done_callback(lambda fut, job=job, done=done: self._on_done(job, done, fut))
+                if job.cancel_event.is_set():  # canceled while it was being submitted
+                    self.client.cancel([future])
+
+    def _on_done(self, job, done, future) -> None:
+        """Dask's callback thread: only queue the finished future for the collector."""
+        with self._cond:
+            self._arrived.append((job, done, future))
+            self._ensure_thread("collector", self._collect_loop)
+            self._cond.notify_all()
+
+    def _collect_loop(self) -> None:
+        while batch := self._take(self._arrived, "collector"):
+            answers = self._gather([future for _job, _done, future in batch])
+            for (job, done, future), answer in zip(batch, answers):
+                with self._cond:
+                    self._futures.pop(id(job), None)
+                try:
+                    self._report(job, done, future, answer)
+                except BaseException:  # noqa: BLE001 - the rest of the batch must still be reported
+                    logger.exception("reporting the Dask task of %s failed", job.tf.hex())
+
+    def _gather(self, futures) -> list:
+        """The answers of finished futures in one round trip; None for each one that must be
+        asked alone (erred, canceled, or the batch failed)."""
+        finished = [f for f in futures if f.status == "finished"]
         try:
-            outcome = outcome_of(_answer(future), job, self.target)
+            answers = dict(zip((f.key for f in finished), self.client.gather(finished))) if finished else {}
+        except BaseException:  # noqa: BLE001 - each is asked alone, and reports its own error
+            answers = {}
+        return [answers.get(f.key) for f in futures]
+
+    def _report(self, job, done, future, answer) -> None:
+        try:
+            outcome = outcome_of(answer if answer is not None else _answer(future), job, self.target)
         except BaseException as exc:  # noqa: BLE001 - every failure goes to done
             done(None, exc)
             return
@@ -64,13 +139,20 @@ class DaskBackend:
         done(outcome, None)
 
     def cancel(self, job) -> None:
-        with self._lock:
+        with self._cond:
+            queued = [entry for entry in self._outbox if entry[0] is job]
+            for entry in queued:
+                self._outbox.remove(entry)
             future = self._futures.get(id(job))
+        for _job, done in queued:  # never submitted: it ends here
+            from ..errors import CanceledError
+
+            done(None, CanceledError("Transformation was canceled"))
         if future is not None:
             self.client.cancel([future])
 
     def close(self, wait: bool = True) -> None:
-        with self._lock:
+        with self._cond:
             futures = list(self._futures.values())
         if not wait and futures:
             self.client.cancel(futures)

@@ -6,8 +6,11 @@
 
 The worker process takes its storage from `storage_spec` (see spec.storage_spec): the
 SEAMLESS_REMOTE_CLIENTS shape of the client's servers (the worker keeps its own SEAMLESS_CACHE,
-if any, in front), or the client's embedded cache directory, which the worker must reach. The
-spec is installed once per worker process and again only when it changes.
+if any, in front), or the client's embedded cache directory, which the worker must reach. Each
+distinct spec gets a Storage of its own, kept for the life of the worker process, and every
+task (and the nested transformations it runs) uses the Storage of its own spec: clients with
+different storage can share one cluster. The process-wide config (project, stage, record mode
+of nested records, the environment a bash job inherits) follows the latest spec.
 
 A failure is returned, not raised: Dask then never retries a failing transformation, and the
 client rebuilds the same TransformationError (the user's traceback) the engine raises in process.
@@ -29,6 +32,8 @@ import os
 import threading
 
 from ..checksum import Checksum
+from ..engine.backend import InProcess
+from ..store.storage import get_storage, storage_in_thread
 from .spec import outcome_of, storage_spec, task_key, tf_dunder
 
 MAX_INLINE_BYTES = 64 << 20  # a scratch result travels back inline, up to this size
@@ -37,29 +42,67 @@ CANCEL_POLL_SECONDS = 0.25  # how often a waiting task thread looks whether its 
 
 _lock = threading.Lock()
 _installed = {"spec": None}
+_storages = {}  # storage spec (JSON) -> its Storage, in this worker process
+_task = threading.local()  # .spec: the storage spec of the task this thread works for
 _waiting = set()  # the _Wait of every task thread of this process that waits for its execution
 
 
-def _install(storage_spec: dict) -> None:
-    """Make this worker process use the client's storage (once per distinct spec)."""
-    from .. import config, engine
-    from ..engine.backend import InProcess
+def _install(storage_spec: dict):
+    """The Storage of the client's spec (made once per distinct spec); the process-wide config
+    follows the latest spec."""
+    from .. import engine
 
     with _lock:
-        if _installed["spec"] == storage_spec:
-            return
         if getattr(engine.get_backend(), "is_dask_client", False):  # the client's own process (threaded workers)
             _installed["spec"] = storage_spec
-            return
+            return get_storage()
         own_cache = _installed.setdefault("own_cache", os.environ.get("SEAMLESS_CACHE"))
-        _set_env("SEAMLESS_REMOTE_CLIENTS", json.dumps(storage_spec["clients"]) if storage_spec.get("clients") else None)
-        _set_env("SEAMLESS_CACHE", storage_spec.get("directory") or own_cache)  # servers: the worker's own cache
-        config.init(project=storage_spec.get("project"), subproject=storage_spec.get("subproject"),
-                    stage=storage_spec.get("stage"), substage=storage_spec.get("substage"),
-                    prog="seamless-dask-worker")
-        config.select_record(storage_spec.get("record"))
-        engine.set_backend(InProcess(_run_nested))
-        _installed["spec"] = storage_spec
+        key = json.dumps(storage_spec, sort_keys=True)
+        if key not in _storages:
+            from ..store.storage import Storage
+
+            _storages[key] = Storage(_settings_of(storage_spec, own_cache))
+        if _installed["spec"] != storage_spec:
+            _install_config(storage_spec, own_cache)
+        return _storages[key]
+
+
+def _install_config(storage_spec: dict, own_cache) -> None:
+    """Make the process-wide config follow the client's (under _lock)."""
+    from .. import config, engine
+
+    _set_env("SEAMLESS_REMOTE_CLIENTS", json.dumps(storage_spec["clients"]) if storage_spec.get("clients") else None)
+    _set_env("SEAMLESS_CACHE", storage_spec.get("directory") or own_cache)  # servers: the worker's own cache
+    config.init(project=storage_spec.get("project"), subproject=storage_spec.get("subproject"),
+                stage=storage_spec.get("stage"), substage=storage_spec.get("substage"),
+                prog="seamless-dask-worker")
+    config.select_record(storage_spec.get("record"))
+    engine.set_backend(_Nested(_run_nested))
+    _installed["spec"] = storage_spec
+
+
+def _settings_of(storage_spec: dict, own_cache):
+    """config.Settings whose storage is the one `storage_spec` names (see the module docstring)."""
+    import dataclasses
+
+    from .. import config
+
+    sub = config._storage_subpath(storage_spec.get("project"), storage_spec.get("subproject"),
+                                  storage_spec.get("stage"))
+    clients = storage_spec.get("clients") or {}
+    root = storage_spec.get("directory") or (own_cache if clients else None)
+    embedded = (os.path.join(os.path.abspath(os.path.expanduser(root)), sub),) if root else ()
+    buffers, databases = clients.get("buffer") or [], clients.get("database") or []
+
+    def urls(entries, readonly):
+        return tuple(e["url"] for e in entries if "url" in e and bool(e.get("readonly")) == readonly)
+
+    return dataclasses.replace(
+        config.get_settings(), persistent=True, buffer_dirs=embedded,
+        database_paths=tuple(os.path.join(d, "seamless.db") for d in embedded),
+        readonly_buffer_dirs=tuple(e["directory"] for e in buffers if "directory" in e),
+        hashserver_urls=urls(buffers, False), readonly_hashserver_urls=urls(buffers, True),
+        database_urls=urls(databases, False), readonly_database_urls=urls(databases, True))
 
 
 def serves_tasks() -> bool:
@@ -79,15 +122,46 @@ def run_transformation(tf_dict, tf, tf_dunder, scratch, storage_spec, fingertip=
     from ..pool.channel import error_to_wire
 
     try:
-        _install(storage_spec)
+        storage = _install(storage_spec)
         if _installed.get("client") is None:
             from distributed import get_client
 
             _installed["client"] = get_client()
-        outcome = _execute_waiting(_with_dunder(tf_dict, tf_dunder), tf, fingertip)
-        return ("ok", _store(outcome, scratch), outcome)
+        with _for_task(storage, storage_spec):
+            outcome = _execute_waiting(_with_dunder(tf_dict, tf_dunder), tf, fingertip)
+            return ("ok", _store(outcome, scratch), outcome)
     except BaseException as exc:  # noqa: BLE001 - a failure is an answer, not a Dask error
         return ("error", error_to_wire(exc))
+
+
+class _for_task(storage_in_thread):
+    """This thread works for a task of `spec`, with its Storage."""
+
+    def __init__(self, storage, spec):
+        super().__init__(storage)
+        self.spec = spec
+
+    def __enter__(self):
+        self.previous_spec, _task.spec = getattr(_task, "spec", None), self.spec
+        return super().__enter__()
+
+    def __exit__(self, *exc) -> None:
+        _task.spec = self.previous_spec
+        super().__exit__(*exc)
+
+
+class _Nested(InProcess):
+    """The worker's engine backend: a nested transformation runs in a thread of its own (which
+    submits it as a Dask task and waits), with the storage of the task that asked for it."""
+
+    def submit(self, job, done) -> None:
+        task = _for_task(get_storage(), getattr(_task, "spec", None))
+
+        def run():
+            with task:
+                self._run(job, done)
+
+        threading.Thread(target=run, name=f"seamless-{job.tf.hex()[:8]}", daemon=True).start()
 
 
 def _with_dunder(tf_dict: dict, tf_dunder: dict) -> dict:
@@ -114,10 +188,12 @@ def _execute_waiting(tf_dict, tf, fingertip):
     """Execute in a helper thread; the task thread waits, seceding if nested work is submitted,
     and stopping a bash job whose task the scheduler released (client.cancel)."""
     wait, box, cancel, released = _Wait(), {}, threading.Event(), _release_watch()
+    task = _for_task(get_storage(), getattr(_task, "spec", None))
 
     def target():
         try:
-            box["outcome"] = _execute(tf_dict, tf, fingertip, cancel)
+            with task:
+                box["outcome"] = _execute(tf_dict, tf, fingertip, cancel)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the task thread
             box["error"] = exc
         with wait.changed:
@@ -219,16 +295,32 @@ def _run_nested(job):
     """The worker's engine backend: run a nested transformation as a Dask task of its own
     (through the worker's client, taken by a task thread: helper threads cannot ask for it)."""
     free_waiting_threads()
-    future = submit_job(_installed["client"], job)
+    future = submit_job(_installed["client"], job, getattr(_task, "spec", None))
     return outcome_of(future.result(), job)
 
 
 def submit_job(client, job, spec=None):
     """Submit an engine job as its Dask task; the distributed Future."""
+    return submit_jobs(client, [job], spec)[0]
+
+
+def submit_jobs(client, jobs, spec=None) -> list:
+    """Submit engine jobs as their Dask tasks, one client.map per target node; their Futures,
+    in the order of `jobs`."""
     from ..config import get_settings
 
-    node = (job.tf_dict.get("__meta__") or {}).get("node")
     spec = spec if spec is not None else storage_spec(get_settings())
-    return client.submit(run_transformation, job.tf_dict, job.tf.hex(), tf_dunder(job.tf_dict),
-                         job.scratch, spec, job.fingertip, key=task_key(job.tf), pure=False,
-                         workers=[node] if node else None, allow_other_workers=False)
+    groups = {}  # node -> [index in jobs]
+    for index, job in enumerate(jobs):
+        groups.setdefault((job.tf_dict.get("__meta__") or {}).get("node"), []).append(index)
+    futures = [None] * len(jobs)
+    for node, indices in groups.items():
+        chosen = [jobs[i] for i in indices]
+        mapped = client.map(run_transformation, [j.tf_dict for j in chosen], [j.tf.hex() for j in chosen],
+                            [tf_dunder(j.tf_dict) for j in chosen], [j.scratch for j in chosen],
+                            [spec] * len(chosen), [j.fingertip for j in chosen],
+                            key=[task_key(j.tf) for j in chosen], pure=False,
+                            workers=[node] if node else None, allow_other_workers=False)
+        for i, future in zip(indices, mapped):
+            futures[i] = future
+    return futures

@@ -73,9 +73,9 @@ class QueueServer:
 
     def serve(self) -> int:
         """Run every job of the queue file until its EOF record; 0 if all succeeded, else 1."""
-        from ..jobserver import install_if_configured
+        from ..backends import activate_backend
 
-        install_if_configured()  # `remote: jobserver`: the jobs run there
+        activate_backend()  # Dask or `remote: jobserver`: the jobs run there
         while not os.path.exists(self.path):
             time.sleep(self.poll)
         fd = os.open(self.path, os.O_RDONLY)

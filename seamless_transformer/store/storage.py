@@ -304,7 +304,11 @@ _current = {"storage": None, "generation": None, "pid": None}
 
 
 def get_storage() -> Storage:
-    """The process-wide Storage, rebuilt when the settings change."""
+    """The process-wide Storage, rebuilt when the settings change (inside `storage_in_thread`:
+    that thread's own)."""
+    own = getattr(_in_thread, "storage", None)
+    if own is not None:
+        return own
     generation = config.settings_generation()
     with _lock:
         storage = _current["storage"]
@@ -318,6 +322,25 @@ def get_storage() -> Storage:
             storage.settings = settings
             _current.update(storage=storage, generation=generation, pid=os.getpid())
         return storage
+
+
+_in_thread = threading.local()
+
+
+class storage_in_thread:
+    """`with storage_in_thread(storage):` get_storage() returns `storage` in this thread (a Dask
+    worker that serves clients of different storage runs each task with the storage it names)."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+
+    def __enter__(self) -> Storage:
+        self.previous = getattr(_in_thread, "storage", None)
+        _in_thread.storage = self.storage
+        return self.storage
+
+    def __exit__(self, *exc) -> None:
+        _in_thread.storage = self.previous
 
 
 def _storage_key(settings) -> tuple:

@@ -19,9 +19,12 @@ class TaskCounter(_plugin_base()):
 
     def __init__(self):
         self.keys = []
+        self.updates = 0  # graph updates that brought seamless tasks
 
     def update_graph(self, scheduler, *, keys=(), **kwargs):
-        self.keys += [k for k in keys if isinstance(k, str) and k.startswith("seamless-tf-")]
+        ours = [k for k in keys if isinstance(k, str) and k.startswith("seamless-tf-")]
+        self.keys += ours
+        self.updates += bool(ours)
 
 
 def start_cluster(**kwargs):

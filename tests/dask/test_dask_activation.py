@@ -37,3 +37,22 @@ def test_node_without_dask_is_a_usage_error():
     ran = _seamless_run("--node", "n1", "echo hi")
     assert ran.returncode == 2
     assert "choosing a node needs Dask execution" in ran.stderr
+
+
+def test_nothing_configured_leaves_the_transformations_in_this_process(isolated_env):
+    from seamless_transformer import engine
+    from seamless_transformer.backends import activate_backend
+
+    assert activate_backend(pool=True) == "local"
+    assert engine.get_backend() is None
+
+
+def test_the_entry_points_choose_their_backend_only_through_activate_backend():
+    import pathlib
+
+    package = pathlib.Path(__file__).resolve().parents[2] / "seamless_transformer"
+    choosers = sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
+                      if p.name != "backends.py" and p.parent.name not in ("dask", "jobserver", "pool")
+                      and any(f"{name}(" in p.read_text() for name in
+                              ("activate_if_configured", "install_if_configured", "ensure_spawned")))
+    assert choosers == []

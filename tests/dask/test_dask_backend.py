@@ -63,6 +63,17 @@ def test_running_them_again_submits_no_dask_task(on_dask):
     assert len(counter.keys) == submitted
 
 
+def test_transformations_started_together_reach_the_scheduler_in_batches(on_dask):
+    counter = on_dask[2]
+    keys, updates = len(counter.keys), counter.updates
+    tfs = [triple(200 + i) for i in range(40)]
+    for tf in tfs:
+        tf.start()
+    assert [tf.run() for tf in tfs] == [3 * (200 + i) for i in range(40)]
+    assert len(counter.keys) - keys == 40
+    assert counter.updates - updates < 40
+
+
 def test_a_failing_task_raises_transformation_error_with_the_users_traceback(on_dask):
     @delayed
     def fails(key):
@@ -115,6 +126,44 @@ def test_two_identical_submissions_at_the_same_time_from_two_processes_execute_o
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert [out for out, _err in outputs] == ["done\n", "done\n"]
     assert log.read_text() == "ran\n"
+
+
+TWO_STORES = """
+import os, sys, time
+from seamless_transformer import delayed, parallel
+ready, me = sys.argv[1], sys.argv[2]
+open(ready + "." + me, "w").close()
+deadline = time.monotonic() + 60
+while not (os.path.exists(ready + ".a") and os.path.exists(ready + ".b")) and time.monotonic() < deadline:
+    time.sleep(0.01)
+
+@delayed
+def slow_plus(x, tag):
+    import time
+    time.sleep(0.3)
+    return x + 1
+
+tfs = [slow_plus(i, me) for i in range(8)]
+print([tf.run() for tf in parallel(tfs, nparallel=8)])
+"""
+
+
+def test_two_clients_with_different_storage_share_the_cluster_each_in_its_own_storage(cluster2, tmp_path):
+    from seamless_transformer.store.files import BufferDir
+
+    script = tmp_path / "two_stores.py"
+    script.write_text(TWO_STORES)
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "ready"), me],
+                              env={**os.environ, "SEAMLESS_CACHE": str(tmp_path / f"cache-{me}"),
+                                   "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for me in ("a", "b")]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [out for out, _err in outputs] == [f"{list(range(1, 9))}\n"] * 2, outputs
+    for me in ("a", "b"):
+        root = tmp_path / f"cache-{me}" / "__TOPLEVEL__"
+        rows = sqlite3.connect(root / "seamless.db").execute("SELECT result FROM transformation").fetchall()
+        assert len(rows) == 8 and all(BufferDir(str(root)).has(res) for (res,) in rows)
 
 
 def test_nested_transformations_complete_on_one_worker_with_one_thread(cluster1, tmp_path, monkeypatch):
@@ -184,6 +233,27 @@ def _wait_until(condition, timeout=30.0):
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def test_seamless_cancel_stops_a_seamless_run_job_that_runs_on_dask(cluster2, tmp_path):
+    import sysconfig
+
+    scripts = sysconfig.get_path("scripts")
+    env = {**os.environ, "SEAMLESS_CACHE": str(tmp_path / "shared-cache"),
+           "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address}
+    command = "sleep 45; echo late"
+    tf = subprocess.run([os.path.join(scripts, "seamless-run"), "--dry", command], env=env, cwd=tmp_path,
+                        capture_output=True, text=True, timeout=60).stdout.strip()
+    key, scheduler = "seamless-tf-" + tf, cluster2[0].scheduler
+    run = subprocess.Popen([os.path.join(scripts, "seamless-run"), command], env=env, cwd=tmp_path,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_until(lambda: key in scheduler.tasks and scheduler.tasks[key].state == "processing", timeout=90)
+    cancel = subprocess.run([os.path.join(scripts, "seamless-cancel"), tf], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert cancel.returncode == 0, cancel.stderr
+    out, err = run.communicate(timeout=30)
+    assert (run.returncode, out) != (0, "late\n") and "canceled" in err
+    _wait_until(lambda: key not in scheduler.tasks)
 
 
 def test_seamless_queue_runs_its_jobs_on_dask(cluster2, tmp_path):

@@ -28,13 +28,13 @@ class Deployment:
         self.hs_dir.mkdir()
 
     def start(self):
+        scheduler_file = self.base / "scheduler.json"  # the scheduler starts while the servers do
+        self._spawn("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                  "--scheduler-file", str(scheduler_file)], self.machine_env("scheduler"))
         hs = self.servers.start([executable("hashserver"), str(self.hs_dir), "--writable"])
         db = self.servers.start([executable("seamless-database"), str(self.base / "shared.db"), "--writable"])
         self.clients = json.dumps({"buffer": [{"url": hs, "readonly": False}],
                                    "database": [{"url": db, "readonly": False}]})
-        scheduler_file = self.base / "scheduler.json"
-        self._spawn("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                  "--scheduler-file", str(scheduler_file)], self.machine_env("scheduler"))
         self.address = _wait_for_address(scheduler_file)
         for name in ("w1", "w2"):
             env = self.machine_env(name, local_cache=True)

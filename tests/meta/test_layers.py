@@ -15,7 +15,7 @@ LAYERS = {
     "bashrun": 4,
     "execution": 5,
     "engine": 6,
-    "pool": 7, "dask": 7, "jobserver": 7,
+    "pool": 7, "dask": 7, "jobserver": 7, "backends": 7,
     "api": 8, "queue": 8,
     "cli": 9,
 }
