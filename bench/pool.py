@@ -1,6 +1,8 @@
 """The worker pool against joblib and ProcessPoolExecutor, and its buffer transport speed.
 
     python bench/pool.py [N]
+    python bench/pool.py --profile [N]     where the time of run 1 (persistent) goes
+
 
 1. N (default 1000) trivial Python transformations through parallel() on spawn(2), cold cache,
    with the default persistent storage and with memory-only storage (`persistent: false`),
@@ -8,6 +10,8 @@
    same function. Worker start-up is excluded everywhere (each pool is warmed up first).
 2. A 100 MB buffer sent to a worker and back through shared memory (best of 3).
 Ratios are against joblib, measured in the same run.
+--profile runs only the persistent spawn(2) run, with cProfile in every thread of the parent and
+of both workers, and prints the top functions of each side (tottime) and per-task figures.
 """
 
 import os
@@ -90,8 +94,70 @@ def bench_transport(size=100_000_000, repeat=3):
     return best
 
 
+WAITS = ("'get' of '_queue.SimpleQueue'", "'acquire' of '_thread.lock'", "'poll' of 'select.poll'",
+         "time.sleep", "'__enter__' of '_thread.RLock'", "posix.read>")  # blocking calls
+
+
+def by_layer(stats) -> dict:
+    """Seconds of own time per package layer (store, pool, engine...): a stdlib function counts for
+    the nearest seamless_transformer caller on its heaviest call path; waiting is set apart."""
+    def layer(func):
+        path = func[0]
+        return path.split("seamless_transformer/")[1].split("/")[0].removesuffix(".py") \
+            if "seamless_transformer/" in path else None
+
+    totals = {}
+    for func, (_cc, _nc, own, _cum, callers) in stats.stats.items():
+        name, where = str(func), layer(func)
+        if any(w in name for w in WAITS):
+            where = "(waiting)"
+        current = func
+        for _ in range(8):
+            if where is not None:
+                break
+            callers_of = stats.stats.get(current, (0, 0, 0, 0, {}))[4]
+            if not callers_of:
+                break
+            current = max(callers_of, key=lambda c: callers_of[c][2])
+            where = layer(current)
+        totals[where or "other"] = totals.get(where or "other", 0.0) + own
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
+def profile(top=25):
+    import glob
+    import pstats
+
+    from seamless_transformer.pool.worker import PROFILE_ENV, profile_threads
+
+    outdir = tempfile.mkdtemp(prefix="seamless-bench-profile-")
+    os.environ[PROFILE_ENV] = outdir
+    dump = profile_threads()
+    wall = bench_seamless(True)
+    parent = os.path.join(outdir, "parent.prof")
+    dump(parent)
+    print(f"{N} tasks: {wall:.3f} s wall under the profiler, {wall / N * 1e3:.2f} ms/task; stats in {outdir}")
+    for label, paths in (("parent, all threads", [parent]),
+                         ("workers, all threads", glob.glob(os.path.join(outdir, "seamless-worker-*")))):
+        if not paths:
+            print(f"== {label}: no stats written")
+            continue
+        stats = pstats.Stats(*paths)
+        layers = by_layer(stats)
+        busy = sum(v for k, v in layers.items() if k != "(waiting)")
+        print(f"== {label}: {busy / N * 1e3:.2f} ms of CPU per task under the profiler, by layer:")
+        for where, seconds in layers.items():
+            share = "" if where == "(waiting)" else f"{100 * seconds / busy:5.1f} %"
+            print(f"   {where:<12} {seconds / N * 1e3:7.3f} ms/task {share}")
+        stats.sort_stats("tottime").print_stats(top)
+
+
 def main():
     global N
+    if sys.argv[1:2] == ["--profile"]:
+        N = int(sys.argv[2]) if len(sys.argv) > 2 else N
+        profile()
+        return
     N = int(sys.argv[1]) if len(sys.argv) > 1 else N
     print(f"{N} trivial transformations, 2 workers (nparallel={NPARALLEL} for seamless)")
     walls = {"joblib.Parallel(n_jobs=2)": bench_joblib(),

@@ -201,6 +201,36 @@ def pin_buffers(tf_dict, storage) -> dict:
 
 
 
+PROFILE_ENV = "SEAMLESS_BENCH_WORKER_PROFILE"  # bench/pool.py --profile: a directory for the stats
+
+
+def profile_threads():
+    """Profile every thread of this process that starts or runs Python code from now on (cProfile,
+    one profiler per thread). Returns dump(path): it writes their merged stats to `path`."""
+    import cProfile
+    import sys
+
+    profilers = []
+
+    def first_call(*_args):
+        profiler = cProfile.Profile()
+        profilers.append(profiler)
+        profiler.enable()  # replaces this hook in the calling thread
+
+    threading.setprofile(first_call)
+    sys.setprofile(first_call)
+
+    def dump(path):
+        import pstats
+
+        threading.setprofile(None)
+        stats = pstats.Stats(*profilers) if profilers else None
+        if stats is not None:
+            stats.dump_stats(path)
+
+    return dump
+
+
 def worker_main(conn, name, snapshot):
     """Entry point of a worker process (multiprocessing spawn target)."""
     from .. import engine
@@ -217,4 +247,8 @@ def worker_main(conn, name, snapshot):
     engine.set_backend(InProcess(worker.delegate))  # nested transformations: ask the parent
     signal.signal(signal.SIGTERM, worker.on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    profile_dir = os.environ.get(PROFILE_ENV)
+    dump = profile_threads() if profile_dir else None
     worker.serve()
+    if dump is not None:
+        dump(os.path.join(profile_dir, f"{name}-{os.getpid()}.prof"))
