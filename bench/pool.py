@@ -33,6 +33,23 @@ def timed(fn):
     return time.perf_counter() - t0, out
 
 
+def cpu_seconds() -> tuple:
+    """(this process, its live child processes): CPU seconds used so far (children: psutil)."""
+    import psutil
+
+    children = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+            children += times.user + times.system
+        except psutil.Error:
+            pass
+    return time.process_time(), children
+
+
+CPU = {}  # label -> (parent, workers) CPU seconds of the last timed run: less load-sensitive than wall
+
+
 def bench_joblib():
     try:
         from joblib import Parallel, delayed
@@ -69,8 +86,11 @@ def bench_seamless(persistent: bool):
     try:
         tf_square(-1).run()  # warm-up
         offset = 10**6 * (1 + persistent)  # fresh arguments: a cold cache in both runs
+        cpu0 = cpu_seconds()
         wall, out = timed(lambda: [tf.run() for tf in st.parallel(
             [tf_square(offset + i) for i in range(N)], nparallel=NPARALLEL)])
+        cpu1 = cpu_seconds()
+        CPU["persistent" if persistent else "memory-only"] = (cpu1[0] - cpu0[0], cpu1[1] - cpu0[1])
     finally:
         st.shutdown_workers()
     assert out == [(offset + i) ** 2 for i in range(N)]
@@ -171,6 +191,8 @@ def main():
             continue
         ratio = f"{wall / base:6.2f} x joblib" if base else ""
         print(f"  {label:<34} {wall:7.3f} s  {wall / N * 1e6:8.1f} µs/task  {ratio}")
+    for label, (parent, workers) in CPU.items():
+        print(f"  CPU per task, {label:<19} parent {parent / N * 1e3:6.3f} ms, workers {workers / N * 1e3:6.3f} ms")
     wall = bench_transport()
     print(f"100 MB to a worker and back: {wall:.3f} s, {2 * 100 / 1000 / wall:.2f} GB/s "
           f"(bytes moved both ways / wall)")

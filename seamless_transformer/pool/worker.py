@@ -56,6 +56,8 @@ class _Worker:
         self._lock = threading.RLock()
         self._index = itertools.count(1)
         self._threads = None
+        self._outbox = []  # [run id, wire] of finished transformations not sent yet
+        self._reply_lock = threading.Lock()
 
     # -- requests to the parent -------------------------------------------------------
     def request(self, op: str, payload: dict) -> dict:
@@ -101,11 +103,12 @@ class _Worker:
                     future.set_result(msg["payload"])
             elif op == "ping":
                 self.channel.send("response", "ping", msg["id"])
-            elif op == "run":
+            elif op == "run":  # a batch: every task starts at once (the parent filled free slots only)
                 payload = msg["payload"]
                 if payload.get("settings"):
                     _install_settings(payload["settings"])
-                self._start(msg["id"], payload)
+                for rid, task in payload["tasks"]:
+                    self._start(rid, task)
             elif op == "echo":
                 self._start_thread(self._echo, msg["id"], msg["payload"])
             elif op == "stop":
@@ -145,7 +148,17 @@ class _Worker:
             with self._lock:
                 done = self._runs.pop(rid)[0]
             done.set()
-        self.channel.send("response", "run", rid, wire)
+        self._reply(rid, wire)
+
+    def _reply(self, rid, wire) -> None:
+        """Send this result, with every other one that finished while a reply was being sent."""
+        with self._lock:
+            self._outbox.append([rid, wire])
+        with self._reply_lock:
+            with self._lock:
+                results, self._outbox = self._outbox, []
+            if results:  # else a thread that held the reply lock before us sent ours too
+                self.channel.send("response", "run", None, {"results": results})
 
     def execute(self, payload, cancel):
         from .. import engine
