@@ -83,7 +83,7 @@ class _Worker:
         refs = shm.refs_in(payload)
         if not refs:
             return payload
-        decoded = shm.decode(payload, shm.read_segment)
+        decoded = shm.decode(payload, shm.map_segment)
         self.channel.send("event", "release", payload={"names": [r.name for r in refs]})
         return decoded
 
