@@ -62,6 +62,7 @@ class Pool(Delegation):
         self._echo = {}
         self._completion = None
         self._wake_r, self._wake_w = self.ctx.Pipe(duplex=False)
+        self._woken = False  # a wake-up byte is on its way: the I/O thread will run a round anyway
         self._io = threading.Thread(target=self._io_loop, name="seamless-pool-io", daemon=True)
 
     # -- life cycle ---------------------------------------------------------------------
@@ -96,6 +97,12 @@ class Pool(Delegation):
         self._wake()
 
     def _wake(self):
+        """Make the I/O thread run a round (rebuild its wait list, dispatch). A burst of calls
+        writes one byte: each write releases the GIL, and getting it back costs the caller up
+        to a switch interval while the other threads of the process are busy."""
+        if self._woken:
+            return
+        self._woken = True
         try:
             self._wake_w.send_bytes(b"x")
         except OSError:
@@ -274,6 +281,7 @@ class Pool(Delegation):
                     objects[worker.process.sentinel] = worker
             for obj in wait(list(objects), timeout=PING_INTERVAL / 2):
                 if obj is self._wake_r:
+                    self._woken = False  # before the round: a later submit wakes us again
                     while self._wake_r.poll():
                         self._wake_r.recv_bytes()
                     continue
