@@ -3,15 +3,17 @@
     python bench/pool.py [N]
     python bench/pool.py --profile [N]     where the time of run 1 (persistent) goes
 
-
 1. N (default 1000) trivial Python transformations through parallel() on spawn(2), cold cache,
    with the default persistent storage and with memory-only storage (`persistent: false`),
    against joblib.Parallel(n_jobs=2) and concurrent.futures.ProcessPoolExecutor(2) running the
    same function. Worker start-up is excluded everywhere (each pool is warmed up first).
-2. A 100 MB buffer sent to a worker and back through shared memory (best of 3).
-Ratios are against joblib, measured in the same run.
+2. A 100 MB buffer sent to a worker and back through shared memory (best of 3), next to one
+   in-process copy of it (memcpy into a fresh bytearray, best of 3): one copy each way is the floor.
+Ratios are against joblib, measured in the same run. The CPU seconds per task of the parent and
+of the workers are printed too: on a loaded machine they vary less than the wall time.
 --profile runs only the persistent spawn(2) run, with cProfile in every thread of the parent and
-of both workers, and prints the top functions of each side (tottime) and per-task figures.
+of both workers, and prints per side the own time per task summed by package layer (waiting
+apart) and the top functions.
 """
 
 import os
@@ -172,6 +174,13 @@ def profile(top=25):
         stats.sort_stats("tottime").print_stats(top)
 
 
+def bench_memcpy(size=100_000_000, repeat=3) -> float:
+    """GB/s of one in-process copy of `size` bytes into a fresh bytearray (best of `repeat`)."""
+    data = os.urandom(size)
+    best = min(timed(lambda: bytearray(data))[0] for _ in range(repeat))
+    return size / 1e9 / best
+
+
 def main():
     global N
     if sys.argv[1:2] == ["--profile"]:
@@ -193,9 +202,10 @@ def main():
         print(f"  {label:<34} {wall:7.3f} s  {wall / N * 1e6:8.1f} µs/task  {ratio}")
     for label, (parent, workers) in CPU.items():
         print(f"  CPU per task, {label:<19} parent {parent / N * 1e3:6.3f} ms, workers {workers / N * 1e3:6.3f} ms")
-    wall = bench_transport()
+    wall, memcpy = bench_transport(), bench_memcpy()
     print(f"100 MB to a worker and back: {wall:.3f} s, {2 * 100 / 1000 / wall:.2f} GB/s "
-          f"(bytes moved both ways / wall)")
+          f"(bytes moved both ways / wall); memcpy {memcpy:.2f} GB/s: "
+          f"{2 * 100 / 1000 / wall / memcpy:.2f} x memcpy")
 
 
 if __name__ == "__main__":
