@@ -1,13 +1,12 @@
 """Batches: tasks queued together travel to a worker in one message (pool/manager.py), and a
 batch is nothing but its tasks: errors, crashes and cancel stay per task."""
 
-import time
-
 import pytest
 
 from seamless_transformer import TransformationError, delayed
 from seamless_transformer.pool import get_pool
 from seamless_transformer.store.storage import get_storage
+from test_manager import wait_until  # tests/pool/test_manager.py
 
 
 @delayed
@@ -26,13 +25,6 @@ def task(how, i):
     if how.startswith("kill:"):
         os.kill(os.getpid(), signal.SIGKILL)
     return i
-
-
-def wait_until(predicate, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
-        time.sleep(0.02)
 
 
 def start_as_one_batch(tfs):
