@@ -150,10 +150,10 @@ def profile(top=25):
     import glob
     import pstats
 
-    from seamless_transformer.pool.worker import PROFILE_ENV, profile_threads
+    from seamless_transformer.pool.worker import profile_threads
 
     outdir = tempfile.mkdtemp(prefix="seamless-bench-profile-")
-    os.environ[PROFILE_ENV] = outdir
+    os.environ["SEAMLESS_BENCH_WORKER_PROFILE"] = outdir  # read by config.worker_profile_dir()
     dump = profile_threads()
     wall = bench_seamless(True)
     parent = os.path.join(outdir, "parent.prof")

@@ -214,9 +214,6 @@ def pin_buffers(tf_dict, storage) -> dict:
 
 
 
-PROFILE_ENV = "SEAMLESS_BENCH_WORKER_PROFILE"  # bench/pool.py --profile: a directory for the stats
-
-
 def profile_threads():
     """Profile every thread of this process that starts or runs Python code from now on (cProfile,
     one profiler per thread). Returns dump(path): it writes their merged stats to `path`."""
@@ -260,7 +257,7 @@ def worker_main(conn, name, snapshot):
     engine.set_backend(InProcess(worker.delegate))  # nested transformations: ask the parent
     signal.signal(signal.SIGTERM, worker.on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    profile_dir = os.environ.get(PROFILE_ENV)
+    profile_dir = config.worker_profile_dir()  # bench/pool.py --profile
     dump = profile_threads() if profile_dir else None
     worker.serve()
     if dump is not None:
