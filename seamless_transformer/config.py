@@ -539,6 +539,12 @@ def worker_max_retries() -> int:
     return _positive_int("SEAMLESS_WORKER_MAX_RETRIES", 2, minimum=0)
 
 
+def worker_profile_dir() -> str | None:
+    """SEAMLESS_BENCH_WORKER_PROFILE (bench/pool.py --profile): the directory where each pool worker
+    writes the cProfile stats of all its threads when it stops; unset: no profiling."""
+    return os.environ.get("SEAMLESS_BENCH_WORKER_PROFILE") or None
+
+
 def compute_threads() -> int:
     """SEAMLESS_COMPUTE_THREADS (default min(32, cpu + 4)): threads that hash many files."""
     value = os.environ.get("SEAMLESS_COMPUTE_THREADS", "")

@@ -7,9 +7,10 @@ SEAMLESS_SHM_THRESHOLD bytes inside a payload are replaced by shm.ShmRef (see sh
     parent                                              worker
       |                                                   |  (starts, imports the execution layer)
       | <------------- event    ready    {pid}  --------- |
-      | -- request  run      id {tf_dict, tf, scratch,    |
-      |                         fingertip, direct_print,  |
-      |                         settings?, inputs?} ----> |  one thread per transformation
+      | -- request  run         {tasks: [[id, {tf_dict,   |  a batch: one thread per
+      |                         tf, scratch, fingertip,   |  transformation, all started
+      |                         direct_print, inputs?}],  |  at once
+      |                         ...], settings?} -------> |
       | <----------- request  alloc    id' {size} ------- |  (a result buffer >= threshold)
       | -- response alloc    id' {ref} -----------------> |  the worker fills the segment
       | <----------- request  delegate id" {tf_dict, tf,  |  a nested transformation
@@ -17,8 +18,9 @@ SEAMLESS_SHM_THRESHOLD bytes inside a payload are replaced by shm.ShmRef (see sh
       | -- response delegate id" {status: cached | done | |  cached/done: {outcome}
       |                         error | refused, ...} --> |  refused: the worker runs it itself
       | <----------- event    release  {names} ---------- |  parent segments copied out: unlink
-      | <----------- response run     id {outcome} |     |
-      |                                  {error, etype, logs, traceback}
+      | <----------- response run        {results: [[id,  |  what finished meanwhile
+      |                  {outcome} | {error, etype, logs, |  (one or more)
+      |                  traceback}], ...]} ------------- |
       | -- request  ping     id ----------------------->  |
       | <----------- response ping     id --------------- |  (within 1 s, or the worker is hung)
       | -- request  echo     id {data} ---------------->  |  (transport benchmark)
@@ -89,8 +91,7 @@ class Channel:
             return False
         except Exception as exc:  # noqa: BLE001 - an unpicklable payload: tell the peer
             if item["kind"] == "response":
-                err = {"error": f"{type(exc).__name__}: {exc}", "etype": "TransformationError"}
-                self._queue.put(message("response", item["op"], item["id"], err))
+                self._queue.put(_unpicklable_answer(item, exc))
         return True
 
     def recv(self) -> dict:
@@ -111,6 +112,27 @@ class Channel:
             self.conn.close()
         except OSError:
             pass
+
+
+def _unpicklable_answer(item: dict, exc: Exception) -> dict:
+    """The response that replaces one that cannot be pickled: an error; for a batch of results,
+    an error in place of each result that cannot be pickled (the others go as they are)."""
+    import pickle
+
+    def error(exc):
+        return {"error": f"{type(exc).__name__}: {exc}", "etype": "TransformationError"}
+
+    results = item["payload"].get("results") if isinstance(item["payload"], dict) else None
+    if not isinstance(results, list):
+        return message("response", item["op"], item["id"], error(exc))
+    fixed = []
+    for rid, wire in results:
+        try:
+            pickle.dumps(wire)
+        except Exception as one:  # noqa: BLE001 - whatever pickling raises
+            wire = error(one)
+        fixed.append([rid, wire])
+    return message("response", item["op"], item["id"], {"results": fixed})
 
 
 # ---------------------------------------------------------------- outcomes and errors on the wire

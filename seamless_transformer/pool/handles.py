@@ -35,3 +35,4 @@ class WorkerHandle:
         self.kill_reason = None  # set when we terminate it on purpose (cancel, shutdown)
         self.startup_failures = 0
         self.generation = 0  # bumped by every (re)launch
+        self.run_messages = 0  # `run` messages sent to it (each a batch of one or more tasks)

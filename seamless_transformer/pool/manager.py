@@ -5,6 +5,15 @@ and handles all messages; the pool state is guarded by one lock. Tasks wait in a
 some worker has enough free slots (SEAMLESS_WORKER_TRANSFORMATION_THROTTLE, default 3;
 `ncores` k takes k slots) and then go to the least-loaded one (load, then index).
 
+Batches: `submit` only queues the task and wakes the I/O thread, which dispatches once per
+round, after it has handled every message that arrived: the tasks that one worker gets in a
+round travel in one `run` message, and the results that arrive together free their slots
+together. A batch never exceeds the worker's free slots, so every task of a batch starts at
+once in a thread of its own, exactly as when they came one by one: for crashes and cancel a
+batch is nothing but its tasks. Finished tasks reach their callbacks as one list per message
+(`completing` callbacks run on one completion thread, in order), the place where the parent
+persists the results of a batch.
+
 Crashes (sentinel, pipe EOF, or a ping unanswered for PING_TIMEOUT): the worker is killed if
 needed, its segments unlinked and it is respawned in place. A task that was alone on the
 worker is at fault: its attempt is counted. Tasks that shared the worker are suspects: they
@@ -33,6 +42,7 @@ BUSY_CPU_FRACTION = 0.05  # a silent worker that used this much CPU per timeout 
 TERMINATE_GRACE = 2.0
 MAX_STARTUP_FAILURES = 3
 COMPLETION_THREADS = 4  # store results and wake waiters, off the I/O thread
+DRAIN_LIMIT = 64  # messages of one worker handled per round, so that no worker starves the others
 
 
 class Pool(Delegation):
@@ -52,6 +62,7 @@ class Pool(Delegation):
         self._echo = {}
         self._completion = None
         self._wake_r, self._wake_w = self.ctx.Pipe(duplex=False)
+        self._woken = False  # a wake-up byte is on its way: the I/O thread will run a round anyway
         self._io = threading.Thread(target=self._io_loop, name="seamless-pool-io", daemon=True)
 
     # -- life cycle ---------------------------------------------------------------------
@@ -86,6 +97,12 @@ class Pool(Delegation):
         self._wake()
 
     def _wake(self):
+        """Make the I/O thread run a round (rebuild its wait list, dispatch). A burst of calls
+        writes one byte: each write releases the GIL, and getting it back costs the caller up
+        to a switch interval while the other threads of the process are busy."""
+        if self._woken:
+            return
+        self._woken = True
         try:
             self._wake_w.send_bytes(b"x")
         except OSError:
@@ -140,28 +157,17 @@ class Pool(Delegation):
         return Task(payload, slots, on_done, job=job)
 
     def completing(self, callback):
-        """`callback` wrapped to run on a completion thread instead of the I/O thread."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        with self.lock:
-            if self._completion is None:
-                self._completion = ThreadPoolExecutor(COMPLETION_THREADS, "seamless-pool-done")
-            executor = self._completion
-
-        def on_done(outcome, error):
-            try:
-                executor.submit(callback, outcome, error)
-            except RuntimeError:  # the executor is shut down (interpreter exit): run it here
-                callback(outcome, error)
-
-        return on_done
+        """`callback(outcome, error)` marked to run on a completion thread instead of the I/O
+        thread, with the other completions of its batch."""
+        return _Completing(callback)
 
     def submit(self, task: Task) -> None:
+        """Queue `task`; the I/O thread dispatches it with whatever else is queued by then."""
         with self.lock:
             if self.closing:
                 raise RuntimeError("the worker pool is shut down")
             self.pending.append(task)
-            self._dispatch_pending()
+        self._wake()
 
     def _need(self, task) -> int:
         return self.throttle if task.solo else task.slots
@@ -177,50 +183,88 @@ class Pool(Delegation):
         return best
 
     def _dispatch_pending(self) -> None:
+        """Give queued tasks to workers with free slots: one `run` message per worker (under the lock)."""
+        batches = {}
         for task in list(self.pending):
             if not any(w.ready and not w.dead and not w.kill_reason and w.load < self.throttle
                        for w in self.workers):
-                return  # every slot is taken: leave the rest of the queue alone
+                break  # every slot is taken: leave the rest of the queue alone
             worker = self._choose(self._need(task))
             if worker is not None:
                 self.pending.remove(task)
-                self._dispatch(task, worker)
+                worker.tasks[task.id] = task
+                worker.load += self._need(task)
+                batches.setdefault(worker.index, (worker, []))[1].append(task)
+        for worker, tasks in batches.values():
+            self._send_batch(worker, tasks)
 
     def _dispatch(self, task: Task, worker: WorkerHandle) -> None:
-        from ..config import get_settings
-
+        """Give one task to `worker` now (under the lock)."""
         worker.tasks[task.id] = task
         worker.load += self._need(task)
-        payload = dict(task.payload)
+        self._send_batch(worker, [task])
+
+    def _send_batch(self, worker: WorkerHandle, tasks: list) -> None:
+        """Send tasks already in worker.tasks as one `run` message (under the lock)."""
+        from ..config import get_settings
+        from ..errors import TransformationError
+
+        batch, failed = [], []
+        for task in tasks:
+            try:
+                payload = shm.encode(task.payload, lambda d: self.segments.create(len(d), worker.name, d),
+                                     self.limit)
+            except OSError as exc:  # e.g. /dev/shm is full: this task fails, the others go
+                del worker.tasks[task.id]
+                worker.load -= self._need(task)
+                failed.append((task, None, TransformationError(f"cannot send inputs to a worker: {exc}")))
+                continue
+            batch.append([task.id, payload])
+        self._finish_many(failed)
+        if not batch:
+            return
+        message = {"tasks": batch}
         settings = get_settings()
         if settings is not worker.sent_settings:
-            payload["settings"] = settings_snapshot(settings)
+            message["settings"] = settings_snapshot(settings)
             worker.sent_settings = settings
         try:
-            payload = shm.encode(payload, lambda d: self.segments.create(len(d), worker.name, d),
-                                 self.limit)
-        except OSError as exc:  # e.g. /dev/shm is full
-            from ..errors import TransformationError
-
-            del worker.tasks[task.id]
-            worker.load -= self._need(task)
-            self._finish(task, error=TransformationError(f"cannot send inputs to a worker: {exc}"))
-            return
-        try:
-            worker.channel.send("request", "run", task.id, payload)
+            worker.channel.send("request", "run", None, message)
+            worker.run_messages += 1
         except (ChannelClosed, OSError):
-            # the worker died before the I/O thread noticed: the task stays in worker.tasks,
-            # and the death handler re-dispatches it with the worker's other tasks
+            # the worker died before the I/O thread noticed: the tasks stay in worker.tasks,
+            # and the death handler re-dispatches them with the worker's other tasks
             self._wake()
 
     def _finish(self, task: Task, outcome=None, error=None) -> None:
-        if task.done:
-            return
-        task.done = True
+        self._finish_many([(task, outcome, error)])
+
+    def _finish_many(self, finished) -> None:
+        """Call the callbacks of [(task, outcome, error)], each once; `completing` ones go to a
+        completion thread together, in order."""
+        later = []
+        for task, outcome, error in finished:
+            if task.done:
+                continue
+            task.done = True
+            if isinstance(task.on_done, _Completing):
+                later.append((task.on_done.callback, outcome, error))
+            else:
+                _call(task.on_done, outcome, error)
+        if later:
+            self._complete_later(later)
+
+    def _complete_later(self, calls) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self.lock:
+            if self._completion is None:
+                self._completion = ThreadPoolExecutor(COMPLETION_THREADS, "seamless-pool-done")
+            executor = self._completion
         try:
-            task.on_done(outcome, error)
-        except Exception:  # noqa: BLE001 - a broken callback must not stop the I/O thread
-            logger.exception("worker pool callback failed")
+            executor.submit(_call_all, calls)
+        except RuntimeError:  # the executor is shut down (interpreter exit): run them here
+            _call_all(calls)
 
     # -- the I/O thread -----------------------------------------------------------------
     def _io_loop(self) -> None:
@@ -237,6 +281,7 @@ class Pool(Delegation):
                     objects[worker.process.sentinel] = worker
             for obj in wait(list(objects), timeout=PING_INTERVAL / 2):
                 if obj is self._wake_r:
+                    self._woken = False  # before the round: a later submit wakes us again
                     while self._wake_r.poll():
                         self._wake_r.recv_bytes()
                     continue
@@ -245,12 +290,18 @@ class Pool(Delegation):
                     self._drain(worker)
                     self._on_death(worker, self._exit_text(worker))
                 else:
-                    self._drain(worker, once=True)
+                    self._drain(worker, limit=DRAIN_LIMIT)
+            with self.lock:
+                if not self.closing:
+                    self._dispatch_pending()  # one round: the freed slots and queued tasks meet once
+                    self.changed.notify_all()
             self._check_pings()
 
-    def _drain(self, worker: WorkerHandle, once=False) -> None:
+    def _drain(self, worker: WorkerHandle, limit=None) -> None:
+        """Handle the messages waiting on the worker's pipe (at most `limit`)."""
         conn = worker.channel.conn
-        while not worker.dead:
+        handled = 0
+        while not worker.dead and (limit is None or handled < limit):
             try:
                 if not conn.poll():
                     return
@@ -259,14 +310,13 @@ class Pool(Delegation):
                 worker.process.join(0.5)
                 self._on_death(worker, self._exit_text(worker))
                 return
+            handled += 1
             try:
                 self._handle(worker, msg)
             except Exception:  # noqa: BLE001 - the I/O thread must survive any one message
                 logger.exception("worker pool: cannot handle %r from %s", msg.get("op"), worker.name)
             finally:
                 self.segments.unlink_taken()
-            if once:
-                return
 
     def _exit_text(self, worker) -> str:
         code = worker.process.exitcode
@@ -316,28 +366,33 @@ class Pool(Delegation):
                 for name in payload["names"]:
                     self.segments.unlink(name)
             elif op == "run" and kind == "response":
-                task = worker.tasks.pop(rid, None)
-                if task is not None:
-                    worker.load -= self._need(task)
-                    self._dispatch_pending()
-                    self.changed.notify_all()
+                results = []
+                for task_id, wire in payload["results"]:
+                    task = worker.tasks.pop(task_id, None)
+                    if task is not None:
+                        worker.load -= self._need(task)
+                    results.append((task, wire))
         if op == "run" and kind == "response":
-            self._on_result(task, payload)
+            self._on_results(results)
         elif op == "delegate":
             self._on_delegate(worker, rid, payload)
         elif op == "echo" and kind == "response":
             self._echo.pop(rid).set_result(shm.decode(payload, self.segments.take)["data"])
 
-    def _on_result(self, task, payload) -> None:
-        payload = shm.decode(payload, self.segments.take)
-        if task is None:
-            return  # canceled meanwhile
-        if "outcome" in payload:
-            outcome = outcome_from_wire(payload["outcome"])
-            outcome.retry_count = task.attempts
-            self._finish(task, outcome=outcome)
-        else:
-            self._finish(task, error=error_from_wire(payload))
+    def _on_results(self, results) -> None:
+        """[(task or None if canceled meanwhile, wire)] of one message: decode, then finish together."""
+        finished = []
+        for task, wire in results:
+            wire = shm.decode(wire, self.segments.take)
+            if task is None:
+                continue
+            if "outcome" in wire:
+                outcome = outcome_from_wire(wire["outcome"])
+                outcome.retry_count = task.attempts
+                finished.append((task, outcome, None))
+            else:
+                finished.append((task, None, error_from_wire(wire)))
+        self._finish_many(finished)
 
     # -- crashes ------------------------------------------------------------------------
     def _on_death(self, worker: WorkerHandle, why: str) -> None:
@@ -413,6 +468,28 @@ class Pool(Delegation):
                                  self.limit)
             worker.channel.send("request", "echo", rid, payload)
         return future.result(timeout)
+
+
+class _Completing:
+    """A task callback that runs on a completion thread (Pool.completing)."""
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def __call__(self, outcome, error):
+        self.callback(outcome, error)
+
+
+def _call(callback, outcome, error) -> None:
+    try:
+        callback(outcome, error)
+    except Exception:  # noqa: BLE001 - a broken callback must not stop the I/O thread
+        logger.exception("worker pool callback failed")
+
+
+def _call_all(calls) -> None:
+    for callback, outcome, error in calls:
+        _call(callback, outcome, error)
 
 
 def _cpu_seconds(pid):

@@ -5,11 +5,16 @@ maps a segment by name (without telling the resource tracker, which it shares wi
 under the spawn start method), so every REGISTER the tracker sees has exactly one matching
 UNREGISTER and it never reports a leak.
 
-    parent -> worker   parent creates + fills a segment, sends ShmRef; the worker copies it out,
+    parent -> worker   parent creates + fills a segment, sends ShmRef; the worker maps it,
                        then sends a "release" event; the parent unlinks
     worker -> parent   the worker asks the parent to "alloc" a segment, fills it, sends ShmRef;
-                       the parent copies it out and unlinks at once
+                       the parent maps it and unlinks at once
     worker crash       the parent unlinks every segment it had created for that worker
+
+One copy each way: the sender writes the buffer into the segment (pwrite), and the receiver
+gets a read-only memoryview of a mapping of it (`map_segment`), never a copy. Unlinking only
+removes the name: the mapping, and the memory behind it, lives as long as that memoryview
+(or a slice of it) does, so receivers must accept bytes-like buffers, not only bytes.
 
 Buffers below the threshold (SEAMLESS_SHM_THRESHOLD, default 64 KiB) travel inline in the
 pickled message.
@@ -63,9 +68,9 @@ class SegmentTable:
                 raise
         return ref
 
-    def take(self, ref: ShmRef) -> bytes:
-        """Copy a segment's content out; it is unlinked by the next `unlink_taken()`."""
-        data = read_segment(ref)
+    def take(self, ref: ShmRef) -> memoryview:
+        """A segment's content, mapped (see map_segment); it is unlinked by the next `unlink_taken()`."""
+        data = map_segment(ref)
         with self._lock:
             self._taken.append(ref.name)
         return data
@@ -103,27 +108,25 @@ class SegmentTable:
             return sorted(self._segments)
 
 
-def _open(name: str) -> int:
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux: fault the pages in with the mmap call
+
+
+def _open(name: str, flags=os.O_RDWR) -> int:
     """A file descriptor of an existing segment; the resource tracker is not told."""
     from _posixshmem import shm_open  # the module multiprocessing.shared_memory is built on
 
-    return shm_open("/" + name.lstrip("/"), os.O_RDWR, mode=0o600)
+    return shm_open("/" + name.lstrip("/"), flags, mode=0o600)
 
 
-def _open_mapping(name: str, size: int) -> mmap.mmap:
-    fd = _open(name)
+def map_segment(ref: ShmRef) -> memoryview:
+    """The content of a segment without a copy: a read-only memoryview of `ref.size` bytes over a
+    shared mapping of it (pages populated at once). Raises OSError if the segment is gone."""
+    fd = _open(ref.name, os.O_RDONLY)
     try:
-        return mmap.mmap(fd, max(size, 1))
+        mapping = mmap.mmap(fd, max(ref.size, 1), flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ)
     finally:
         os.close(fd)
-
-
-def read_segment(ref: ShmRef) -> bytes:
-    mapping = _open_mapping(ref.name, ref.size)
-    try:
-        return mapping[: ref.size]
-    finally:
-        mapping.close()
+    return memoryview(mapping)[: ref.size]  # the view keeps the mapping; unmapped when both are gone
 
 
 def write_segment(ref: ShmRef, data) -> None:

@@ -56,6 +56,8 @@ class _Worker:
         self._lock = threading.RLock()
         self._index = itertools.count(1)
         self._threads = None
+        self._outbox = []  # [run id, wire] of finished transformations not sent yet
+        self._reply_lock = threading.Lock()
 
     # -- requests to the parent -------------------------------------------------------
     def request(self, op: str, payload: dict) -> dict:
@@ -81,7 +83,7 @@ class _Worker:
         refs = shm.refs_in(payload)
         if not refs:
             return payload
-        decoded = shm.decode(payload, shm.read_segment)
+        decoded = shm.decode(payload, shm.map_segment)
         self.channel.send("event", "release", payload={"names": [r.name for r in refs]})
         return decoded
 
@@ -101,11 +103,12 @@ class _Worker:
                     future.set_result(msg["payload"])
             elif op == "ping":
                 self.channel.send("response", "ping", msg["id"])
-            elif op == "run":
+            elif op == "run":  # a batch: every task starts at once (the parent filled free slots only)
                 payload = msg["payload"]
                 if payload.get("settings"):
                     _install_settings(payload["settings"])
-                self._start(msg["id"], payload)
+                for rid, task in payload["tasks"]:
+                    self._start(rid, task)
             elif op == "echo":
                 self._start_thread(self._echo, msg["id"], msg["payload"])
             elif op == "stop":
@@ -145,7 +148,17 @@ class _Worker:
             with self._lock:
                 done = self._runs.pop(rid)[0]
             done.set()
-        self.channel.send("response", "run", rid, wire)
+        self._reply(rid, wire)
+
+    def _reply(self, rid, wire) -> None:
+        """Send this result, with every other one that finished while a reply was being sent."""
+        with self._lock:
+            self._outbox.append([rid, wire])
+        with self._reply_lock:
+            with self._lock:
+                results, self._outbox = self._outbox, []
+            if results:  # else a thread that held the reply lock before us sent ours too
+                self.channel.send("response", "run", None, {"results": results})
 
     def execute(self, payload, cancel):
         from .. import engine
@@ -201,6 +214,33 @@ def pin_buffers(tf_dict, storage) -> dict:
 
 
 
+def profile_threads():
+    """Profile every thread of this process that starts or runs Python code from now on (cProfile,
+    one profiler per thread). Returns dump(path): it writes their merged stats to `path`."""
+    import cProfile
+    import sys
+
+    profilers = []
+
+    def first_call(*_args):
+        profiler = cProfile.Profile()
+        profilers.append(profiler)
+        profiler.enable()  # replaces this hook in the calling thread
+
+    threading.setprofile(first_call)
+    sys.setprofile(first_call)
+
+    def dump(path):
+        import pstats
+
+        threading.setprofile(None)
+        stats = pstats.Stats(*profilers) if profilers else None
+        if stats is not None:
+            stats.dump_stats(path)
+
+    return dump
+
+
 def worker_main(conn, name, snapshot):
     """Entry point of a worker process (multiprocessing spawn target)."""
     from .. import engine
@@ -217,4 +257,8 @@ def worker_main(conn, name, snapshot):
     engine.set_backend(InProcess(worker.delegate))  # nested transformations: ask the parent
     signal.signal(signal.SIGTERM, worker.on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    profile_dir = config.worker_profile_dir()  # bench/pool.py --profile
+    dump = profile_threads() if profile_dir else None
     worker.serve()
+    if dump is not None:
+        dump(os.path.join(profile_dir, f"{name}-{os.getpid()}.prof"))

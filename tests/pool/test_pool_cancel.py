@@ -75,5 +75,8 @@ def test_seamless_cancel_reaches_a_transformation_running_in_a_worker(workers):
         assert time.monotonic() < deadline, "the transformation was never registered"
         time.sleep(0.02)
     assert outcomes == [(os.getpid(), True)]
+    while tf.exception is None:  # the registry entry goes just before the cancel callback runs
+        assert time.monotonic() < deadline, "the cancel never reached the transformation"
+        time.sleep(0.02)
     assert tf.exception == "Transformation was canceled"
     assert pid(4).run() not in (first, os.getpid())
