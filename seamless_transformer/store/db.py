@@ -93,6 +93,7 @@ class ResultDB:
         self._conn = None
         self._pid = None
         self._conn_readonly = False
+        self._ready = None  # the connection whose schema and pragmas are set up
         self._abandoned = []  # connections inherited over fork: never used, never closed
 
     def __repr__(self):
@@ -116,6 +117,8 @@ class ResultDB:
         if self._conn is not None:
             if write and self._conn_readonly:
                 raise PermissionError(f"{self.path}: result database is not writable")
+            if write and self._ready is not self._conn:
+                self._init_schema_now()
             return self._conn
         if not os.path.exists(self.path):
             if not write:
@@ -129,7 +132,7 @@ class ResultDB:
             self._conn = self._open_readonly()
         else:
             try:
-                self._conn = self._open_writable()
+                self._conn = self._open_writable(init=write)
             except sqlite3.OperationalError as exc:
                 if write or _is_busy(exc):
                     raise PermissionError(f"{self.path}: result database is not writable ({exc})") from None
@@ -137,15 +140,28 @@ class ResultDB:
         self._pid = os.getpid()
         return self._conn
 
-    def _open_writable(self):
+    def _open_writable(self, init=True):
+        """A connection; the schema and pragmas are set up now with `init`, else before its first write
+        (a process that only reads, such as a cache hit, runs just its query)."""
         conn = sqlite3.connect(self.path, timeout=BUSY_RETRY_SECONDS, isolation_level=None,
                                check_same_thread=False)
-        try:
-            _retry(lambda: self._schema_init(conn))
-        except BaseException:
-            conn.close()
-            raise
+        if init:
+            try:
+                _retry(lambda: self._schema_init(conn))
+            except BaseException:
+                conn.close()
+                raise
+            self._ready = conn
         return conn
+
+    def _init_schema_now(self) -> None:
+        try:
+            _retry(lambda: self._schema_init(self._conn))
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise
+            raise PermissionError(f"{self.path}: result database is not writable ({exc})") from None
+        self._ready = self._conn
 
     def _open_readonly(self):
         uri = "file:" + self.path.replace("?", "%3f").replace("#", "%23")
@@ -170,7 +186,12 @@ class ResultDB:
             except sqlite3.OperationalError as exc:
                 if "no such table" in str(exc):
                     return []
-                raise
+                if conn is self._ready or self._conn_readonly or not _is_readonly(exc):
+                    raise
+            # a connection opened for writing that cannot even read (its -wal/-shm files cannot be made)
+            conn.close()
+            self._conn, self._conn_readonly = self._open_readonly(), True
+            return _retry(lambda: self._conn.execute(sql, params).fetchall())
 
     def _write(self, func):
         """Run func(conn) inside one BEGIN IMMEDIATE transaction, retrying while busy."""

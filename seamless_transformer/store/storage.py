@@ -12,7 +12,6 @@ records live in memory only (unbounded, since memory is then the only store).
 Nothing is created when Storage is built; the directories and seamless.db appear on first write.
 """
 
-import logging
 import os
 import threading
 from collections import OrderedDict
@@ -24,9 +23,9 @@ from .db import CorruptDatabaseError, LeafDB, ResultDB
 
 LEAF_DB = "seamless-leaves.db"  # next to each seamless.db
 from .files import BufferDir
-from .remote import RemoteBuffers, remote_databases
+from .._util import lazy_logger
 
-logger = logging.getLogger(__name__)
+logger = lazy_logger(__name__)
 
 MEMORY_ITEM_LIMIT = 1 << 20  # buffers below 1 MiB are kept in memory when persistent
 MEMORY_TOTAL_LIMIT = 64 << 20
@@ -73,8 +72,13 @@ class Storage:
             self._memory = _MemoryBuffers(MEMORY_ITEM_LIMIT, MEMORY_TOTAL_LIMIT)
             self._dirs = [BufferDir(p) for p in settings.buffer_dirs]
             self._dbs = [ResultDB(p) for p in settings.database_paths]
-            self._remote = RemoteBuffers(settings)
-            self._dbs += remote_databases(settings)
+            self._remote = None
+            if settings.hashserver_urls or settings.readonly_hashserver_urls or settings.database_urls \
+                    or settings.readonly_database_urls:  # the HTTP client is imported only for servers
+                from .remote import RemoteBuffers, remote_databases
+
+                self._remote = RemoteBuffers(settings)
+                self._dbs += remote_databases(settings)
             self._leaf_dbs = [LeafDB(os.path.join(os.path.dirname(p), LEAF_DB)) for p in settings.database_paths]
         else:
             self._memory = _MemoryBuffers(None, None)
