@@ -245,6 +245,21 @@ class ResultDB:
         text = json.dumps(record)
         return self._write(lambda conn: _put_metadata(conn, tf, res, text))
 
+    def put_batch(self, results, records) -> None:
+        """Write result rows [(tf, res)], then records [(tf, res, dict)] (see put_metadata), in one
+        transaction."""
+        results = [(_hex(tf), _hex(res)) for tf, res in results]
+        written = dict(results)
+        records = [(_hex(tf), _hex(res), json.dumps(record)) for tf, res, record in records]
+
+        def write(conn):
+            for tf, res in results:
+                _put_transformation(conn, tf, res)
+            for tf, res, text in records:
+                _put_metadata(conn, tf, res, text, rows_written=written.get(tf) == res)
+
+        self._write(write)
+
     def get_metadata(self, tf) -> dict | None:
         rows = self._read('SELECT "metadata" FROM "meta_data" WHERE "checksum"=?', (_hex(tf),))
         return json.loads(rows[0][0]) if rows else None
@@ -334,17 +349,20 @@ def _put_transformation(conn, tf, res) -> None:
         conn.execute('INSERT INTO "rev_transformation" ("result", "checksum") VALUES (?, ?)', (res, tf))
 
 
-def _put_metadata(conn, tf, res, text) -> bool:
+def _put_metadata(conn, tf, res, text, rows_written=False) -> bool:
+    """rows_written: this transaction has just written the transformation and rev rows of (tf, res)."""
     if conn.execute('SELECT 1 FROM "irreproducible_transformation" WHERE "checksum"=?', (tf,)).fetchone():
         return False
-    row = conn.execute('SELECT "result" FROM "transformation" WHERE "checksum"=?', (tf,)).fetchone()
-    if row is not None and row[0] != res:
-        return False
+    if not rows_written:
+        row = conn.execute('SELECT "result" FROM "transformation" WHERE "checksum"=?', (tf,)).fetchone()
+        if row is not None and row[0] != res:
+            return False
     meta = conn.execute('SELECT "result" FROM "meta_data" WHERE "checksum"=?', (tf,)).fetchone()
     if meta is not None:
         return meta[0] == res
     conn.execute('INSERT INTO "meta_data" ("checksum", "result", "metadata") VALUES (?, ?, ?)', (tf, res, text))
-    _put_transformation(conn, tf, res)  # make sure the transformation and rev rows exist
+    if not rows_written:
+        _put_transformation(conn, tf, res)  # make sure the transformation and rev rows exist
     return True
 
 
