@@ -21,6 +21,7 @@ import atexit
 import os
 import threading
 import time
+from contextlib import contextmanager
 
 MAX_ITEMS = 2000
 MAX_BYTES = 32 << 20
@@ -59,39 +60,33 @@ class WriteBehind:
 
     # ------------------------------------------------------------ queueing
 
-    def put_buffer(self, cs: str, data: bytes) -> None:
+    @contextmanager
+    def _queueing(self):
+        """The with-block queues an entry (under _lock); then the queue is flushed now if it is full."""
         with self._lock:
             self._own()
+            yield
+            full = self._queued()
+        if full:
+            self.flush()
+
+    def put_buffer(self, cs: str, data: bytes) -> None:
+        with self._queueing():
             if cs not in self.buffers:
                 self.buffers[cs] = bytes(data)
                 self._nbytes += len(data)
-            full = self._queued()
-        if full:
-            self.flush()
 
     def put_result(self, tf: str, res: str) -> None:
-        with self._lock:
-            self._own()
+        with self._queueing():
             self.results[tf] = res
-            full = self._queued()
-        if full:
-            self.flush()
 
     def put_record(self, tf: str, res: str, record: dict) -> None:
-        with self._lock:
-            self._own()
+        with self._queueing():
             self.records.setdefault(tf, (res, record))
-            full = self._queued()
-        if full:
-            self.flush()
 
     def put_leaves(self, res: str, leaves: list) -> None:
-        with self._lock:
-            self._own()
+        with self._queueing():
             self.leaves.append((res, list(leaves)))
-            full = self._queued()
-        if full:
-            self.flush()
 
     def _queued(self) -> bool:
         """After an entry was queued (under _lock): arrange a flush soon; True when the queue is full
