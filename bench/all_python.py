@@ -3,8 +3,8 @@
     python bench/all_python.py ROW [N]
 
 ROW is one of:
-  delayed    N trivial `delayed` transformations in-process, cold then cached, next to
-             joblib.Memory cold then cached on the same function (two lines, ms/task)
+  delayed    N trivial `delayed` transformations in-process, cold (the write-behind flush included)
+             then cached, next to joblib.Memory cold then cached on the same function (two lines, ms/task)
   parallel   N trivial transformations through parallel() on spawn(2), persistent cache, next to
              ProcessPoolExecutor(2) on the same function (s); worker start-up excluded on both sides
   transport  a 100 MB buffer to a worker and back (GB/s, best of 3), next to one in-process copy
@@ -38,10 +38,10 @@ def row(what, ours, peer_name, peer, unit, target) -> None:
 def delayed_rows(n: int) -> None:
     tmp = tempfile.mkdtemp(prefix="seamless-bench-")
     os.environ["SEAMLESS_CACHE"] = os.path.join(tmp, "cache")
-    from seamless_transformer import delayed
+    from seamless_transformer import delayed, flush
 
     tf_square = delayed(square)
-    cold = per_task_ms(lambda: [tf_square(i).run() for i in range(n)], n)
+    cold = per_task_ms(lambda: ([tf_square(i).run() for i in range(n)], flush()), n)  # written to disk, as joblib's
     cached = per_task_ms(lambda: [tf_square(i).run() for i in range(n)], n)
     jl_cold = jl_cached = None
     try:

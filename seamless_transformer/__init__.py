@@ -33,6 +33,7 @@ __all__ = sorted([
     "config",
     "define_compiled_language",
     "delayed",
+    "flush",
     "direct",
     "parallel",
     "parallel_async",
@@ -49,6 +50,7 @@ _WHERE = {
     "delayed": "api.transformer",
     "direct": "api.transformer",
     "parallel": "api.parallel",
+    "flush": "engine",
     "parallel_async": "api.parallel",
     # compiled transformers
     "CompiledObject": "api.compiled",

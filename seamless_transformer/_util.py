@@ -5,7 +5,7 @@ pinned directories (`pinned_dir`), through which writes follow no symlink placed
 
 import contextlib
 import os
-import secrets
+import sys
 
 
 TEMP_PREFIX = ".seamless-tmp-"
@@ -21,7 +21,7 @@ def temp_name(path: str) -> str:
     if (os.getpid(), directory) not in _cleaned:
         _cleaned.add((os.getpid(), directory))
         remove_stale_temps(directory, lambda name: writer_pid(name, TEMP_PREFIX))
-    return os.path.join(directory, f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}")
+    return os.path.join(directory, f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
 
 
 def writer_pid(name: str, prefix: str) -> int | None:
@@ -278,3 +278,144 @@ def unpinned(path: str, *, shown: bool = False) -> str:
         if _inside(real, here) and real != here:
             return os.path.relpath(real, here)
     return real
+
+
+# ---------------------------------------------------------------- record classes for the fast path
+
+
+class FrozenInstanceError(AttributeError):
+    """Assignment to a field of a frozen record class."""
+
+
+_MISSING = object()
+
+
+class _Field:
+    __slots__ = ("default", "default_factory", "compare")
+
+    def __init__(self, default, default_factory, compare):
+        self.default, self.default_factory, self.compare = default, default_factory, compare
+
+
+def field(*, default=_MISSING, default_factory=_MISSING, compare=True):
+    """Like dataclasses.field (default, default_factory, compare), for `record_class`."""
+    return _Field(default, default_factory, compare)
+
+
+def record_class(cls=None, *, frozen=False):
+    """A small dataclasses.dataclass for the command-line fast path: fields from the class's own
+    annotations (and those of record-class bases) with defaults or `field(...)`; __init__ by position
+    or keyword, __repr__, __eq__ over the compared fields, and with frozen=True no assignment and a
+    __hash__. It neither imports dataclasses (and inspect with it) nor compiles code per class."""
+    def wrap(cls):
+        specs = dict(getattr(cls, "__record_fields__", {}))
+        for name in cls.__dict__.get("__annotations__", {}):
+            value = cls.__dict__.get(name, _MISSING)
+            spec = value if isinstance(value, _Field) else _Field(value, _MISSING, True)
+            if isinstance(value, _Field):
+                if value.default is _MISSING:
+                    delattr(cls, name)
+                else:
+                    setattr(cls, name, value.default)
+            specs[name] = spec
+        cls.__record_fields__ = specs
+        cls.__init__ = _record_init
+        cls.__repr__ = _record_repr
+        cls.__eq__ = _record_eq
+        if frozen:
+            cls.__setattr__ = cls.__delattr__ = _frozen_setattr
+            cls.__hash__ = lambda self: hash(_compared(self))
+        else:
+            cls.__hash__ = None
+        return cls
+
+    return wrap if cls is None else wrap(cls)
+
+
+def _record_init(self, *args, **kwargs):
+    specs = type(self).__record_fields__
+    if len(args) > len(specs):
+        raise TypeError(f"{type(self).__name__}() takes {len(specs)} arguments, {len(args)} given")
+    values = dict(zip(specs, args))
+    for name, value in kwargs.items():
+        if name not in specs or name in values:
+            raise TypeError(f"{type(self).__name__}() got an unexpected or repeated argument {name!r}")
+        values[name] = value
+    for name, spec in specs.items():
+        if name not in values:
+            if spec.default is not _MISSING:
+                values[name] = spec.default
+            elif spec.default_factory is not _MISSING:
+                values[name] = spec.default_factory()
+            else:
+                raise TypeError(f"{type(self).__name__}() missing required argument {name!r}")
+        object.__setattr__(self, name, values[name])
+
+
+def _record_repr(self) -> str:
+    inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self).__record_fields__)
+    return f"{type(self).__qualname__}({inner})"
+
+
+def _compared(self) -> tuple:
+    return tuple(getattr(self, name) for name, spec in type(self).__record_fields__.items() if spec.compare)
+
+
+def _record_eq(self, other):
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    return _compared(self) == _compared(other)
+
+
+def _frozen_setattr(self, name, *value):
+    raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+# ---------------------------------------------------------------- logging, imported when needed
+
+_pending_logging: list = []  # a logging set-up deferred until a record is to be shown (see lazy_logger)
+
+
+def defer_logging(configure) -> None:
+    """Run `configure()` (which sets up logging) only when a logger of lazy_logger first needs logging,
+    or at logging_ready(). For a set-up at the default level (WARNING): records below it are dropped."""
+    _pending_logging[:] = [configure]
+
+
+def logging_ready() -> None:
+    """Apply a deferred logging set-up now (before code that logs through `logging` directly runs)."""
+    while _pending_logging:
+        _pending_logging.pop()()
+
+
+class _LazyLogger:
+    """logging.getLogger(name), with `logging` imported on first need. While nothing has imported
+    logging, no level below WARNING can be enabled, so debug() and info() are then dropped at the
+    cost of a dict lookup; every other attribute is the real logger's."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def _logger(self):
+        import logging
+
+        logging_ready()
+        return logging.getLogger(self.name)
+
+    def debug(self, *args, **kwargs) -> None:
+        if "logging" in sys.modules:
+            self._logger().debug(*args, **kwargs)
+
+    def info(self, *args, **kwargs) -> None:
+        if "logging" in sys.modules:
+            self._logger().info(*args, **kwargs)
+
+    def __getattr__(self, attr):
+        return getattr(self._logger(), attr)
+
+
+def lazy_logger(name: str):
+    """A stand-in for logging.getLogger(name) that does not import logging on the fast path."""
+    return _LazyLogger(name)

@@ -21,7 +21,14 @@ class Checksum:
 
     __slots__ = ("_hex",)
 
+    def __new__(cls, value=None):
+        if type(value) is cls:  # immutable: the same object will do
+            return value
+        return object.__new__(cls)
+
     def __init__(self, value):
+        if value is self:
+            return
         if isinstance(value, Checksum):
             hexvalue = value._hex
         elif isinstance(value, str):
@@ -42,7 +49,9 @@ class Checksum:
     @classmethod
     def of(cls, buffer: bytes) -> "Checksum":
         """The checksum of a buffer."""
-        return cls(hashlib.sha256(buffer).hexdigest())
+        checksum = object.__new__(cls)
+        object.__setattr__(checksum, "_hex", hashlib.sha256(buffer).hexdigest())  # 64 lowercase hex digits
+        return checksum
 
     def hex(self) -> str:
         return self._hex

@@ -23,7 +23,7 @@ import glob
 import json
 import os
 import threading
-from dataclasses import dataclass, field
+from ._util import field, record_class as dataclass
 
 from .errors import ConfigError
 

@@ -6,10 +6,6 @@ pins whose names do not start with META__ are identity; the tf checksum is the s
 their plain serialization.
 """
 
-import inspect
-import io
-import textwrap
-import tokenize
 import types
 
 from .celltypes import DIRECTORY_CELLTYPES, serialize
@@ -90,6 +86,9 @@ def python_code_text(func) -> str:
 
     A single-line lambda gives only its lambda expression; other lambdas raise ValueError.
     """
+    import inspect
+    import textwrap
+
     if not isinstance(func, types.FunctionType):
         raise TypeError(f"a plain Python function is required, not {type(func).__name__}")
     try:
@@ -107,6 +106,8 @@ def python_code_text(func) -> str:
 
 def _strip_decorators(source: str) -> str:
     """Drop the leading decorator lines (with their continuation lines) up to the def line."""
+    import tokenize
+
     lines = source.splitlines(keepends=True)
     for index, token in _line_start_tokens(source):
         if token.type == tokenize.NAME and token.string in ("def", "async"):
@@ -116,6 +117,9 @@ def _strip_decorators(source: str) -> str:
 
 def _line_start_tokens(source):
     """(line index, token) for each token that starts a logical line at nesting depth 0."""
+    import io
+    import tokenize
+
     depth = 0
     at_line_start = True
     try:
@@ -137,6 +141,8 @@ def _line_start_tokens(source):
 
 
 def _lambda_text(func) -> str:
+    import inspect
+
     lines, _ = inspect.getsourcelines(func)
     first_line = lines[0].strip()
     candidates = {text for text in _complete_lambdas(first_line) if _lambda_matches(text, func)}
@@ -166,6 +172,9 @@ def _lambda_matches(text: str, func) -> bool:
 
 def _complete_lambdas(line: str):
     """The text of every lambda expression that starts and ends on this one line."""
+    import io
+    import tokenize
+
     tokens = []
     try:
         for token in tokenize.generate_tokens(io.StringIO(line).readline):
@@ -183,6 +192,8 @@ def _complete_lambdas(line: str):
 
 def _lambda_end(tokens, start):
     """Index of the last token of the lambda starting at tokens[start], or None if it goes past the line."""
+    import tokenize
+
     depth = 0
     in_parameters = True  # commas separate parameters until the lambda's own colon
     last = None
@@ -305,6 +316,8 @@ def module_definition(module, name: str = "module") -> dict:
     Raises ModulePinError for what has no Python source: builtin and compiled extension
     modules, namespace packages.
     """
+    import inspect
+
     if isinstance(module, dict):
         return _check_definition(name, module)
     name = getattr(module, "__name__", name)
@@ -330,6 +343,9 @@ def global_pin(name: str, obj):
     back to an equal object (["plain", "global", cs] of {"language": "python", "type":
     "source" | "repr", "name": name, "code": text}). Raises ModulePinError otherwise.
     """
+    import inspect
+    import textwrap
+
     if inspect.isfunction(obj) or inspect.isclass(obj):
         try:
             code = textwrap.dedent(inspect.getsource(obj))

@@ -143,14 +143,15 @@ class Buffer(celltypes.Buffer):
 
 
 def close() -> None:
-    """End the session of this process: stop the worker pool, after its running transformations.
-    Nothing else is pending (every buffer and result is written when its call returns), so nothing
-    is lost. Later calls still work (a pool configured with `execution: spawn` starts again).
-    Safe to call more than once."""
+    """End the session of this process: stop the worker pool, after its running transformations, then
+    write what write-behind still holds (engine.flush), so nothing is lost. Later calls still work (a
+    pool configured with `execution: spawn` starts again). Safe to call more than once."""
+    from .. import engine
     from ..pool import has_spawned, shutdown_workers
 
     if has_spawned():
         shutdown_workers(wait=True)
+    engine.flush()
 
 
 __all__ = ["Checksum", "Buffer", "close"]

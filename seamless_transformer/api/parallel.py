@@ -98,7 +98,7 @@ async def parallel_async(tfs, nparallel=None, show_progress=None):
     async def one(tf):
         async with semaphore:
             try:
-                await tf.computation()
+                await tf._computation()  # no flush per transformation
             except Exception:  # noqa: BLE001 - the caller inspects tf.exception
                 pass
         return tf

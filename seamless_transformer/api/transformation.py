@@ -3,6 +3,10 @@
     construct()  build the dict (dependencies computed first), store its buffers → tf Checksum
     compute()    look up or execute → result Checksum          run() → value
     start()      the same in the background; `await tf` → value
+
+Buffers and results are stored through write-behind (engine.flush): what a method that hands out a
+checksum (construct, compute, construction, computation) has stored is written before it returns, so
+that another process can be given that checksum; run() and `await tf` give values and do not wait.
 """
 
 import asyncio
@@ -74,7 +78,7 @@ class Transformation:
     # -- construction -------------------------------------------------------------------
     def _dependency_checksum(self, name, dep: "Transformation") -> Checksum:
         try:
-            return dep.compute()
+            return dep._compute()
         except TransformationError:
             raise TransformationError(
                 f"Dependency '{name}' has an exception:\n{dep.exception}"
@@ -107,6 +111,11 @@ class Transformation:
 
     def construct(self) -> Checksum:
         """Build and store the transformation; return its checksum (dependencies are computed)."""
+        tf = self._construct()
+        engine.flush()
+        return tf
+
+    def _construct(self) -> Checksum:
         with self._lock:
             if self._tf is None:
                 if self._exception is not None:
@@ -116,7 +125,7 @@ class Transformation:
                 except TransformationError as exc:
                     self._exception = str(exc)
                     raise
-                store_buffers(buffers)
+                store_buffers(buffers, defer=True)  # write-behind: see engine.flush
                 self._tf_dict, self._tf = tf_dict, Checksum(tf)
             return self._tf
 
@@ -147,10 +156,11 @@ class Transformation:
 
     def _drive(self, inline=False):
         try:
-            tf = self.construct()
+            tf = self._construct()
             if not self._meta.get("local"):
                 _spawn_if_configured()
-            options = {"scratch": self._scratch, "direct_print": self._direct_print, "fingertip": self._fingertip}
+            options = {"scratch": self._scratch, "direct_print": self._direct_print, "fingertip": self._fingertip,
+                       "defer_writes": True}
             if inline:  # compute() would only wait: run it in this thread
                 engine.run_here(self._tf_dict, tf, on_job=self._attach, **options)
             else:
@@ -183,6 +193,11 @@ class Transformation:
     def compute(self) -> Checksum:
         """The result checksum (blocking)."""
         _no_running_loop("compute")
+        result = self._compute()
+        engine.flush()
+        return result
+
+    def _compute(self) -> Checksum:
         self.start(_inline=True)
         try:
             return self._future.result()
@@ -192,7 +207,7 @@ class Transformation:
     def run(self):
         """The result value (blocking)."""
         _no_running_loop("run")
-        result = self.compute()
+        result = self._compute()
         return self._value(result)
 
     def _value(self, result):
@@ -202,6 +217,11 @@ class Transformation:
 
     async def computation(self) -> Checksum:
         """The result checksum; the running event loop is never blocked."""
+        result = await self._computation()
+        await asyncio.to_thread(engine.flush)
+        return result
+
+    async def _computation(self) -> Checksum:
         await asyncio.to_thread(self.start)
         try:
             return await asyncio.wrap_future(self._future)
@@ -212,7 +232,7 @@ class Transformation:
         return await asyncio.to_thread(self.construct)
 
     async def _value_async(self):
-        result = await self.computation()
+        result = await self._computation()
         return await asyncio.to_thread(self._value, result)
 
     def __await__(self):
@@ -260,6 +280,7 @@ class Transformation:
             raise TransformationError("Transformation has not been computed")
         if not self._future.done():
             raise TransformationError("Transformation is still computing")
+        engine.flush()  # a checksum handed out: another process may be given it
         return self._future.result()
 
     @property

@@ -8,7 +8,7 @@ keyed by pin name.
 import glob
 import os
 import re
-from dataclasses import dataclass, field
+from .._util import field, record_class as dataclass
 
 from ..checksum import Checksum
 from ..errors import UsageError

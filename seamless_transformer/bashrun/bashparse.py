@@ -18,7 +18,7 @@ ANALYSIS_VERSION whenever the analysis below changes what it returns.
 
 import os
 import re
-from dataclasses import dataclass
+from .._util import record_class as dataclass
 
 from ..errors import UsageError
 

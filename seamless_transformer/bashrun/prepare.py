@@ -9,11 +9,10 @@
 Nothing here stores buffers or runs anything: PreparedRun.buffers says what to store.
 """
 
-import logging
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from .._util import field, record_class as dataclass
 
 from ..celltypes import serialize
 from ..checksum import Checksum
@@ -24,6 +23,7 @@ from .bashparse import analyse
 from ..identity import code_buffer as code_buffer_of, code_text_checksum, identity_buffer, tf_checksum
 from .pinnames import PinNamer
 from .targets import parse_captures, redirect_targets
+from .._util import lazy_logger
 
 __all__ = [
     "RunOptions",
@@ -35,7 +35,7 @@ __all__ = [
     "write_job_dir",
 ]
 
-logger = logging.getLogger(__name__)
+logger = lazy_logger(__name__)
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 FUTURE_POLL_SECONDS = 0.5
 FUTURE_STALE_SECONDS = 120

@@ -5,7 +5,7 @@ plus the local path (relative to the cwd) where the CLI writes it back.
 """
 
 import os
-from dataclasses import dataclass
+from .._util import record_class as dataclass
 
 from ..errors import UsageError
 from .bashparse import Redirect

@@ -9,7 +9,6 @@ This module does not import click: commands on the fast path can use it without 
 for click's import.
 """
 
-import logging
 import os
 import signal
 import sys
@@ -25,30 +24,40 @@ def _on_sigterm(signum, frame):
     raise Terminated()
 
 
-class _ProgFormatter(logging.Formatter):
-    def __init__(self, prog):
-        super().__init__()
-        self.prog = prog
+def _prog_formatter(prog):
+    import logging
 
-    def format(self, record):
-        message = one_line(record.getMessage()) if record.levelno >= logging.WARNING else record.getMessage()
-        if record.levelno >= logging.ERROR:
-            return f"{self.prog}: error: {message}"
-        if record.levelno >= logging.WARNING:
-            return f"{self.prog}: warning: {message}"
-        return f"{self.prog}: {message}"
+    class _ProgFormatter(logging.Formatter):
+        def format(self, record):
+            message = one_line(record.getMessage()) if record.levelno >= logging.WARNING else record.getMessage()
+            if record.levelno >= logging.ERROR:
+                return f"{prog}: error: {message}"
+            if record.levelno >= logging.WARNING:
+                return f"{prog}: warning: {message}"
+            return f"{prog}: {message}"
+
+    return _ProgFormatter()
 
 
-def setup_logging(prog: str, verbose: int = 0, quiet: bool = False) -> None:
-    """Route the package's logging to stderr: warnings by default, -v info, -vv debug, -q errors."""
-    if quiet:
-        level = logging.ERROR
+def setup_logging(prog: str, verbose: int = 0, quiet: bool = False, *, lazy: bool = False) -> None:
+    """Route the package's logging to stderr: warnings by default, -v info, -vv debug, -q errors.
+    With `lazy`, the default set-up waits until a record is shown (so a quiet run never imports logging)."""
+    from .._util import defer_logging
+
+    level = 40 if quiet else {0: 30, 1: 20}.get(verbose, 10)  # ERROR, WARNING, INFO, DEBUG
+    if lazy and level == 30 and "logging" not in sys.modules:
+        defer_logging(lambda: _route_logging(prog, level))
     else:
-        level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+        _route_logging(prog, level)
+
+
+def _route_logging(prog: str, level: int) -> None:
+    import logging
+
     logger = logging.getLogger("seamless_transformer")
     logger.handlers[:] = []
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_ProgFormatter(prog))
+    handler.setFormatter(_prog_formatter(prog))
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
@@ -115,13 +124,14 @@ def run_main(prog: str, body, argv=None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def start(prog: str, *, verbose=0, quiet=False, debug=False, project=None, stage=None) -> None:
-    """Set up logging (--debug implies -vv) and the configuration from "P[:SUB]" / "S[:SUB]"."""
+def start(prog: str, *, verbose=0, quiet=False, debug=False, project=None, stage=None, lazy_logging=False) -> None:
+    """Set up logging (--debug implies -vv; `lazy_logging`: see setup_logging) and the configuration
+    from "P[:SUB]" / "S[:SUB]"."""
     from .. import config
 
     global _debug
     _debug = debug or verbose >= 3
-    setup_logging(prog, max(verbose, 2) if debug else verbose, quiet)
+    setup_logging(prog, max(verbose, 2) if debug else verbose, quiet, lazy=lazy_logging)
     project, _, subproject = (project or "").partition(":")
     stage, _, substage = (stage or "").partition(":")
     config.init(project=project or None, subproject=subproject or None, stage=stage or None,

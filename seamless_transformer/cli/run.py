@@ -14,15 +14,15 @@ execution.bash kill the job's process group and remove its workspace before we e
 files are removed on every exit path.
 """
 
-import logging
 import os
 import signal
 import sys
 
 from ._common import Terminated, run_main, start, usage_error
 from ._runargs import PROG, help_text, parse
+from .._util import lazy_logger, logging_ready
 
-logger = logging.getLogger("seamless_transformer.cli.run")
+logger = lazy_logger("seamless_transformer.cli.run")
 
 
 def main(argv=None):
@@ -37,7 +37,9 @@ def body(argv) -> int:
     for directory, flag in ((args.job_dir, "-j"), (args.remote_job_dir, "--write-remote-job")):
         if directory is not None and os.path.lexists(directory):
             raise usage_error(f"{flag} {directory}: the directory already exists")
-    start(PROG, verbose=args.verbose, quiet=args.quiet, debug=args.debug, project=args.project, stage=args.stage)
+    plain_run = args.batch is None and not (args.dry or args.qsubmit or args.undo)  # a hit imports no logging
+    start(PROG, verbose=args.verbose, quiet=args.quiet, debug=args.debug, project=args.project, stage=args.stage,
+          lazy_logging=plain_run)
     from .. import config
     from ..bashrun.prepare import prepare
 
@@ -280,6 +282,7 @@ def _run(args, prepared, cwd) -> int:
         logger.info("cache hit %s", tf)
         _write_outputs(prepared, buffer, storage, cwd, download, _answer(args))
         return 0
+    logging_ready()  # the engine and the execution layer log through logging itself
     logger.info("cache miss %s", tf)
     if args.docker:
         import shutil

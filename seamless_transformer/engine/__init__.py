@@ -8,6 +8,7 @@ pool's delegation) goes through this door:
     submit(tf_dict, tf, ...) -> Job     compute in the background; job.result() waits
     run_here(tf_dict, tf, ...) -> Job   compute in the calling thread; returns the finished Job
     join(job, timeout)                  wait until a (canceled) job's execution has ended
+    flush()                             make the deferred writes (defer_writes=True) durable
 
     submit / run_here ──► in-process map ──► result DBs ──► running latch ──► execute on the backend
                                │ hit            │ hit (buffer           │ attach     │
@@ -22,6 +23,11 @@ for its tf meanwhile. Where it runs is a Backend (backend.py, which draws the pr
 the worker pool and Dask register themselves with `set_backend` (they live in higher layers,
 so this module never imports them). A transformation whose `__meta__` says `local` always runs
 in this process. Failures and cancellations are never cached.
+
+A job submitted with `defer_writes=True` (the Python API's) stores its result through write-behind
+(store/behind.py): queued in memory, written in order (buffers, result row, record) soon after, when
+the queue fills, at `flush()` and at exit. Before a job is handed to another backend (a worker
+process, Dask, a jobserver) everything queued is written, so the other side finds it.
 """
 
 import logging
@@ -80,13 +86,14 @@ class Job:
     once its execution is over, clean-up included (see join).
     """
 
-    def __init__(self, tf_dict, tf, *, scratch=False, direct_print=False, fingertip=False):
+    def __init__(self, tf_dict, tf, *, scratch=False, direct_print=False, fingertip=False, defer_writes=False,
+                 _ended=None):
         self.tf_dict = tf_dict
         self.tf = Checksum(tf)
         self.scratch = scratch
         self.direct_print = direct_print
         self.fingertip = fingertip
-        self.envelope = envelope_checksum(tf_dict, scratch) if tf_dict is not None else None
+        self.defer_writes = defer_writes
         self.future: Future = Future()
         self.cancel_event = threading.Event()
         self.cached = False
@@ -94,7 +101,12 @@ class Job:
         self.result_buffer = None
         self.execution_mode = "process"
         self.backend = None  # where it runs, once started
-        self.ended = threading.Event()  # set when its execution is over (see join)
+        self.ended = _ended or threading.Event()  # set when its execution is over (see join)
+
+    @property
+    def envelope(self):
+        """envelope_checksum of the job (None for a cache hit's job); computed when asked for."""
+        return envelope_checksum(self.tf_dict, self.scratch) if self.tf_dict is not None else None
 
     def result(self, timeout=None) -> Checksum:
         return self.future.result(timeout)
@@ -121,11 +133,14 @@ class Job:
             self.future.set_result(result)
 
 
+_ENDED = threading.Event()  # the `ended` of every cache hit's job (nothing ever clears it)
+_ENDED.set()
+
+
 def _done_job(tf, result) -> Job:
-    job = Job(None, tf)
+    job = Job(None, tf, _ended=_ENDED)
     job.cached = True
     job.future.set_result(Checksum(result))
-    job.ended.set()
     return job
 
 
@@ -158,14 +173,15 @@ def is_cached(tf) -> bool:
     return lookup(tf, need_value=False) is not None
 
 
-def _claim(tf_dict, tf, *, scratch, need_value, use_cache, strict, direct_print, fingertip):
+def _claim(tf_dict, tf, *, scratch, need_value, use_cache, strict, direct_print, fingertip, defer_writes=False):
     """(job, new): a done job from the cache, the job in flight to attach to, or a new job
     (new=True) that now holds the running latch of `tf`."""
     tf = Checksum(tf)
     result = lookup(tf, need_value=need_value and not scratch) if use_cache else None
     if result is not None:
         return _done_job(tf, result), False
-    job = Job(tf_dict, tf, scratch=scratch, direct_print=direct_print, fingertip=fingertip)
+    job = Job(tf_dict, tf, scratch=scratch, direct_print=direct_print, fingertip=fingertip,
+              defer_writes=defer_writes)
     with _lock:
         running = _running.get(tf.hex())
         if running is not None:
@@ -179,22 +195,22 @@ def _claim(tf_dict, tf, *, scratch, need_value, use_cache, strict, direct_print,
 
 
 def submit(tf_dict, tf, *, scratch=False, need_value=True, strict=False, direct_print=False,
-           fingertip=False) -> Job:
+           fingertip=False, defer_writes=False) -> Job:
     """Start computing `tf` in the background (or attach to it, or answer from the cache).
 
     The job runs on the installed backend, else in a thread of its own. Returns the Job at
     once; `job.result()` waits. Raises StrictDunderError (with `strict`) when the run in
-    flight has other execution dunders.
+    flight has other execution dunders. `defer_writes`: store the result through write-behind.
     """
     job, new = _claim(tf_dict, tf, scratch=scratch, need_value=need_value, use_cache=True,
-                      strict=strict, direct_print=direct_print, fingertip=fingertip)
+                      strict=strict, direct_print=direct_print, fingertip=fingertip, defer_writes=defer_writes)
     if new:
         _start(job)
     return job
 
 
 def run_here(tf_dict, tf, *, scratch=False, need_value=True, use_cache=True, strict=False,
-             direct_print=False, fingertip=False, on_job=None) -> Job:
+             direct_print=False, fingertip=False, on_job=None, defer_writes=False) -> Job:
     """Compute `tf` in the calling thread; return its Job, finished (result or exception set).
 
     A cache hit or a run in flight is waited for; a new job executes here (on a backend, this
@@ -202,14 +218,15 @@ def run_here(tf_dict, tf, *, scratch=False, need_value=True, use_cache=True, str
     file of it is gone), so it is recomputed, unless a run is already in flight.
     `on_job(job)` is called as soon as the job exists, before it runs (to keep a handle for
     cancel); an exception it raises fails a new job. An interrupt (KeyboardInterrupt) while
-    the job runs here fails the job and is not re-raised: the caller decides.
+    the job runs here fails the job and is not re-raised: the caller decides. `defer_writes`: as submit.
     """
     job, new = _claim(tf_dict, tf, scratch=scratch, need_value=need_value, use_cache=use_cache,
-                      strict=strict, direct_print=direct_print, fingertip=fingertip)
+                      strict=strict, direct_print=direct_print, fingertip=fingertip, defer_writes=defer_writes)
     if not new:
         if on_job is not None:
             on_job(job)
-        wait([job.future])
+        if not job.future.done():  # a cache hit's is
+            wait([job.future])
         return job
     try:
         if on_job is not None:
@@ -225,6 +242,13 @@ def join(job: Job, timeout: float | None = None) -> bool:
     """Wait until the job's execution has ended, its clean-up included (a canceled job's future
     resolves at once, its processes may take a moment to go). False on timeout."""
     return job.ended.wait(timeout)
+
+
+def flush() -> None:
+    """Write what write-behind holds (the results of jobs with defer_writes, the API's buffers) to the
+    buffer directories and result databases, in order: call it before another process is to read them.
+    Raises what the write raises (an unwritable store only gives a warning)."""
+    get_storage().flush()
 
 
 def compute(tf_dict, tf, **kwargs) -> Checksum:
@@ -255,6 +279,7 @@ def _run_job(job: Job) -> None:
     job.backend = backend = _backend_of(job)
     outcome = error = None
     try:
+        _hand_over(backend)
         with registered(job.tf, job.cancel):  # reachable by seamless-cancel
             if isinstance(backend, InProcess):  # it runs jobs in this process: in this thread, then
                 outcome = backend.run(job)
@@ -263,6 +288,13 @@ def _run_job(job: Job) -> None:
     except BaseException as exc:  # noqa: BLE001 - handled by _complete
         error = exc
     _complete(job, outcome, error)
+
+
+def _hand_over(backend) -> None:
+    """Before a job may go to another process (any backend but this module's own: a pool worker's
+    in-process backend delegates to its parent), write what is queued."""
+    if backend is not _IN_PROCESS:
+        get_storage().flush()
 
 
 def _wait_for(backend, job: Job):
@@ -292,6 +324,7 @@ def _start(job: Job) -> None:
         _complete(job, outcome, error)
 
     try:
+        _hand_over(backend)
         backend.submit(job, done)
     except BaseException as exc:  # noqa: BLE001 - handled by _complete
         done(error=exc)
@@ -328,13 +361,13 @@ def _store(job: Job, outcome) -> Checksum:
         result = checksum_of(outcome.result_buffer)
     else:
         for cs, buf in outcome.extra_buffers.items():
-            storage.put_buffer(buf, cs)
-        result = storage.put_buffer(outcome.result_buffer)  # hashes it once
-    storage.put_result(job.tf, result)
+            storage.put_buffer(buf, cs, defer=job.defer_writes)
+        result = storage.put_buffer(outcome.result_buffer, defer=job.defer_writes)  # hashes it once
+    storage.put_result(job.tf, result, defer=job.defer_writes)
     if outcome.extra_buffers:  # a deep result: its leaves can be recomputed through it
-        storage.put_leaves(result, outcome.extra_buffers)
+        storage.put_leaves(result, outcome.extra_buffers, defer=job.defer_writes)
     record = execute.make_record(job, outcome, result)
-    storage.put_record(job.tf, result, record)
+    storage.put_record(job.tf, result, record, defer=job.defer_writes)
     with _lock:
         _results[job.tf.hex()] = result.hex()
     return result

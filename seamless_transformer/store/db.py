@@ -93,6 +93,7 @@ class ResultDB:
         self._conn = None
         self._pid = None
         self._conn_readonly = False
+        self._ready = None  # the connection whose schema and pragmas are set up
         self._abandoned = []  # connections inherited over fork: never used, never closed
 
     def __repr__(self):
@@ -116,6 +117,8 @@ class ResultDB:
         if self._conn is not None:
             if write and self._conn_readonly:
                 raise PermissionError(f"{self.path}: result database is not writable")
+            if write and self._ready is not self._conn:
+                self._init_schema_now()
             return self._conn
         if not os.path.exists(self.path):
             if not write:
@@ -129,7 +132,7 @@ class ResultDB:
             self._conn = self._open_readonly()
         else:
             try:
-                self._conn = self._open_writable()
+                self._conn = self._open_writable(init=write)
             except sqlite3.OperationalError as exc:
                 if write or _is_busy(exc):
                     raise PermissionError(f"{self.path}: result database is not writable ({exc})") from None
@@ -137,15 +140,28 @@ class ResultDB:
         self._pid = os.getpid()
         return self._conn
 
-    def _open_writable(self):
+    def _open_writable(self, init=True):
+        """A connection; the schema and pragmas are set up now with `init`, else before its first write
+        (a process that only reads, such as a cache hit, runs just its query)."""
         conn = sqlite3.connect(self.path, timeout=BUSY_RETRY_SECONDS, isolation_level=None,
                                check_same_thread=False)
-        try:
-            _retry(lambda: self._schema_init(conn))
-        except BaseException:
-            conn.close()
-            raise
+        if init:
+            try:
+                _retry(lambda: self._schema_init(conn))
+            except BaseException:
+                conn.close()
+                raise
+            self._ready = conn
         return conn
+
+    def _init_schema_now(self) -> None:
+        try:
+            _retry(lambda: self._schema_init(self._conn))
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise
+            raise PermissionError(f"{self.path}: result database is not writable ({exc})") from None
+        self._ready = self._conn
 
     def _open_readonly(self):
         uri = "file:" + self.path.replace("?", "%3f").replace("#", "%23")
@@ -170,7 +186,12 @@ class ResultDB:
             except sqlite3.OperationalError as exc:
                 if "no such table" in str(exc):
                     return []
-                raise
+                if conn is self._ready or self._conn_readonly or not _is_readonly(exc):
+                    raise
+            # a connection opened for writing that cannot even read (its -wal/-shm files cannot be made)
+            conn.close()
+            self._conn, self._conn_readonly = self._open_readonly(), True
+            return _retry(lambda: self._conn.execute(sql, params).fetchall())
 
     def _write(self, func):
         """Run func(conn) inside one BEGIN IMMEDIATE transaction, retrying while busy."""
@@ -223,6 +244,21 @@ class ResultDB:
         tf, res = _hex(tf), _hex(res)
         text = json.dumps(record)
         return self._write(lambda conn: _put_metadata(conn, tf, res, text))
+
+    def put_batch(self, results, records) -> None:
+        """Write result rows [(tf, res)], then records [(tf, res, dict)] (see put_metadata), in one
+        transaction."""
+        results = [(_hex(tf), _hex(res)) for tf, res in results]
+        written = dict(results)
+        records = [(_hex(tf), _hex(res), json.dumps(record)) for tf, res, record in records]
+
+        def write(conn):
+            for tf, res in results:
+                _put_transformation(conn, tf, res)
+            for tf, res, text in records:
+                _put_metadata(conn, tf, res, text, rows_written=written.get(tf) == res)
+
+        self._write(write)
 
     def get_metadata(self, tf) -> dict | None:
         rows = self._read('SELECT "metadata" FROM "meta_data" WHERE "checksum"=?', (_hex(tf),))
@@ -313,17 +349,20 @@ def _put_transformation(conn, tf, res) -> None:
         conn.execute('INSERT INTO "rev_transformation" ("result", "checksum") VALUES (?, ?)', (res, tf))
 
 
-def _put_metadata(conn, tf, res, text) -> bool:
+def _put_metadata(conn, tf, res, text, rows_written=False) -> bool:
+    """rows_written: this transaction has just written the transformation and rev rows of (tf, res)."""
     if conn.execute('SELECT 1 FROM "irreproducible_transformation" WHERE "checksum"=?', (tf,)).fetchone():
         return False
-    row = conn.execute('SELECT "result" FROM "transformation" WHERE "checksum"=?', (tf,)).fetchone()
-    if row is not None and row[0] != res:
-        return False
+    if not rows_written:
+        row = conn.execute('SELECT "result" FROM "transformation" WHERE "checksum"=?', (tf,)).fetchone()
+        if row is not None and row[0] != res:
+            return False
     meta = conn.execute('SELECT "result" FROM "meta_data" WHERE "checksum"=?', (tf,)).fetchone()
     if meta is not None:
         return meta[0] == res
     conn.execute('INSERT INTO "meta_data" ("checksum", "result", "metadata") VALUES (?, ?, ?)', (tf, res, text))
-    _put_transformation(conn, tf, res)  # make sure the transformation and rev rows exist
+    if not rows_written:
+        _put_transformation(conn, tf, res)  # make sure the transformation and rev rows exist
     return True
 
 

@@ -15,15 +15,14 @@ A directory opened with writable=False refuses every write with PermissionError.
 """
 
 import hashlib
-import logging
 import os
-import secrets
 
 from .._util import remove_stale_temps, unlink_quiet, writer_pid
 from ..checksum import Checksum, hash_file, is_hex_checksum
 from ..errors import ChecksumMismatchError, SeamlessError
+from .._util import lazy_logger
 
-logger = logging.getLogger(__name__)
+logger = lazy_logger(__name__)
 
 MARKER = ".HASHSERVER_PREFIX"
 CHUNK = 1 << 20
@@ -216,7 +215,7 @@ _cleaned: set = set()  # (pid, directory) whose stale temp files this process ha
 
 def temp_for(target: str) -> str:
     """"<target>-<pid>-<random>": readers ignore it (a "-"), and its writer can be told dead."""
-    return f"{target}-{os.getpid()}-{secrets.token_hex(8)}"
+    return f"{target}-{os.getpid()}-{os.urandom(8).hex()}"
 
 
 def _store_temp_pid(name: str) -> int | None:
@@ -245,7 +244,7 @@ def _publish(tmp: str, target: str, mode: int = 0o444) -> None:
 
 
 def _write_once(path: str, data: bytes, mode: int) -> None:
-    tmp = f"{path}-{secrets.token_hex(8)}"
+    tmp = f"{path}-{os.urandom(8).hex()}"
     try:
         with open(tmp, "wb") as f:
             f.write(data)

@@ -16,7 +16,6 @@ exit 2 on a mismatch. Sidecars are written by the callers, after the content.
 
 import os
 import re
-import shutil
 import sys
 
 from ..checksum import TRIVIAL_CHECKSUMS, Checksum, checksum_of
@@ -230,6 +229,8 @@ def remove_path(path: str) -> None:
     """Remove a file, symlink or directory tree at `path`; nothing there is fine."""
     try:
         if os.path.isdir(path) and not os.path.islink(path):
+            import shutil
+
             shutil.rmtree(path)
         else:
             os.unlink(path)

@@ -21,14 +21,14 @@ All local paths are relative to the current directory (also with -w).
 """
 
 import json
-import logging
 import os
 import sys
 import threading
 
 from ..checksum import Checksum, checksum_of
+from .._util import lazy_logger
 
-logger = logging.getLogger("seamless_transformer.cli.run")
+logger = lazy_logger("seamless_transformer.cli.run")
 
 FUTURE_TOUCH_SECONDS = 30.0
 

@@ -14,7 +14,7 @@ import os
 import stat
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from .._util import record_class as dataclass
 
 from .._util import atomic_write, check_relpath
 from ..checksum import COMPRESSION_SUFFIXES as COMPRESSED_SUFFIXES, Checksum, checksum_of, is_hex_checksum, split_compression

@@ -11,13 +11,13 @@ database, a read-only disk) is swallowed and reported as a miss. Deciding *which
 memoizing, and guarding against edits within one timestamp tick, is the caller's job.
 """
 
-import logging
 import os
 import threading
 
 from .._util import unpinned
+from .._util import lazy_logger
 
-logger = logging.getLogger(__name__)
+logger = lazy_logger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS statcache (
@@ -36,6 +36,7 @@ _TIMEOUT = 2.0
 _lock = threading.Lock()
 _connections = {}  # (pid, db_path) -> sqlite3.Connection
 _abandoned = []  # connections inherited over fork: never used, never closed by the child
+_ready = set()  # connections whose schema and pragmas are set up
 
 
 def statcache_path() -> str:
@@ -60,14 +61,17 @@ def _stat_key(st: os.stat_result) -> tuple:
     )
 
 
-def _connect():
-    """The connection for this process and the current cache location (caller holds _lock)."""
+def _connect(write=False):
+    """The connection for this process and the current cache location (caller holds _lock); the
+    schema and pragmas are set up before its first write (a lookup of a missing table is a miss)."""
     import sqlite3
 
     db_path = statcache_path()
     pid = os.getpid()
     conn = _connections.get((pid, db_path))
     if conn is not None:
+        if write and conn not in _ready:
+            _init(conn)
         return conn
     for key in [k for k in _connections if k[0] != pid]:
         _abandoned.append(_connections.pop(key))
@@ -75,15 +79,21 @@ def _connect():
     conn = sqlite3.connect(
         db_path, timeout=_TIMEOUT, check_same_thread=False, isolation_level=None
     )
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(_SCHEMA)
-    except BaseException:
-        conn.close()
-        raise
+    if write:
+        try:
+            _init(conn)
+        except BaseException:
+            conn.close()
+            raise
     _connections[(pid, db_path)] = conn
     return conn
+
+
+def _init(conn) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(_SCHEMA)
+    _ready.add(conn)
 
 
 def get_cached_checksums(items) -> dict:
@@ -123,7 +133,7 @@ def put_cached_checksums(items) -> None:
         from .db import run_in_transaction
 
         with _lock:
-            run_in_transaction(_connect(), lambda conn: conn.executemany(
+            run_in_transaction(_connect(write=True), lambda conn: conn.executemany(
                 "INSERT OR REPLACE INTO statcache"
                 " (path, dev, ino, size, mtime_ns, ctime_ns, checksum)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -10,9 +10,11 @@ reached raises RemoteError (exit 3). A store that refuses a write
 receive the data. With `persistent: false` nothing touches the disk: buffers, results and
 records live in memory only (unbounded, since memory is then the only store).
 Nothing is created when Storage is built; the directories and seamless.db appear on first write.
+Writes asked for with `defer=True` (the Python API's) go through write-behind (store/behind.py) when
+only local stores are configured: queued in memory, served from there, flushed in order (buffers,
+then result rows and records) by `flush()`, when the queue fills, soon after, and at exit.
 """
 
-import logging
 import os
 import threading
 from collections import OrderedDict
@@ -24,9 +26,9 @@ from .db import CorruptDatabaseError, LeafDB, ResultDB
 
 LEAF_DB = "seamless-leaves.db"  # next to each seamless.db
 from .files import BufferDir
-from .remote import RemoteBuffers, remote_databases
+from .._util import lazy_logger
 
-logger = logging.getLogger(__name__)
+logger = lazy_logger(__name__)
 
 MEMORY_ITEM_LIMIT = 1 << 20  # buffers below 1 MiB are kept in memory when persistent
 MEMORY_TOTAL_LIMIT = 64 << 20
@@ -73,8 +75,13 @@ class Storage:
             self._memory = _MemoryBuffers(MEMORY_ITEM_LIMIT, MEMORY_TOTAL_LIMIT)
             self._dirs = [BufferDir(p) for p in settings.buffer_dirs]
             self._dbs = [ResultDB(p) for p in settings.database_paths]
-            self._remote = RemoteBuffers(settings)
-            self._dbs += remote_databases(settings)
+            self._remote = None
+            if settings.hashserver_urls or settings.readonly_hashserver_urls or settings.database_urls \
+                    or settings.readonly_database_urls:  # the HTTP client is imported only for servers
+                from .remote import RemoteBuffers, remote_databases
+
+                self._remote = RemoteBuffers(settings)
+                self._dbs += remote_databases(settings)
             self._leaf_dbs = [LeafDB(os.path.join(os.path.dirname(p), LEAF_DB)) for p in settings.database_paths]
         else:
             self._memory = _MemoryBuffers(None, None)
@@ -84,6 +91,7 @@ class Storage:
         self._records = {}  # tf hex -> record, when not persistent
         self._leaves = {}  # leaf hex -> {deep result hex}, when not persistent
         self._warned = set()
+        self._behind = None  # the write-behind queue (store/behind.py), made on the first deferred write
 
     def __repr__(self):
         return f"Storage(persistent={self.persistent}, dirs={[d.path for d in self._dirs]})"
@@ -103,6 +111,8 @@ class Storage:
         if cs in TRIVIAL_CHECKSUMS:
             return TRIVIAL_CHECKSUMS[cs]
         data = self._memory.get(cs)
+        if data is None and self._behind is not None:
+            data = self._behind.buffer(cs)
         if data is not None:
             return data
         for store in self._dirs + self._readonly_dirs:
@@ -129,7 +139,7 @@ class Storage:
         if everywhere:
             return not self.missing_buffers([cs])
         cs = Checksum(cs).hex()
-        if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None:
+        if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None or self._queued_buffer(cs):
             return True
         if any(store.has(cs) for store in self._dirs + self._readonly_dirs):
             return True
@@ -143,7 +153,8 @@ class Storage:
         if not self.persistent:
             return [cs for cs in checksums if self._memory.get(cs.hex()) is None]
         # a corrupt stored copy counts as missing (it is discarded), so that it is stored again
-        missing = {cs for cs in checksums if not all(store.has_valid(cs) for store in self._dirs)}
+        missing = {cs for cs in checksums
+                   if not self._queued_buffer(cs.hex()) and not all(store.has_valid(cs) for store in self._dirs)}
         if self._remote:
             missing.update(self._remote.missing(checksums))
         return [cs for cs in checksums if cs in missing]
@@ -152,17 +163,27 @@ class Storage:
         """Like has_buffer, but a stored file must also hash to `cs` (a corrupt one is discarded,
         so that the next put repairs it). Used wherever a hit depends on the buffer."""
         cs = Checksum(cs).hex()
-        if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None:
+        if cs in TRIVIAL_CHECKSUMS or self._memory.get(cs) is not None or self._queued_buffer(cs):
             return True
         if any(store.has_valid(cs) for store in self._dirs + self._readonly_dirs):
             return True
         return bool(self._remote) and self._remote.has(cs)  # verified when it is downloaded
 
-    def put_buffer(self, data, cs=None) -> Checksum:
+    def put_buffer(self, data, cs=None, *, defer=False) -> Checksum:
+        """Store `data`; its Checksum. Raises ChecksumMismatchError when `cs` is given and differs.
+        `defer`: through write-behind, when it applies (a buffer below MEMORY_ITEM_LIMIT); a buffer this
+        process already holds in memory (stored or read before) is then neither hashed again nor queued."""
+        if defer and cs is not None and self._deferring(defer):
+            known = Checksum(cs)
+            if self._memory.get(known.hex()) is not None:
+                return known
         actual = Checksum.of(data)
         if cs is not None and Checksum(cs) != actual:
             raise ChecksumMismatchError(f"buffer does not match checksum {Checksum(cs).hex()}")
         self._memory.put(actual.hex(), data)
+        if len(data) < MEMORY_ITEM_LIMIT and self._deferring(defer):
+            self._queue().put_buffer(actual.hex(), data)
+            return actual
         for store in self._dirs:
             try:
                 store.put_verified(data, actual)
@@ -190,6 +211,9 @@ class Storage:
         return result
 
     def buffer_path(self, cs) -> str | None:
+        """The path of the file that holds `cs` (a queued buffer is written first), or None."""
+        if self._queued_buffer(Checksum(cs).hex()):
+            self.flush()
         for store in self._dirs + self._readonly_dirs:
             path = store.file_path(cs)
             if path is not None:
@@ -203,6 +227,9 @@ class Storage:
         if not self.persistent:
             res = self._results.get(tf)
             return Checksum(res) if res else None
+        res = self._behind.result(tf) if self._behind is not None else None
+        if res is not None:
+            return Checksum(res)
         for db in self._dbs:
             try:
                 res = db.get_transformation(tf)
@@ -236,20 +263,29 @@ class Storage:
                 self._warn_once(db, exc)
         return outcomes
 
-    def put_result(self, tf, res) -> None:
+    def put_result(self, tf, res, *, defer=False) -> None:
+        """Cache tf -> res. `defer`: through write-behind (else what is queued is written first)."""
         tf, res = Checksum(tf).hex(), Checksum(res).hex()
         if not self.persistent:
             self._results[tf] = res
             return
+        if self._deferring(defer):
+            self._queue().put_result(tf, res)
+            return
+        self.flush()
         self._each_db("put_transformation", tf, res)
 
-    def put_record(self, tf, res, record: dict) -> None:
+    def put_record(self, tf, res, record: dict, *, defer=False) -> None:
         tf, res = Checksum(tf).hex(), Checksum(res).hex()
         if not self.persistent:
             if self._results.get(tf, res) == res:
                 self._results[tf] = res
                 self._records.setdefault(tf, record)
             return
+        if self._deferring(defer):
+            self._queue().put_record(tf, res, record)
+            return
+        self.flush()
         self._each_db("put_metadata", tf, res, record)
 
     def get_record(self, tf) -> dict | None:
@@ -257,6 +293,9 @@ class Storage:
         tf = Checksum(tf).hex()
         if not self.persistent:
             return self._records.get(tf)
+        queued = self._behind.record(tf) if self._behind is not None else None
+        if queued is not None:
+            return queued
         for record in self._each_db("get_metadata", tf, skip=CorruptDatabaseError):
             if record is not None:
                 return record
@@ -266,23 +305,29 @@ class Storage:
         res = Checksum(res).hex()
         if not self.persistent:
             return [tf for tf, r in self._results.items() if r == res]
+        self.flush()
         rows = self._each_db("get_rev_transformations", res, skip=CorruptDatabaseError)
         found = [tf for each in rows for tf in each]
         return list(dict.fromkeys(found))
 
-    def put_leaves(self, res, leaves) -> None:
+    def put_leaves(self, res, leaves, *, defer=False) -> None:
         """Remember which leaves deep result `res` holds (for fingertip recomputation)."""
         res = Checksum(res).hex()
         if not self.persistent:
             for leaf in leaves:
                 self._leaves.setdefault(Checksum(leaf).hex(), set()).add(res)
             return
+        if self._deferring(defer):
+            self._queue().put_leaves(res, list(leaves))
+            return
+        self.flush()
         self._each_db("put_leaves", res, list(leaves), dbs=self._leaf_dbs)
 
     def get_leaf_parents(self, leaf) -> list:
         leaf = Checksum(leaf).hex()
         if not self.persistent:
             return sorted(self._leaves.get(leaf, ()))
+        self.flush()
         rows = self._each_db("get_leaf_parents", leaf, skip=CorruptDatabaseError, dbs=self._leaf_dbs)
         found = [res for each in rows for res in each]
         return list(dict.fromkeys(found))
@@ -296,7 +341,44 @@ class Storage:
             del self._results[tf]
             self._records.pop(tf, None)
             return True
+        self.flush()
         return any(self._each_db("declare_irreproducible", tf, res))
+
+
+    # ------------------------------------------------------------ write-behind
+
+    def _deferring(self, defer: bool) -> bool:
+        """Whether a write asked to be deferred is: only with local stores (servers are written through)."""
+        return defer and self.persistent and self._remote is None
+
+    def _queue(self):
+        if self._behind is None:
+            from .behind import WriteBehind
+
+            with _lock:
+                if self._behind is None:
+                    self._behind = WriteBehind(self._write_batch)
+        return self._behind
+
+    def _queued_buffer(self, cs: str) -> bool:
+        return self._behind is not None and self._behind.buffer(cs) is not None
+
+    def flush(self) -> None:
+        """Write what write-behind holds: buffers first, then result rows and records, then leaves."""
+        if self._behind is not None:
+            self._behind.flush()
+
+    def _write_batch(self, buffers: dict, results: list, records: list, leaves: list) -> None:
+        for cs, data in buffers.items():
+            for store in self._dirs:
+                try:
+                    store.put_verified(data, Checksum(cs))
+                except OSError as exc:
+                    self._warn_once(store, exc)
+        if results or records:
+            self._each_db("put_batch", results, records)
+        for res, each in leaves:
+            self._each_db("put_leaves", res, each, dbs=self._leaf_dbs)
 
 
 _lock = threading.Lock()
@@ -318,6 +400,8 @@ def get_storage() -> Storage:
         if storage is None or _current["generation"] != generation:
             settings = config.get_settings()
             if storage is None or _storage_key(storage.settings) != _storage_key(settings):
+                if storage is not None:
+                    storage.flush()  # what it queued goes where it was meant to go
                 storage = Storage(settings)
             storage.settings = settings
             _current.update(storage=storage, generation=generation, pid=os.getpid())
@@ -350,14 +434,19 @@ def _storage_key(settings) -> tuple:
 
 
 def _reset() -> None:
+    """Forget the process-wide Storage (what it queued is written first)."""
     with _lock:
+        storage = _current["storage"]
         _current.update(storage=None, generation=None, pid=None)
+    if storage is not None:
+        storage.flush()
 
 
-def store_buffers(buffers, storage=None) -> None:
-    """Put {checksum (hex or Checksum): bytes} into `storage` (default: the configured one)."""
+def store_buffers(buffers, storage=None, *, defer=False) -> None:
+    """Put {checksum (hex or Checksum): bytes} into `storage` (default: the configured one);
+    `defer`: through write-behind (see Storage.put_buffer)."""
     if not buffers:
         return
     storage = storage or get_storage()
     for cs, buf in buffers.items():
-        storage.put_buffer(buf, Checksum(cs))
+        storage.put_buffer(buf, Checksum(cs), defer=defer)

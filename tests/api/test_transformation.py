@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from seamless_transformer import Checksum, TransformationError, config, delayed, direct
+from seamless_transformer import Checksum, TransformationError, config, delayed, direct, flush
 
 ADD_TF = "b305d13f07b5d60227ab9085d44f9abc346793f684d20fd246b199907311a006"
 RESULT_42 = "084c799cd551dd1d8d5c5f9a5d593b2e931f5e36122ee5c793c1d08a19839cc0"
@@ -27,6 +27,7 @@ def _db_path():
 
 
 def _meta_rows():
+    flush()  # the results are written behind
     with sqlite3.connect(_db_path()) as con:
         return con.execute("SELECT checksum, result, metadata FROM meta_data").fetchall()
 

@@ -84,12 +84,14 @@ from seamless_transformer.cli.run import body
 code = run_main("seamless-run", body, ["echo hello"])
 heavy = [m for m in ("click", "tree_sitter", "urllib3", "distributed", "dask", "seamless_transformer.engine",
                      "seamless_transformer.execution.bash", "seamless_transformer.execution.workspace",
-                     "seamless_transformer.execution.execute", "seamless_transformer.api") if m in sys.modules]
+                     "seamless_transformer.execution.execute", "seamless_transformer.api",
+                     "logging", "dataclasses", "inspect", "tokenize", "secrets", "shutil",
+                     "seamless_transformer.store.remote") if m in sys.modules]
 print(code, heavy, file=sys.stderr)
 """
 
 
-def test_a_cache_hit_imports_neither_click_nor_the_parser_nor_the_execution_layer():
+def test_a_cache_hit_imports_neither_click_nor_the_parser_nor_the_execution_layer_nor_logging_nor_dataclasses():
     first = subprocess.run([sys.executable, "-c", HIT], capture_output=True, text=True)
     assert first.stdout == "hello\n"
     assert "'tree_sitter'" in first.stderr and "engine" in first.stderr

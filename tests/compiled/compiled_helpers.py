@@ -32,8 +32,10 @@ def record_of(tf) -> dict:
     import json
     import sqlite3
 
+    from seamless_transformer import flush
     from seamless_transformer.config import get_settings
 
+    flush()  # results are written behind
     with sqlite3.connect(get_settings().database_paths[0]) as conn:
         (text,) = conn.execute("SELECT metadata FROM meta_data WHERE checksum=?",
                                (tf.transformation_checksum.hex(),)).fetchone()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from seamless_transformer import TransformationError, delayed, parallel
+from seamless_transformer import TransformationError, delayed, flush, parallel
 
 
 @delayed
@@ -18,6 +18,7 @@ def triple(x):
 
 
 def _db(tmp_path):
+    flush()  # results are written behind
     return sqlite3.connect(tmp_path / "shared-cache" / "__TOPLEVEL__" / "seamless.db")
 
 

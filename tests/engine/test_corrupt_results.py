@@ -5,7 +5,7 @@ import hashlib
 import os
 import subprocess
 
-from seamless_transformer import delayed
+from seamless_transformer import delayed, flush
 
 RESULT_42 = "084c799cd551dd1d8d5c5f9a5d593b2e931f5e36122ee5c793c1d08a19839cc0"
 HELLO = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
@@ -22,6 +22,7 @@ def buffer_file(cs: str) -> str:
 
 def corrupt(cs: str) -> None:
     """Flip one byte of a stored buffer, as a failing disk or a careless root would."""
+    flush()  # the results are written behind
     path = buffer_file(cs)
     os.chmod(path, 0o644)
     with open(path, "r+b") as f:
@@ -31,6 +32,7 @@ def corrupt(cs: str) -> None:
 
 
 def is_intact(cs: str) -> bool:
+    flush()
     with open(buffer_file(cs), "rb") as f:
         return hashlib.sha256(f.read()).hexdigest() == cs
 
