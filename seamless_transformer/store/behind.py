@@ -13,8 +13,8 @@ missing buffer: at worst the last results are not cached. Queued data is served 
 When the queue is flushed: by `flush()` (the engine's `flush`, and before anything hands a checksum to
 another process: a job sent to a worker, Dask or a jobserver; a buffer's file path asked for), when it
 holds MAX_ITEMS entries or MAX_BYTES of buffers, FLUSH_SECONDS after an entry was queued (by one
-daemon thread per process), and at interpreter exit (atexit). A forked child drops what it inherited: the parent
-writes it.
+daemon thread per queue, which ends when the queue is empty), and at interpreter exit (atexit). A
+forked child drops what it inherited: the parent writes it.
 """
 
 import atexit
@@ -117,6 +117,14 @@ class WriteBehind:
                 from .._util import lazy_logger
 
                 lazy_logger(__name__).warning("writing the queued results failed (%s); retried later", exc)
+                continue
+            with self._lock:  # idle: end, so that a storage that is replaced leaves no thread behind
+                if wake is self._wake and not self and not wake.is_set():
+                    self._thread = None
+                    if self._registered:
+                        atexit.unregister(self.flush)
+                        self._registered = False
+                    return
 
     # ------------------------------------------------------------ reading what is queued
 

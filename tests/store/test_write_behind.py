@@ -178,3 +178,22 @@ def test_kill_9_at_random_moments_leaves_no_result_row_without_its_buffers(tmp_p
         proc.wait()
         proc.stdout.close()
         assert _assert_consistent(_cache()) > 20 * k
+
+
+def _flusher_threads() -> int:
+    import threading
+
+    return sum(t.name == "seamless-write-behind" for t in threading.enumerate())
+
+
+def test_an_idle_queue_keeps_no_flusher_thread_so_replaced_storages_leak_none(monkeypatch):
+    monkeypatch.setattr(behind, "FLUSH_SECONDS", 0.01)
+    written = []
+    before = _flusher_threads()
+    for n in range(20):  # twenty storages, as a long-lived process that replaces its storage makes
+        queue = behind.WriteBehind(lambda *batch: written.append(batch))
+        queue.put_result(f"{n:064x}", "ab" * 32)
+    deadline = time.monotonic() + 30
+    while len(written) < 20 or _flusher_threads() > before:
+        assert time.monotonic() < deadline, f"{_flusher_threads() - before} flusher threads left"
+        time.sleep(0.02)
