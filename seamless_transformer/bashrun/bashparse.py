@@ -258,7 +258,7 @@ def has_unquoted_glob(source: str) -> bool:
 
 # ---------------------------------------------------------------- memoized analysis
 
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 
 
 @dataclass
@@ -289,7 +289,10 @@ def _unquoted(word: Word, text: str) -> Word:
 
 
 def _analysis_from_parse(text: str) -> Analysis:
-    return analysis_of(text, parse_commands(text))
+    try:
+        return analysis_of(text, parse_commands(text))
+    except RecursionError:  # hundreds of levels of `$( )`, `{ }` or `if` inside each other
+        raise UsageError("cannot parse command: it nests too deeply") from None
 
 
 def analysis_of(text: str, commands: list) -> Analysis:

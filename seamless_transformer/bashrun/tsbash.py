@@ -38,6 +38,11 @@ BLOCKS = frozenset({"do_group", "else_clause", "elif_clause", "case_item", "comp
                     "for_statement", "c_style_for_statement", "while_statement", "if_statement",
                     "case_statement"})
 DECLARATIONS = frozenset({"declaration_command", "unset_command"})
+# words bash refuses where a command starts, though tree-sitter takes them for command names
+CLOSING_WORDS = frozenset({"then", "do", "done", "fi", "else", "elif", "esac", "in", "}", "]]"})
+RESERVED_WORDS = CLOSING_WORDS | {"!", "case", "coproc", "for", "function", "if", "select", "time", "until", "while", "{"}
+CASE_ENDS = frozenset({";;", ";&", ";;&"})
+BODIES = frozenset({"compound_statement", "do_group", "if_statement", "elif_clause", "else_clause"})
 
 
 class Node:
@@ -115,6 +120,7 @@ def parse(text: str) -> list:
         root = _parser().parse(tree.data.replace(b"<>", b">|")).root_node
     if root.has_error:
         raise ValueError(_error(tree, root))
+    _check_syntax(tree, root)
     return [node for node in (_statement(tree, child) for child in root.named_children) if node is not None]
 
 
@@ -123,12 +129,64 @@ def _error(tree: _Tree, root) -> str:
     while stack:
         node = stack.pop()
         if node.is_error or node.is_missing:
-            start, _end = tree.pos(node)
-            near = tree.text[start : start + 20].split("\n")[0] or "end of line"
-            return f"syntax error near {near!r}"
+            return _near(tree, node)
         if node.has_error:
             stack.extend(reversed(node.children))
     return "syntax error"
+
+
+def _check_syntax(tree: _Tree, root) -> None:
+    """ValueError where tree-sitter accepts what bash refuses: a closing reserved word where a
+    command starts (`fi`, `echo a; done`), a reserved word as a function name (`fi() { :; }`),
+    an empty body (`{ }`, `do done`, `then fi`), `;;` outside `case`."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        kind = node.type
+        if kind == "command" and node.children[0].type == "command_name":
+            first = _first_word(tree, node)
+            if first is not None and tree.source(first) in CLOSING_WORDS:
+                raise ValueError(_near(tree, first))
+        elif kind == "function_definition" and node.children[0].type == "word":
+            if tree.source(node.children[0]) in RESERVED_WORDS:
+                raise ValueError(_near(tree, node.children[0]))
+        elif kind in BODIES and _empty_body(node):
+            raise ValueError(_near(tree, node))
+        elif kind in CASE_ENDS and node.parent.type != "case_item":
+            raise ValueError(_near(tree, node))
+        stack.extend(node.children)
+
+
+def _first_word(tree: _Tree, command):
+    """The word where bash looks for a reserved word: the command name, or what follows `time [-p]`."""
+    words = [child for child in command.children if child.type in ("command_name", "word")]
+    index = 0
+    while index < len(words) and tree.source(words[index]) == "time":
+        index += 1
+        if index < len(words) and tree.source(words[index]) == "-p":
+            index += 1
+    return words[index] if index < len(words) else None
+
+
+def _empty_body(node) -> bool:
+    """True if a `{ }`, `do ... done` or a `then`/`else` part holds no command."""
+    if node.type in ("compound_statement", "do_group", "else_clause"):
+        return not any(child.is_named and child.type != "comment" for child in node.children)
+    after_then = False  # if_statement, elif_clause: the statements between `then` and what follows
+    for child in node.children:
+        if child.type == "then":
+            after_then = True
+        elif after_then and child.is_named and child.type != "comment" and not child.type.endswith("_clause"):
+            return False
+        elif after_then and (child.type.endswith("_clause") or child.type == "fi"):
+            return True
+    return after_then
+
+
+def _near(tree: _Tree, ts) -> str:
+    start, _end = tree.pos(ts)
+    near = tree.text[start : start + 20].split("\n")[0] or "end of line"
+    return f"syntax error near {near!r}"
 
 
 # ---------------------------------------------------------------- statements
@@ -143,7 +201,7 @@ def _statement(tree: _Tree, ts, redirects=()):
     if kind == "pipeline":
         return _pipeline(tree, [child for child in ts.named_children if child.type != "comment"], redirects)
     if kind == "list":
-        items = [child for child in ts.named_children if child.type != "comment"]
+        items = _list_items(ts)
         parts = [_statement(tree, child) for child in items[:-1]] + [_statement(tree, items[-1], redirects)]
         return Node("list", tree.pos(ts), parts=parts)
     if kind == "negated_command":
@@ -160,6 +218,20 @@ def _statement(tree: _Tree, ts, redirects=()):
     if kind == "comment":
         return None
     return Node("compound", tree.pos(ts), list=_block(tree, ts), redirects=[_redirect(tree, r) for r in redirects])
+
+
+def _list_items(ts) -> list:
+    """The statements of `a && b || c` in order: tree-sitter nests the list to the left, a level
+    per operator, which is unwound here without recursion (a long chain must not exhaust the stack)."""
+    tails = []
+    while ts.type == "list":
+        items = [child for child in ts.named_children if child.type != "comment"]
+        tails.append(items[1:])
+        ts = items[0]
+    out = [ts]
+    for tail in reversed(tails):
+        out.extend(tail)
+    return out
 
 
 def _pipeline(tree: _Tree, items: list, redirects=()):

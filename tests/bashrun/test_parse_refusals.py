@@ -1,0 +1,66 @@
+"""Lines bash refuses are refused, with one line, before any checksum is made; lines bash runs
+are not refused for their length or for a long chain of commands.
+
+tree-sitter accepts some lines bash will not run (a closing reserved word where a command starts,
+an empty body, `;;` outside `case`); each case below is checked against `bash -n` first.
+"""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from seamless_transformer.bashrun.prepare import RunOptions, prepare
+from seamless_transformer.cli._common import run_main
+from seamless_transformer.cli.run import PROG, body
+from seamless_transformer.errors import UsageError
+
+REFUSED_BY_BASH = [
+    "fi", "done", "then", "else echo", "esac", "in", "}", "]]", "elif", "do echo",
+    "echo a; fi", "echo a | done", "echo a && esac", "echo a\n fi", "(fi)", "echo $(done)", "cat <(done)",
+    "! fi", "time fi", "time -p done",
+    "fi() { echo; }",
+    "{ }", "f() { }", "if true; then fi", "while true; do done",
+    "echo a ;;", "(echo a;;)", "{ echo a;; }", "case x in x) echo;; esac;;",
+]  # fmt: skip
+
+RUN_BY_BASH = [
+    "echo fi done esac", "x=1 fi", "fi=1", "function fi { echo; }", "time", "time echo fi", "coproc x",
+    "case x in x) ;; esac", "case x in x) echo a;& y) echo b;;& *) ;; esac",
+    "if true; then :; elif true; then :; else :; fi", "if true; then # c\n :; fi", "{ # c\n :; }",
+    "'fi'", "\\fi",
+]  # fmt: skip
+
+
+def bash_accepts(command: str) -> bool:
+    return subprocess.run(["bash", "-n", "-c", command], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("command", REFUSED_BY_BASH)
+def test_a_line_bash_refuses_is_refused(command):
+    assert not bash_accepts(command)
+    with pytest.raises(UsageError, match="^cannot parse command: syntax error near "):
+        prepare([command], RunOptions(single=True))
+
+
+@pytest.mark.parametrize("command", RUN_BY_BASH)
+def test_reserved_words_where_bash_takes_them_as_words_are_accepted(command):
+    assert bash_accepts(command)
+    prepare([command], RunOptions(single=True))
+
+
+def test_a_chain_of_thousands_of_and_or_commands_is_parsed_and_names_its_inputs():
+    Path("a.txt").write_text("a\n")
+    Path("b.txt").write_text("b\n")
+    command = "true" + " && cat a.txt || true" * 3000 + " && cat b.txt"
+    assert sorted(prepare([command], RunOptions(single=True)).inputs) == ["a.txt", "b.txt"]
+
+
+@pytest.mark.parametrize("command", [
+    "echo " + "$(" * 1000 + "x" + ")" * 1000,
+    "{ " * 1000 + "x" + "; }" * 1000,
+    "if true; then " * 1000 + "x" + "; fi" * 1000,
+])  # fmt: skip
+def test_a_line_nested_too_deeply_is_one_usage_error_exit_2(capsys, command):
+    assert run_main(PROG, body, ["--dry", command]) == 2
+    assert capsys.readouterr().err == "seamless-run: error: cannot parse command: it nests too deeply\n"
