@@ -40,6 +40,7 @@ class InputPin:
     sources: dict = field(default_factory=dict)  # directory leaves: relpath -> absolute path
     entries: dict = field(default_factory=dict)  # directory leaves: relpath -> Checksum
     executable: bool = False
+    named: str | None = None  # the local path the command names, also when only its sidecar exists
 
 
 def has_extension(word: str) -> bool:
@@ -226,8 +227,8 @@ class ArgTyper:
         existing = self.inputs.get(name)
         if existing is not None:
             return existing
-        path = os.path.normpath(os.path.expanduser(value)) if local else None
-        pin = InputPin(name, kind, path, Checksum(checksum), index=index)
+        named = os.path.normpath(os.path.expanduser(value))
+        pin = InputPin(name, kind, named if local else None, Checksum(checksum), index=index, named=named)
         self.inputs[name] = pin
         return pin
 
