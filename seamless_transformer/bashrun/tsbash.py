@@ -38,6 +38,8 @@ BLOCKS = frozenset({"do_group", "else_clause", "elif_clause", "case_item", "comp
                     "for_statement", "c_style_for_statement", "while_statement", "if_statement",
                     "case_statement"})
 DECLARATIONS = frozenset({"declaration_command", "unset_command"})
+WORDS = frozenset({"word", "concatenation", "string", "raw_string", "simple_expansion", "expansion", "number",
+                   "command_substitution", "process_substitution", "ansi_c_string", "translated_string"})
 # words bash refuses where a command starts, though tree-sitter takes them for command names
 CLOSING_WORDS = frozenset({"then", "do", "done", "fi", "else", "elif", "esac", "in", "}", "]]"})
 RESERVED_WORDS = CLOSING_WORDS | {"!", "case", "coproc", "for", "function", "if", "select", "time", "until", "while", "{"}
@@ -73,21 +75,25 @@ def _parser():
 
 
 class _Tree:
-    """Converts tree-sitter nodes; holds the source and the byte -> character offset map."""
+    """Converts tree-sitter nodes; holds the source and the byte -> character offset map.
 
-    def __init__(self, text: str):
-        self.text = text
+    `_Tree(text, start, end)` parses only `text[start:end]` (a here-document's `$( )`), with
+    positions still counted in `text`."""
+
+    def __init__(self, text: str, start: int = 0, end: int | None = None):
+        self.text, self.offset = text, start
         self.read_write = set()  # byte offsets of `<>` operators parsed as `>|`
+        region = text[start:end]
         try:
-            self.data = text.encode("ascii")
+            self.data = region.encode("ascii")
             self.chars = None
         except UnicodeEncodeError:
-            self.data, self.chars = _encode(text)
+            self.data, self.chars = _encode(region)
 
     def pos(self, ts) -> tuple:
         if self.chars is None:
-            return ts.start_byte, ts.end_byte
-        return self.chars[ts.start_byte], self.chars[ts.end_byte]
+            return ts.start_byte + self.offset, ts.end_byte + self.offset
+        return self.chars[ts.start_byte] + self.offset, self.chars[ts.end_byte] + self.offset
 
     def source(self, ts) -> str:
         start, end = self.pos(ts)
@@ -114,14 +120,32 @@ def _encode(text: str) -> tuple:
 def parse(text: str) -> list:
     """The top-level statements of `text` (see the module docstring); ValueError on a syntax error."""
     tree = _Tree(text)
-    root = _parser().parse(tree.data).root_node
-    if root.has_error and b"<>" in tree.data:  # tree-sitter-bash lacks `<>`: parse it as `>|`
-        tree.read_write = {index for index in range(len(tree.data)) if tree.data.startswith(b"<>", index)}
-        root = _parser().parse(tree.data.replace(b"<>", b">|")).root_node
+    data = tree.data
+    root = _parser().parse(data).root_node
+    if root.has_error and b"<>" in data:  # tree-sitter-bash lacks `<>`: parse it as `>|`
+        tree.read_write = {index for index in range(len(data)) if data.startswith(b"<>", index)}
+        data = data.replace(b"<>", b">|")
+        root = _parser().parse(data).root_node
+    if root.has_error and b"\\" in data:
+        root = _parser().parse(_masked_escapes(data)).root_node
     if root.has_error:
         raise ValueError(_error(tree, root))
     _check_syntax(tree, root)
     return [node for node in (_statement(tree, child) for child in root.named_children) if node is not None]
+
+
+def _masked_escapes(data: bytes) -> bytes:
+    """`data` with each escape `\\X` (X a printable ASCII character other than a quote, backquote or
+    newline) as `__`: literal text in every context, of the same length, so positions and word values
+    (read from the text) stay as they are. tree-sitter fails on a here-document body that starts with one."""
+    out = bytearray(data)
+    index = out.find(b"\\")
+    while index >= 0:
+        follower = out[index + 1 : index + 2]
+        if follower and 32 < follower[0] < 127 and follower not in (b"'", b'"', b"`"):
+            out[index : index + 2] = b"__"
+        index = out.find(b"\\", index + 2)
+    return bytes(out)
 
 
 def _error(tree: _Tree, root) -> str:
@@ -184,8 +208,11 @@ def _empty_body(node) -> bool:
 
 
 def _near(tree: _Tree, ts) -> str:
-    start, _end = tree.pos(ts)
-    near = tree.text[start : start + 20].split("\n")[0] or "end of line"
+    return _near_at(tree.text, tree.pos(ts)[0])
+
+
+def _near_at(text: str, start: int) -> str:
+    near = text[start : start + 20].split("\n")[0] or "end of line"
     return f"syntax error near {near!r}"
 
 
@@ -246,15 +273,20 @@ def _pipeline(tree: _Tree, items: list, redirects=()):
 def _redirected(tree: _Tree, ts, outer: list):
     """`body redirect...`; what tree-sitter nests in a here-document operator is put back in line."""
     body = ts.child_by_field_name("body")
-    redirects, rest = [], []
+    redirects, rest, words = [], [], []
     for child in ts.named_children:
         if child.type not in REDIRECTS or child == body:
             continue
         redirects.append(child)
         if child.type == "heredoc_redirect":
+            body_start = _body_span(tree, child)[0]
             for inner in child.named_children:
+                if tree.pos(inner)[0] >= body_start:
+                    continue  # the body, which tree-sitter sometimes reads as words: see _body_commands
                 if inner.type in REDIRECTS:
                     redirects.append(inner)
+                elif inner.type in WORDS:
+                    words.append(inner)  # `cat <<EOF a.txt`: an argument
                 elif not inner.type.startswith("heredoc_") and inner.type != "comment":
                     rest.append(inner)
     redirects.sort(key=lambda node: node.start_byte)
@@ -263,13 +295,21 @@ def _redirected(tree: _Tree, ts, outer: list):
     if body is None:
         node = Node("command", tree.pos(ts), parts=[_redirect(tree, r) for r in redirects])
     else:
-        node = _statement(tree, body, redirects)
+        node = _with_words(tree, _statement(tree, body, redirects), words)
     for follower in rest:  # `cat <<EOF | wc`: a pipeline; `cat <<EOF && x`: a list
         if follower.type == "pipeline":
             node = _pipeline(tree, [body] + list(follower.named_children), outer)
-            node.parts[0] = _statement(tree, body, redirects)
+            node.parts[0] = _with_words(tree, _statement(tree, body, redirects), words)
         else:
             node = Node("list", tree.pos(ts), parts=[node, _statement(tree, follower, outer)])
+    return node
+
+
+def _with_words(tree: _Tree, node, words: list):
+    """`node` with the arguments that follow a here-document operator; bash takes them only after a command."""
+    if words and (node.kind != "command" or not any(part.kind == "word" for part in node.parts)):
+        raise ValueError(_near(tree, words[0]))
+    node.parts = sorted(node.parts + [_word(tree, word) for word in words], key=lambda part: part.pos[0])
     return node
 
 
@@ -392,10 +432,68 @@ def _heredoc(tree: _Tree, ts):
     start = next(child for child in ts.named_children if child.type == "heredoc_start")
     commands = []
     if not any(quote in tree.source(start) for quote in "'\\\""):
-        for body in (child for child in ts.named_children if child.type == "heredoc_body"):
-            for part in _substitutions(body):
-                commands.extend(_inner(tree, part))
+        commands = _body_commands(tree, *_body_span(tree, ts))
     return Node("redirect", tree.pos(ts), type=op, output=_word(tree, start), heredoc=commands)
+
+
+def _body_span(tree: _Tree, ts) -> tuple:
+    """(start, end) of a here-document's body: from the line after its operator to its delimiter line."""
+    start = next(child for child in ts.named_children if child.type == "heredoc_start")
+    end = next((child for child in ts.named_children if child.type == "heredoc_end"), None)
+    body_end = tree.pos(end)[0] if end is not None else tree.pos(ts)[1]
+    newline = tree.text.find("\n", tree.pos(start)[1], body_end)
+    return (body_end if newline < 0 else newline + 1), body_end
+
+
+def _body_commands(tree: _Tree, index: int, end: int) -> list:
+    """The commands of every `$( )` and backquote in an unquoted here-document body, found as bash
+    finds them (`\\$`, `\\``, `\\\\` are escapes; quotes are plain text). tree-sitter's own parse of a
+    body misses some (after leading blanks, in backquotes, after a backslash), so it is not used."""
+    text, commands = tree.text, []
+    while index < end:
+        if text[index] == "\\":
+            index += 2
+        elif text.startswith("$((", index):
+            index += 3  # arithmetic: a `$( )` inside it is found on the way
+        elif text.startswith("$(", index):
+            statements, index = _substitution_at(tree, index, end)
+            commands.extend(statements)
+        elif text[index] == "`":
+            close = index + 1
+            while close < end and text[close] != "`":
+                close += 2 if text[close] == "\\" else 1
+            if close >= end:
+                raise ValueError(_near_at(text, index))
+            commands.extend(_region_statements(tree, index + 1, close))
+            index = close + 1
+        else:
+            index += 1
+    return commands
+
+
+def _substitution_at(tree: _Tree, index: int, end: int) -> tuple:
+    """(statements, end offset) of the `$( )` at `index`; it is parsed up to the end of its line
+    first, and up to the end of the body when it spans lines."""
+    line_end = tree.text.find("\n", index, end)
+    for stop in dict.fromkeys([end if line_end < 0 else line_end, end]):
+        sub = _Tree(tree.text, index, stop)
+        node = _parser().parse(sub.data).root_node
+        while node is not None and node.type != "command_substitution":
+            node = node.children[0] if node.children and node.children[0].start_byte == 0 else None
+        if node is not None and not node.has_error:
+            _check_syntax(sub, node)
+            return _inner(sub, node), sub.pos(node)[1]
+    raise ValueError(_near_at(tree.text, index))
+
+
+def _region_statements(tree: _Tree, start: int, end: int) -> list:
+    """The statements of `tree.text[start:end]` (inside backquotes), parsed on their own."""
+    sub = _Tree(tree.text, start, end)
+    root = _parser().parse(sub.data).root_node
+    if root.has_error:
+        raise ValueError(_error(sub, root))
+    _check_syntax(sub, root)
+    return [node for node in (_statement(sub, child) for child in root.named_children) if node is not None]
 
 
 # ---------------------------------------------------------------- words
