@@ -15,16 +15,19 @@ character offsets into `text`):
 * "redirect": `type` (the bash operator), `input` (fd or None), `output` (a word, or None for a
   close), `heredoc` (the commands of `$( )` in an unquoted here-document body).
 
-It raises ValueError("syntax error near ...") where tree-sitter finds an error. Where tree-sitter
+It raises ValueError("syntax error near ...") where tree-sitter finds an error, and where it
+accepts what bash refuses (see _check_syntax). The body of a here-document is read by our own scan
+(_body_commands), since tree-sitter misses some of its substitutions. Where tree-sitter
 departs from bash it is corrected here: a redirect after a pipeline or list belongs to its last
 command; what follows a here-document operator on its line (`cat <<EOF | wc`) is the rest of the
 pipeline or list, not part of the redirect. Two forms keep the shapes the line had before
 tree-sitter was used, so transformation checksums stay the same: `time` before a command is
-dropped, and `[[ ... ]]` stands as the command `true`.
+dropped, and `[[ ... ]]` stands as the command `true` (holding the `$( )` inside it).
 
 Beyond the bashlex parser used before: `case ... esac` (the subject word and the bodies are read,
-the patterns are not words), here-documents with a quoted delimiter (the body is text), `<<-`
-bodies (positions of the words in a `$( )` were one character early per leading tab), `((...))`.
+the patterns are not words, only their `$( )` are), here-documents with a quoted delimiter (the body
+is text), `<<-` bodies (positions of the words in a `$( )` were one character early per leading tab),
+`((...))`.
 The grammar is pinned (pyproject): a different parse tree would change transformation checksums.
 """
 
@@ -326,14 +329,22 @@ def _block(tree: _Tree, ts) -> list:
         elif field == "value":
             if ts.type in ("for_statement", "case_statement"):
                 out.append(_word(tree, child))
+            else:
+                out.extend(_substitution_statements(tree, child))  # a case pattern: only its `$( )` run
         elif child.type in ("word", "concatenation", "string", "raw_string", "simple_expansion", "expansion",
-                            "number", "extglob_pattern"):
-            continue  # a case pattern without a field, or a loop's bare word
-        elif not child.type.endswith("_expression") and child.type not in ("number", "test_operator"):
+                            "number", "extglob_pattern") or child.type.endswith("_expression") \
+                or child.type == "test_operator":
+            out.extend(_substitution_statements(tree, child))  # a case pattern, `(( ))`: only its `$( )` run
+        else:
             node = _statement(tree, child)
             if node is not None:
                 out.append(node)
     return out
+
+
+def _substitution_statements(tree: _Tree, ts) -> list:
+    """The statements of every outermost `$( )`, `<( )` and `>( )` under `ts`."""
+    return [node for sub in _substitutions(ts) for node in _inner(tree, sub)]
 
 
 def _command(tree: _Tree, ts, redirects=()):
@@ -375,8 +386,10 @@ def _join_continued(tree: _Tree, parts: list) -> None:
 def _wordlist(tree: _Tree, ts, redirects=()):
     """`export A=1 B`, `unset x`, `[ -f x ]`: a command whose words are its tokens; `[[ ]]` is `true`."""
     start, end = tree.pos(ts)
-    if tree.text.startswith("[[", start):
-        parts = [Node("word", (start, start + 4), word="true")]
+    if tree.text.startswith("[[", start):  # `true`, with the `$( )` inside the test
+        substitutions = [Node(SUBSTITUTIONS[sub.type], tree.pos(sub), command=_as_one(tree, sub))
+                         for sub in _substitutions(ts)]
+        parts = [Node("word", (start, start + 4), word="true", parts=substitutions)]
     else:
         parts = [_word(tree, leaf) for leaf in _tokens(ts)]
     parts += [_redirect(tree, r) for r in redirects]
