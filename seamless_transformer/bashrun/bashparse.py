@@ -274,9 +274,9 @@ class Analysis:
 
 def _unquoted(word: Word, text: str) -> Word:
     """Quote removal from the source text, where the parser left a word partly quoted."""
-    if word.expands or not any(char in word.value for char in "'\""):
-        return word  # the parser did remove the quotes (or there were none)
     source = word.source(text)
+    if word.expands or not any(char in word.value for char in "'\"") or "$'" in source or '$"' in source:
+        return word  # the parser did remove the quotes (or there were none); shlex knows no `$'...'`
     import shlex
 
     try:

@@ -31,11 +31,13 @@ is text), `<<-` bodies (positions of the words in a `$( )` were one character ea
 The grammar is pinned (pyproject): a different parse tree would change transformation checksums.
 """
 
+import re
+
 _PARSER = None
 
 SUBSTITUTIONS = {"command_substitution": "commandsubstitution", "process_substitution": "processsubstitution"}
 EXPANSIONS = frozenset({"simple_expansion", "expansion", "arithmetic_expansion", "command_substitution",
-                        "process_substitution", "ansi_c_string", "translated_string"})
+                        "process_substitution"})  # not `$'...'` and `$"..."`: quotes, decoded by unquote
 REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 BLOCKS = frozenset({"do_group", "else_clause", "elif_clause", "case_item", "compound_statement", "subshell",
                     "for_statement", "c_style_for_statement", "while_statement", "if_statement",
@@ -513,11 +515,15 @@ def _region_statements(tree: _Tree, start: int, end: int) -> list:
 
 
 def _word(tree: _Tree, ts):
-    source = tree.source(ts)
+    start, end = tree.pos(ts)
+    dollar = ts.prev_sibling
+    if dollar is not None and dollar.type == "$" and dollar.end_byte == ts.start_byte:
+        start -= 1  # `$"..."`: tree-sitter leaves the `$` out of the word
+    source = tree.text[start:end]
     parts = _word_parts(tree, ts)
     if source.startswith("~"):
         parts.insert(0, Node("tilde"))
-    return Node("word", tree.pos(ts), word=unquote(source), parts=parts)
+    return Node("word", (start, end), word=unquote(source), parts=parts)
 
 
 def _word_parts(tree: _Tree, ts) -> list:
@@ -570,10 +576,41 @@ def unquote(source: str) -> str:
             index = end + 1
         elif char == '"':
             index = _double_quoted(source, index + 1, out)
+        elif source.startswith("$'", index):
+            index = _ansi_c_quoted(source, index + 2, out)
+        elif source.startswith('$"', index):  # a string for translation: itself, without a message catalog
+            index = _double_quoted(source, index + 2, out)
         else:
             out.append(char)
             index += 1
     return "".join(out)
+
+
+_ANSI_C = re.compile(r"\\(?:([abeEfnrtv\\'\"?])|([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})"
+                     r"|U([0-9A-Fa-f]{1,8})|c(.))", re.S)
+_ANSI_C_LETTERS = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
+                   "v": "\v"}
+
+
+def _ansi_c_quoted(source: str, index: int, out: list) -> int:
+    """Appends the value of a `$'...'` whose inside starts at `index` (bash's escapes); returns the offset after it."""
+    end = index
+    while end < len(source) and source[end] != "'":
+        end += 2 if source[end] == "\\" else 1
+    out.append(_ANSI_C.sub(_ansi_c_escape, source[index:end]).split("\0")[0])  # bash ends the string at a NUL
+    return end + 1
+
+
+def _ansi_c_escape(match) -> str:
+    letter, octal, hex2, hex4, hex8, control = match.groups()
+    if letter is not None:
+        return _ANSI_C_LETTERS.get(letter, letter)
+    if control is not None:
+        return chr(ord(control) & 0x1F)
+    if octal is not None:
+        return chr(int(octal, 8) & 0xFF)
+    code = int(hex2 or hex4 or hex8, 16)
+    return chr(code) if code < 0xD800 or 0xE000 <= code < 0x110000 else match.group(0)
 
 
 def _double_quoted(source: str, index: int, out: list) -> int:
