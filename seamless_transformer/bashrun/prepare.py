@@ -117,6 +117,8 @@ def read_input_list(listfile: str, cwd: str) -> list[str]:
             lines = handle.read().splitlines()
     except OSError:
         raise UsageError(f"input file list '{listfile}' cannot be read") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"input file list '{listfile}' is not valid UTF-8") from None
     base = os.path.dirname(os.path.expanduser(listfile))
     paths = []
     for line in lines:
