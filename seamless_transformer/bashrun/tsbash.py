@@ -43,6 +43,8 @@ BLOCKS = frozenset({"do_group", "else_clause", "elif_clause", "case_item", "comp
                     "for_statement", "c_style_for_statement", "while_statement", "if_statement",
                     "case_statement"})
 DECLARATIONS = frozenset({"declaration_command", "unset_command"})
+TEXT_NODES = frozenset({"word", "string", "string_content", "raw_string", "ansi_c_string", "translated_string",
+                        "comment", "heredoc_body", "heredoc_content", "regex", "extglob_pattern"})
 WORDS = frozenset({"word", "concatenation", "string", "raw_string", "simple_expansion", "expansion", "number",
                    "command_substitution", "process_substitution", "ansi_c_string", "translated_string"})
 # words bash refuses where a command starts, though tree-sitter takes them for command names
@@ -136,7 +138,21 @@ def parse(text: str) -> list:
     if root.has_error:
         raise ValueError(_error(tree, root))
     _check_syntax(tree, root)
+    _check_blanks(tree, root)
     return [node for node in (_statement(tree, child) for child in root.named_children) if node is not None]
+
+
+def _check_blanks(tree: _Tree, root) -> None:
+    """ValueError for a carriage return, vertical tab or form feed outside quotes and words: tree-sitter
+    takes it for a blank between words, bash for a character of a word (`cat a.txt\\r` reads `a.txt\\r`)."""
+    for byte, name in ((b"\r", "carriage return (\\r: CRLF line ends?)"), (b"\v", "vertical tab"), (b"\f", "form feed")):
+        index = tree.data.find(byte)
+        while index >= 0:
+            if root.descendant_for_byte_range(index, index + 1).type not in TEXT_NODES:
+                start = tree.pos(root)[0] + (index if tree.chars is None else tree.chars[index])
+                near = tree.text[max(0, start - 10) : start].split("\n")[-1]
+                raise ValueError(f"a {name} after {near!r} is outside quotes: bash would make it part of a word")
+            index = tree.data.find(byte, index + 1)
 
 
 def _masked_escapes(data: bytes) -> bytes:

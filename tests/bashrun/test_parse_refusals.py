@@ -64,3 +64,18 @@ def test_a_chain_of_thousands_of_and_or_commands_is_parsed_and_names_its_inputs(
 def test_a_line_nested_too_deeply_is_one_usage_error_exit_2(capsys, command):
     assert run_main(PROG, body, ["--dry", command]) == 2
     assert capsys.readouterr().err == "seamless-run: error: cannot parse command: it nests too deeply\n"
+
+
+@pytest.mark.parametrize("command", ["cat a.txt\r", "cat\ra.txt", "cat a.txt\r\ncat b.txt", "cat\va.txt",
+                                     "cat\fa.txt", "cat <<EOF\n$(cat a.txt\r)\nEOF"])
+def test_a_carriage_return_vertical_tab_or_form_feed_between_words_is_refused(command):
+    line = command.split("\n")[-2 if "<<" in command else 0].replace("$(", "").replace(")", "")
+    words = subprocess.run(["bash", "-c", "printf '%s|' " + line], capture_output=True).stdout
+    assert any(blank in words for blank in (b"\r", b"\v", b"\f"))  # bash keeps it in a word
+    with pytest.raises(UsageError, match="^cannot parse command: a .* is outside quotes: bash would make it part of a word$"):
+        prepare([command], RunOptions(single=True))
+
+
+@pytest.mark.parametrize("command", ["echo 'a\rb' \"c\rd\"", "echo a # note\r", "cat <<EOF\nx\r\nEOF"])
+def test_a_carriage_return_in_quotes_a_comment_or_a_body_is_text(command):
+    prepare([command], RunOptions(single=True))
