@@ -135,6 +135,12 @@ def parse(text: str) -> list:
         root = _parser().parse(data).root_node
     if root.has_error and b"\\" in data:
         root = _parser().parse(_masked_escapes(data)).root_node
+    prefixes = _keyword_prefixes(tree, root)
+    if prefixes:  # `time { ...; }`: tree-sitter knows no `time`/`coproc` keyword, so it is parsed without it
+        data = bytearray(data)
+        for start, end in prefixes:
+            data[start:end] = b" " * (end - start)
+        root = _parser().parse(bytes(data)).root_node
     if root.has_error:
         raise ValueError(_error(tree, root))
     _check_syntax(tree, root)
@@ -182,16 +188,18 @@ def _error(tree: _Tree, root) -> str:
 
 def _check_syntax(tree: _Tree, root) -> None:
     """ValueError where tree-sitter accepts what bash refuses: a closing reserved word where a
-    command starts (`fi`, `echo a; done`), a reserved word as a function name (`fi() { :; }`),
-    an empty body (`{ }`, `do done`, `then fi`), `;;` outside `case`."""
+    command starts (`fi`, `echo a; done`), a reserved word after `time` or `coproc` (`coproc then`),
+    a bare `coproc`, a reserved word as a function name (`fi() { :; }`), an empty body (`{ }`,
+    `do done`, `then fi`), `;;` outside `case`, a command name with a blank (`} {`), a redirect
+    without a target (`>` at the end of a line, `< 2>&1`)."""
     stack = [root]
     while stack:
         node = stack.pop()
         kind = node.type
         if kind == "command" and node.children[0].type == "command_name":
-            first = _first_word(tree, node)
-            if first is not None and tree.source(first) in CLOSING_WORDS:
-                raise ValueError(_near(tree, first))
+            _check_command_start(tree, node)
+        elif kind == "file_redirect" and _bad_target(tree, node):
+            raise ValueError(_near(tree, node))
         elif kind == "function_definition" and node.children[0].type == "word":
             if tree.source(node.children[0]) in RESERVED_WORDS:
                 raise ValueError(_near(tree, node.children[0]))
@@ -202,15 +210,56 @@ def _check_syntax(tree: _Tree, root) -> None:
         stack.extend(node.children)
 
 
-def _first_word(tree: _Tree, command):
-    """The word where bash looks for a reserved word: the command name, or what follows `time [-p]`."""
-    words = [child for child in command.children if child.type in ("command_name", "word")]
+def _check_command_start(tree: _Tree, command) -> None:
+    """ValueError for a reserved word where bash looks for one: the command name, or what follows
+    `time [-p]` or `coproc`: a closing word, or the start of a compound tree-sitter could not read."""
+    words = [child for child in command.children if child.type in ("command_name", "word", "concatenation")]
+    name = tree.source(words[0])
+    if any(blank in name for blank in " \t\n") and not any(quote in name for quote in "\\'\"$`"):
+        raise ValueError(_near(tree, words[0]))  # tree-sitter glued `} {` into one word
     index = 0
-    while index < len(words) and tree.source(words[index]) == "time":
+    while index < len(words) and tree.source(words[index]) in ("time", "coproc"):
+        if tree.source(words[index]) == "coproc" and index + 1 == len(words):
+            raise ValueError(_near(tree, words[index]))
         index += 1
-        if index < len(words) and tree.source(words[index]) == "-p":
+        if index < len(words) and tree.source(words[index - 1]) == "time" and tree.source(words[index]) == "-p":
             index += 1
-    return words[index] if index < len(words) else None
+    if index < len(words) and tree.source(words[index]) in RESERVED_WORDS:
+        raise ValueError(_near(tree, words[index]))  # a compound tree-sitter could not read, or a closing word
+
+
+def _keyword_prefixes(tree: _Tree, root) -> list:
+    """Byte spans of `time`, `time -p` and `coproc` before a reserved word (a compound follows)."""
+    spans, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "command" and node.children[0].type == "command_name":
+            words = [child for child in node.children if child.type in ("command_name", "word")]
+            index = 0
+            while index < len(words) and tree.source(words[index]) in ("time", "coproc"):
+                index += 1
+                if index < len(words) and tree.source(words[index - 1]) == "time" and tree.source(words[index]) == "-p":
+                    index += 1
+            if 0 < index + 1 < len(words) and tree.source(words[index - 1]) == "coproc" \
+                    and tree.source(words[index + 1]) in ("{", "(") and tree.source(words[index]).isidentifier():
+                index += 1  # `coproc NAME { ...; }`
+            if 0 < index < len(words) and tree.source(words[index]) in RESERVED_WORDS - CLOSING_WORDS:
+                spans.append((words[0].start_byte, words[index - 1].end_byte))
+        stack.extend(node.children)
+    return spans
+
+
+def _bad_target(tree: _Tree, redirect) -> bool:
+    """A redirect bash refuses for want of a target: its target on the next line (`>` newline `x`),
+    or the fd of the next redirect (`< 2>&1`); tree-sitter reads on."""
+    operator = next((child for child in redirect.children if not child.is_named), None)
+    target = redirect.child_by_field_name("destination")
+    if operator is None or target is None:
+        return False
+    start, end = tree.pos(target)
+    if tree.source(target).isdigit() and tree.text[end : end + 1] in ("<", ">"):
+        return True
+    return "\n" in tree.text[tree.pos(operator)[1] : start].replace("\\\n", "")
 
 
 def _empty_body(node) -> bool:

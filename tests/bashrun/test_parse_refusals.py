@@ -22,6 +22,7 @@ REFUSED_BY_BASH = [
     "fi() { echo; }",
     "{ }", "f() { }", "if true; then fi", "while true; do done",
     "echo a ;;", "(echo a;;)", "{ echo a;; }", "case x in x) echo;; esac;;",
+    "coproc", "coproc then", "! while", "time ]] cat", "} { cat", "echo a >\nb", "cat < 2>&1",
 ]  # fmt: skip
 
 RUN_BY_BASH = [
@@ -29,6 +30,8 @@ RUN_BY_BASH = [
     "case x in x) ;; esac", "case x in x) echo a;& y) echo b;;& *) ;; esac",
     "if true; then :; elif true; then :; else :; fi", "if true; then # c\n :; fi", "{ # c\n :; }",
     "'fi'", "\\fi",
+    "time { cat a.txt; }", "time -p { cat; }", "coproc { cat; }", "coproc x { cat; }", "time if true; then :; fi",
+    "time case x in x) ;; esac", "echo a >\\\nb", "echo 2 >&1", "exec 3<&0 4>&1",
 ]  # fmt: skip
 
 
@@ -79,3 +82,9 @@ def test_a_carriage_return_vertical_tab_or_form_feed_between_words_is_refused(co
 @pytest.mark.parametrize("command", ["echo 'a\rb' \"c\rd\"", "echo a # note\r", "cat <<EOF\nx\r\nEOF"])
 def test_a_carriage_return_in_quotes_a_comment_or_a_body_is_text(command):
     prepare([command], RunOptions(single=True))
+
+
+@pytest.mark.parametrize("command", ["time { cat a.txt; }", "time -p if true; then cat a.txt; fi", "coproc { cat a.txt; }"])
+def test_a_compound_after_time_or_coproc_names_its_inputs(command):
+    Path("a.txt").write_text("a\n")
+    assert sorted(prepare([command], RunOptions(single=True)).inputs) == ["a.txt"]
