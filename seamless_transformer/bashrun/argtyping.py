@@ -25,6 +25,7 @@ BASH_BUILTINS = frozenset(
     """.split()
 )
 _EXTENSION = re.compile(r"\.[A-Za-z0-9_+~-]+\Z")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")  # a first word bash takes for `NAME=value`
 _NO_EXTENSION_CHARS = re.compile(r"[\s();]")  # such a word has no extension (upstream), and is exempt from rules 1-2
 
 
@@ -40,6 +41,7 @@ class InputPin:
     sources: dict = field(default_factory=dict)  # directory leaves: relpath -> absolute path
     entries: dict = field(default_factory=dict)  # directory leaves: relpath -> Checksum
     executable: bool = False
+    named: str | None = None  # the local path the command names, also when only its sidecar exists
 
 
 def has_extension(word: str) -> bool:
@@ -121,6 +123,8 @@ class ArgTyper:
             return None
         pin = self._register(value, "file", Checksum(_file_checksum(self.local(value))))
         pin.executable = True
+        if "/" not in pin.pin and (pin.pin in BASH_BUILTINS or _ASSIGNMENT.match(pin.pin)):
+            return shell_word("./" + pin.pin)  # `echo`, `if`, `a=b.sh` would not run the file
         return self._replacement(pin, value)
 
     def _argument(self, value: str, label: str, index: int, globbed: bool) -> str | None:
@@ -226,8 +230,8 @@ class ArgTyper:
         existing = self.inputs.get(name)
         if existing is not None:
             return existing
-        path = os.path.normpath(os.path.expanduser(value)) if local else None
-        pin = InputPin(name, kind, path, Checksum(checksum), index=index)
+        named = os.path.normpath(os.path.expanduser(value))
+        pin = InputPin(name, kind, named if local else None, Checksum(checksum), index=index, named=named)
         self.inputs[name] = pin
         return pin
 

@@ -12,7 +12,7 @@ _OPERATOR = re.compile(r"\A(?:\|\|?|\|&|&&|;|&|\d*(?:<|<<<|<>|>|>>|>\|)|&>>?|\d*
 
 
 def build_command_string(words, single: bool = False) -> str:
-    """argv words -> the command text. The code pin is UTF-8 text, so every word must be.
+    """argv words -> the command text. The code pin is UTF-8 text, so every word must be, without NUL bytes.
 
     One word (or -c) is the command verbatim. Several words are joined with spaces, each one
     shell-quoted where it needs it (`print(2)` -> `'print(2)'`, `x;y` -> `'x;y'`; `wc` and `a.txt`
@@ -25,6 +25,9 @@ def build_command_string(words, single: bool = False) -> str:
         except UnicodeEncodeError:
             shown = word.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
             raise UsageError(f"argument #{index} '{shown}' is not valid UTF-8: a command must be text") from None
+        if "\0" in word:
+            shown = word.replace("\0", "\\0")
+            raise UsageError(f"argument #{index} '{shown}' holds a NUL byte, which bash cannot take in a command")
     if single:
         if len(words) != 1:
             raise UsageError(f"-c requires exactly one command argument, got {len(words)}")

@@ -258,7 +258,7 @@ def has_unquoted_glob(source: str) -> bool:
 
 # ---------------------------------------------------------------- memoized analysis
 
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 
 
 @dataclass
@@ -274,9 +274,9 @@ class Analysis:
 
 def _unquoted(word: Word, text: str) -> Word:
     """Quote removal from the source text, where the parser left a word partly quoted."""
-    if word.expands or not any(char in word.value for char in "'\""):
-        return word  # the parser did remove the quotes (or there were none)
     source = word.source(text)
+    if word.expands or not any(char in word.value for char in "'\"") or "$'" in source or '$"' in source:
+        return word  # the parser did remove the quotes (or there were none); shlex knows no `$'...'`
     import shlex
 
     try:
@@ -289,7 +289,10 @@ def _unquoted(word: Word, text: str) -> Word:
 
 
 def _analysis_from_parse(text: str) -> Analysis:
-    return analysis_of(text, parse_commands(text))
+    try:
+        return analysis_of(text, parse_commands(text))
+    except RecursionError:  # hundreds of levels of `$( )`, `{ }` or `if` inside each other
+        raise UsageError("cannot parse command: it nests too deeply") from None
 
 
 def analysis_of(text: str, commands: list) -> Analysis:

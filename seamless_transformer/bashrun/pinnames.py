@@ -124,6 +124,11 @@ def path_suffix(path: str) -> str:
 
 
 def check_pin_name(pin: str, shown: str) -> None:
+    try:
+        pin.encode("utf-8")
+    except UnicodeEncodeError:  # a name read from the disk (a glob match, --metafile): the dict is UTF-8 JSON
+        shown = shown.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError(f"file name is not valid UTF-8: '{shown}'") from None
     if pin in RESERVED_PIN_NAMES:
         raise UsageError(f"argument '{shown}' gives the pin name '{pin}', which is reserved; rename it or use -mx")
     if pin.startswith("/") or pin == ".." or pin.startswith("../") or "/../" in pin:

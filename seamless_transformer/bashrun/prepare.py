@@ -29,6 +29,7 @@ __all__ = [
     "RunOptions",
     "PreparedRun",
     "build_command_string",
+    "check_batch",
     "prepare",
     "read_input_list",
     "wait_for_future",
@@ -116,6 +117,8 @@ def read_input_list(listfile: str, cwd: str) -> list[str]:
             lines = handle.read().splitlines()
     except OSError:
         raise UsageError(f"input file list '{listfile}' cannot be read") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"input file list '{listfile}' is not valid UTF-8") from None
     base = os.path.dirname(os.path.expanduser(listfile))
     paths = []
     for line in lines:
@@ -324,6 +327,44 @@ def _assemble(code, command, inputs, targets, stdout_local, variables, metavars,
         env=env,
         dunder=dunder,
     )
+
+
+def check_batch(runs: list, labels: list, cwd: str) -> None:
+    """UsageError if a job of a batch (submitted together, run in any order) reads or writes what
+    an earlier one writes: it would hash the old contents, or two jobs would race for one file.
+    Identical commands (the same transformation and targets) may repeat. `labels` name the jobs."""
+    writers: dict = {}  # absolute path written -> index of the first job that writes it
+    parents: dict = {}  # every directory above a written path -> that index
+    for index, run in enumerate(runs):
+        own = [os.path.normpath(os.path.join(cwd, target.local)) for target in run.targets]
+        read = [os.path.normpath(os.path.join(cwd, pin.named)) for pin in run.inputs.values() if pin.named]
+        for path, verb in [(path, "reads") for path in read] + [(path, "writes") for path in own]:
+            earlier = _written_by(path, writers, parents)
+            if earlier is not None and not _same_job(runs[earlier], run):
+                shown = os.path.relpath(path, cwd)
+                raise UsageError(
+                    f"{labels[index]} {verb} '{shown}', which {labels[earlier]} writes: submit it after that job has finished"
+                )
+        for path in own:
+            writers.setdefault(path, index)
+            parent = os.path.dirname(path)
+            while parent not in parents and parent != os.path.dirname(parent):
+                parents[parent] = index
+                parent = os.path.dirname(parent)
+
+
+def _written_by(path: str, writers: dict, parents: dict):
+    """The index of the job that writes `path`, a directory above it, or something inside it."""
+    found = writers.get(path, parents.get(path))
+    parent = os.path.dirname(path)
+    while found is None and parent != os.path.dirname(parent):
+        found = writers.get(parent)
+        parent = os.path.dirname(parent)
+    return found
+
+
+def _same_job(first: PreparedRun, second: PreparedRun) -> bool:
+    return first.tf_checksum == second.tf_checksum and first.targets == second.targets
 
 
 def write_job_dir(prepared: PreparedRun, directory: str, upload: bool = False) -> None:

@@ -186,7 +186,7 @@ def _qsubmit_batch(args, options, cwd) -> int:
     all inputs, write all .FUTURE files and append all records with one locked write."""
     import shlex
 
-    from ..bashrun.prepare import prepare
+    from ..bashrun.prepare import check_batch, prepare
     from ..errors import SeamlessError
     from ..queue import queuefile
     from ..store.storage import get_storage
@@ -203,6 +203,12 @@ def _qsubmit_batch(args, options, cwd) -> int:
             where = f"command {number}" if args.null else f"line {number}"
             exc.args = (f"--batch {args.batch}, {where}: {exc}",) + exc.args[1:]
             raise
+    labels = [f"{'command' if args.null else 'line'} {number}" for number, _command in commands]
+    try:
+        check_batch([prepared for _command, prepared in jobs], labels, cwd)
+    except SeamlessError as exc:
+        exc.args = (f"--batch {args.batch}, {exc}",) + exc.args[1:]
+        raise
     buffers = {}
     for _command, prepared in jobs:
         buffers.update(prepared.buffers)
@@ -218,18 +224,22 @@ def _qsubmit_batch(args, options, cwd) -> int:
 
 
 def _batch_commands(source: str, null: bool) -> list:
-    """[(number, command)] from FILE or stdin (-): newline- or NUL-separated; blank entries skipped."""
+    """[(number, command)] from FILE or stdin (-): newline- or NUL-separated; blank entries skipped, and
+    lines that are only a comment; a UTF-8 byte-order mark and the CR of CRLF line ends are dropped."""
     try:
         if source == "-":
+            if sys.stdin is None:
+                raise usage_error("--batch -: standard input is closed")
             data = sys.stdin.buffer.read()
         else:
             with open(source, "rb") as handle:
                 data = handle.read()
     except OSError as exc:
         raise usage_error(f"--batch {source}: {exc.strerror or exc}") from None
-    text = data.decode("utf-8", "surrogateescape")
-    entries = text.split("\0") if null else text.split("\n")
-    commands = [(number, entry) for number, entry in enumerate(entries, 1) if entry.strip()]
+    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    entries = text.split("\0") if null else [line.removesuffix("\r") for line in text.split("\n")]
+    commands = [(number, entry) for number, entry in enumerate(entries, 1)
+                if entry.strip() and (null or not entry.lstrip().startswith("#"))]
     if not commands:
         raise usage_error(f"--batch {source}: no command in it")
     return commands

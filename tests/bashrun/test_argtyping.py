@@ -458,3 +458,27 @@ def test_strip_mapping_takes_the_basename_of_the_full_path_not_of_the_typed_word
     job = prepare(["ls", "data/"], RunOptions(mapping="strip"))
     assert list(job.inputs) == ["data"]
     assert job.code == "(\nls data\n) > RESULT\n"
+
+
+BAD_NAME = os.fsdecode(b"\xff.txt")  # a file name that is not UTF-8, as Python lists it
+
+
+@pytest.mark.parametrize("command, options", [
+    ("cat *.txt", {}),
+    ("true; cat *.txt", {}),
+    ("cat *.txt", {"mapping": "strip"}),
+    ("cat a.txt", {"inputs": [BAD_NAME]}),
+    ("cat a.txt", {"metafiles": [BAD_NAME]}),
+])  # fmt: skip
+def test_a_file_name_that_is_not_utf8_is_one_usage_error(command, options):
+    Path("a.txt").write_text("a\n")
+    Path(BAD_NAME).write_text("bad\n")
+    with pytest.raises(UsageError, match=r"^file name is not valid UTF-8: '\\xff\.txt'$"):
+        prepare([command], RunOptions(**options))
+
+
+def test_an_input_list_that_is_not_utf8_is_one_usage_error():
+    Path("a.txt").write_text("a\n")
+    Path("list").write_bytes(b"a.txt\n\xff.txt\n")
+    with pytest.raises(UsageError, match=r"^input file list 'list' is not valid UTF-8$"):
+        prepare(["cat a.txt"], RunOptions(input_files=["list"]))

@@ -139,3 +139,15 @@ def test_a_file_in_a_command_substitution_of_a_here_document_is_an_input(data):
 def test_a_word_in_a_here_document_substitution_is_rewritten_in_place(data):
     job = prepare(["cat <<EOF\n$(cat ./data/a.txt)\nEOF\n"], RunOptions(mapping="strip"))
     assert job.command == "cat <<EOF\n$(cat a.txt)\nEOF\n"
+
+
+@pytest.mark.parametrize("command", [
+    "[[ $(cat data/a.txt) == a ]] && echo y",
+    "[[ -n \"$(cat data/a.txt)\" ]] && echo y",
+    "(( $(wc -l < data/a.txt) > 0 )) && echo y",
+    "for ((i = $(wc -l < data/a.txt); i > 0; i--)); do echo $i; done",
+    "case a in $(cat data/a.txt)) echo y;; esac",
+    "case a in b|$(cat data/a.txt)) echo y;; esac",
+])  # fmt: skip
+def test_a_file_in_a_substitution_inside_a_test_arithmetic_or_case_pattern_is_an_input(data, command):
+    assert inputs(command) == ["data/a.txt"]

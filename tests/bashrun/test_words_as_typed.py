@@ -107,3 +107,11 @@ def test_an_absolute_dash_redirect_target_is_rewritten_with_a_dot_slash():
 
 def test_a_quoted_tilde_is_a_value():
     assert prepare(["echo", "~"]).inputs == {}
+
+
+@pytest.mark.parametrize("name", ["echo", "if", "time", "test", "a=b.sh", "x+=1"])
+@pytest.mark.parametrize("line", ["./{} hi", "true && ./{} | cat"])
+def test_an_executable_named_like_a_builtin_keyword_or_assignment_keeps_its_dot_slash(name, line):
+    Path(name).write_text("#!/bin/bash\necho script-ran\n")
+    command = prepare([line.format(name)], RunOptions(single=True)).command
+    assert command == line.format(name)
