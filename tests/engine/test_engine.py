@@ -6,6 +6,8 @@ import pytest
 
 from seamless_transformer import engine
 from seamless_transformer.bashrun.prepare import RunOptions, prepare
+from seamless_transformer.celltypes import Buffer
+from seamless_transformer.checksum import Checksum
 from seamless_transformer.errors import StrictDunderError
 from seamless_transformer.store import storage as storage_mod
 from seamless_transformer.store.storage import get_storage
@@ -112,3 +114,39 @@ def test_cancel_reports_whether_it_stopped_the_job(tmp_path):
     finally:
         go.touch()
     assert started.cancel() is False
+
+
+def forget_stored(*checksums):
+    """Remove buffers from the store if they are there, and every in-memory copy."""
+    for cs in checksums:
+        path = get_storage().buffer_path(cs)
+        if path is not None:
+            os.remove(path)
+    storage_mod._reset()
+    engine._reset()
+
+
+def test_the_leaves_of_a_directory_result_are_stored():
+    job = prepared("mkdir d; echo leaf > d/a.txt", captures=["d"])
+    engine.compute(job.tf_dict, job.tf_checksum)
+    storage_mod._reset()
+    assert get_storage().get_buffer(Checksum.of(b"leaf\n")) == b"leaf\n"
+
+
+def test_fingertip_also_recomputes_a_missing_input_of_the_producer():
+    from seamless_transformer import delayed
+
+    @delayed
+    def plus_one(x):
+        return x + 1
+
+    @delayed
+    def times_ten(y):
+        return y * 10
+
+    plus_one.scratch = True
+    times_ten.allow_input_fingertip = True
+    intermediate = plus_one(1).compute()
+    result = times_ten(intermediate).compute()
+    forget_stored(intermediate, result)
+    assert engine.resolve_buffer(result, fingertip=True) == Buffer(20, "mixed").content
