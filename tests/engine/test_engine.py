@@ -8,7 +8,7 @@ from seamless_transformer import engine
 from seamless_transformer.bashrun.prepare import RunOptions, prepare
 from seamless_transformer.celltypes import Buffer
 from seamless_transformer.checksum import Checksum
-from seamless_transformer.errors import StrictDunderError
+from seamless_transformer.errors import StrictDunderError, TransformationError
 from seamless_transformer.store import storage as storage_mod
 from seamless_transformer.store.storage import get_storage
 
@@ -106,6 +106,23 @@ def test_a_job_run_here_on_another_backend_reports_its_result_back():
         engine.set_backend(None)
     assert get_storage().get_buffer(result) == b"on a backend\n"
 
+
+class _RefusingBackend(_ElsewhereBackend):
+    """A backend that refuses every job (as a closed one does)."""
+
+    def submit(self, job, done):
+        raise RuntimeError("the backend is closed")
+
+
+def test_a_job_its_backend_refuses_fails_with_the_backend_error():
+    job = prepared("echo refused")
+    engine.set_backend(_RefusingBackend())
+    try:
+        submitted = engine.submit(job.tf_dict, job.tf_checksum)
+    finally:
+        engine.set_backend(None)
+    with pytest.raises(TransformationError, match="RuntimeError: the backend is closed"):
+        submitted.result(timeout=60)
 
 def test_cancel_reports_whether_it_stopped_the_job(tmp_path):
     go, _job, started = _gated(tmp_path)
