@@ -124,6 +124,16 @@ def test_a_job_its_backend_refuses_fails_with_the_backend_error():
     with pytest.raises(TransformationError, match="RuntimeError: the backend is closed"):
         submitted.result(timeout=60)
 
+def test_an_on_job_callback_that_raises_fails_the_new_job_instead_of_raising():
+    job = prepared("echo never run")
+
+    def refuse(_job):
+        raise RuntimeError("no handle for it")
+
+    done = engine.run_here(job.tf_dict, job.tf_checksum, on_job=refuse)
+    with pytest.raises(TransformationError, match="RuntimeError: no handle for it"):
+        done.result(timeout=60)
+
 def test_cancel_reports_whether_it_stopped_the_job(tmp_path):
     go, _job, started = _gated(tmp_path)
     try:
