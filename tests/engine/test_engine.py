@@ -177,3 +177,14 @@ def test_fingertip_also_recomputes_a_missing_input_of_the_producer():
     result = times_ten(intermediate).compute()
     forget_stored(intermediate, result)
     assert engine.resolve_buffer(result, fingertip=True) == Buffer(20, "mixed").content
+
+
+def test_fingertip_tries_the_next_producer_when_one_cannot_be_recomputed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("hi\n")
+    from_file = prepared("tr a-z A-Z < a.txt")  # its input will be gone for good
+    typed = prepared("echo HI")
+    result = engine.compute(from_file.tf_dict, from_file.tf_checksum)
+    assert engine.compute(typed.tf_dict, typed.tf_checksum) == result
+    forget_stored(result, Checksum.of(b"hi\n"))
+    assert engine.resolve_buffer(result, fingertip=True) == b"HI\n"
