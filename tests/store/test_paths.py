@@ -316,8 +316,16 @@ def _settled_big_file(path, size=paths.MEMO_MIN_SIZE * 2):
     """A file big enough to be memoized, older than one timestamp tick."""
     data = os.urandom(size)
     _write(path, data)
-    time.sleep(0.1)
+    _wait_until_settled(path)
     return os.fspath(path), hashlib.sha256(data).hexdigest()
+
+
+def _wait_until_settled(path):
+    """Poll until the file's ctime is older than one timestamp tick (then it may be memoized)."""
+    deadline = time.monotonic() + 10
+    while not paths._memo_safe(os.stat(path), time.time_ns()):
+        assert time.monotonic() < deadline, "the file's ctime never became older than a tick"
+        time.sleep(0.01)
 
 
 def _corrupt_memo(path, hexvalue):
@@ -352,7 +360,7 @@ def test_directory_index_uses_the_memo(tmp_path):
 
 def test_small_files_are_not_memoized(tmp_path):
     path = _write(tmp_path / "small", b"hello\n")
-    time.sleep(0.1)
+    _wait_until_settled(path)
     file_checksum(path)
     assert statcache.get_cached_checksum(path, os.stat(path)) is None
 
