@@ -278,3 +278,33 @@ def test_the_server_leaves_the_number_of_failed_jobs_for_seamless_queue_finish(q
     assert code == 1
     assert queuefile.read_status(queue) == 1
     assert not os.path.exists(queuefile.status_path(queue))
+
+
+def test_one_worker_runs_its_jobs_one_at_a_time(queue, capsys):
+    qsubmit(capsys, "echo a > a.txt")
+    qsubmit(capsys, "echo b > b.txt")
+    code, err = serve(queue, workers=1)
+    assert code == 0
+    lines = err.splitlines()
+    second_started = next(i for i, line in enumerate(lines) if line.startswith("seamless-queue: job 2 started"))
+    assert lines.index("seamless-queue: job 1 finished") < second_started
+
+
+def test_the_bar_fits_the_width_of_the_terminal(queue, capsys):
+    import fcntl
+    import pty
+    import re
+    import struct
+    import termios
+
+    qsubmit(capsys, "echo x > o.txt")
+    queuefile.append_record(queue, queuefile.EOF_RECORD)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))  # 24 lines, 40 columns
+    with open(slave, "w") as stream:
+        code = QueueServer(queue, workers=1, write_targets=write_targets, stream=stream).serve()
+    shown = re.sub(rb"\x1b\[[0-9;]*[A-Za-z]", b"", _read_all(master))
+    os.close(master)
+    assert code == 0
+    bars = [piece for piece in re.split(r"[\r\n]", shown.decode()) if "/1 [" in piece]
+    assert bars and max(len(bar) for bar in bars) <= 40
