@@ -308,3 +308,11 @@ def test_the_bar_fits_the_width_of_the_terminal(queue, capsys):
     assert code == 0
     bars = [piece for piece in re.split(r"[\r\n]", shown.decode()) if "/1 [" in piece]
     assert bars and max(len(bar) for bar in bars) <= 40
+
+
+def test_a_record_that_is_not_a_queue_command_is_reported_and_the_next_job_runs(queue, capsys):
+    queuefile.append_record(queue, b'{"queue_command": "DANCE"}\x00')
+    qsubmit(capsys, "echo x > o.txt")
+    code, err = serve(queue)
+    assert "seamless-queue: error: record 1 is not a valid queue command\n" in err
+    assert open("o.txt").read() == "x\n"
