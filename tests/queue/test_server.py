@@ -313,6 +313,6 @@ def test_the_bar_fits_the_width_of_the_terminal(queue, capsys):
 def test_a_record_that_is_not_a_queue_command_is_reported_and_the_next_job_runs(queue, capsys):
     queuefile.append_record(queue, b'{"queue_command": "DANCE"}\x00')
     qsubmit(capsys, "echo x > o.txt")
-    code, err = serve(queue)
+    _code, err = serve(queue)
     assert "seamless-queue: error: record 1 is not a valid queue command\n" in err
     assert open("o.txt").read() == "x\n"
