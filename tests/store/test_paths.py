@@ -365,6 +365,12 @@ def test_small_files_are_not_memoized(tmp_path):
     assert statcache.get_cached_checksum(path, os.stat(path)) is None
 
 
+def test_directory_index_memoizes_no_small_file(tmp_path):
+    path = _write(tmp_path / "d" / "small", b"hello\n")
+    _wait_until_settled(path)
+    directory_index(tmp_path / "d")
+    assert statcache.get_cached_checksum(path, os.stat(path)) is None
+
 def test_memo_waits_until_ctime_is_older_than_a_tick():
     now = time.time_ns()
     fields = [0o100644, 1, 1, 1, 0, 0, 10**6, 0, 0, 0, 0.0, 0.0, 0.0]
