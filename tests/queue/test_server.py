@@ -316,3 +316,30 @@ def test_a_record_that_is_not_a_queue_command_is_reported_and_the_next_job_runs(
     _code, err = serve(queue)
     assert "seamless-queue: error: record 1 is not a valid queue command\n" in err
     assert open("o.txt").read() == "x\n"
+
+
+def test_an_interrupted_server_stops_the_jobs_it_runs(queue, capsys, tmp_path):
+    import psutil
+    import signal
+
+    pid_file, go = tmp_path / "pid", tmp_path / "go"
+    qsubmit(capsys, f"echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; "
+                    f"while [ ! -e {go} ]; do sleep 0.05; done; echo x > o.txt")
+
+    def interrupt_once_running():
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_running, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            serve(queue, eof=False)
+        job = int(pid_file.read_text())
+        deadline = time.monotonic() + 30
+        while psutil.pid_exists(job) and psutil.Process(job).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the job's bash still runs after the interrupt"
+            time.sleep(0.05)
+    finally:
+        go.touch()
