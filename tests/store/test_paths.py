@@ -77,6 +77,9 @@ def test_multi_frame_zst_file_is_hashed_whole(tmp_path):
     assert file_checksum(path) == HELLO
 
 
+def test_an_empty_zst_file_is_empty_content(tmp_path):
+    assert file_checksum(_write(tmp_path / "x.zst", b"")) == Checksum.of(b"").hex()
+
 def test_zst_without_zstandard_is_a_clear_error(tmp_path, monkeypatch):
     path = _write(tmp_path / "x.txt.zst", _zstd(b"hello\n"))
     monkeypatch.setitem(sys.modules, "zstandard", None)
@@ -89,6 +92,16 @@ def test_corrupt_gz_file_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="x.txt.gz' is not valid compressed data"):
         file_checksum(path)
 
+
+def test_a_file_under_a_pinned_directory_is_named_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "sub" / "x.gz", b"definitely not gzip")
+    fd = os.open(tmp_path / "sub", os.O_RDONLY)
+    try:
+        with pytest.raises(UsageError, match=r"^'sub/x\.gz' is not valid compressed data"):
+            file_checksum(f"/proc/self/fd/{fd}/x.gz")
+    finally:
+        os.close(fd)
 
 def test_truncated_gz_file_is_a_usage_error(tmp_path):
     path = _write(tmp_path / "x.gz", gzip.compress(os.urandom(100_000))[:-1000])
