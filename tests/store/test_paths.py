@@ -175,6 +175,12 @@ def test_golden_directory_index_is_byte_exact(tmp_path):
     assert index.checksum == GOLDEN_DIR
 
 
+def test_directory_index_keys_are_sorted_after_the_compression_suffix_is_stripped(tmp_path):
+    _write(tmp_path / "d" / "a-b", b"first\n")
+    _write(tmp_path / "d" / "a.gz", gzip.compress(b"hello\n"))  # listed after a-b, indexed as "a"
+    first = hashlib.sha256(b"first\n").hexdigest()
+    assert directory_index(tmp_path / "d").buffer == f'{{\n  "a": "{HELLO}",\n  "a-b": "{first}"\n}}\n'.encode()
+
 def test_directory_index_entries_and_sources(tmp_path):
     root = _golden_dir(tmp_path / "d")
     index = directory_index(root)
@@ -500,6 +506,11 @@ def test_retiring_sidecars_keeps_them_when_they_name_the_new_content(tmp_path):
     paths.retire_sidecars(str(tmp_path / "d"), GOLDEN_DIR)
     assert os.path.exists(tmp_path / "d.CHECKSUM") and os.path.exists(tmp_path / "d.INDEX")
 
+
+def test_retiring_a_sidecar_that_holds_no_checksum_removes_it(tmp_path):
+    _write(tmp_path / "o.txt.CHECKSUM", b"not a checksum\n")
+    paths.retire_sidecars(str(tmp_path / "o.txt"), HELLO)
+    assert not os.path.exists(tmp_path / "o.txt.CHECKSUM")
 
 # --- upload -----------------------------------------------------------------------------------
 
