@@ -128,12 +128,14 @@ def _write_entry(tf_hex: str, attempts: int = 100) -> None:
     from .._util import atomic_write  # a reader never sees a half-written entry
 
     for attempt in range(attempts):
-        os.makedirs(directory, mode=0o700, exist_ok=True)
         try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
             atomic_write(os.path.join(directory, entry_name()), f"{pid} {_start_time(pid)}\n".encode(), 0o600)
             return
-        except FileNotFoundError:  # another process of the same tf removed the empty directory
-            if attempt == attempts - 1:  # between our mkdir and our write: make it again
+        # another process of the same tf removed the empty directory between our mkdir and our
+        # write (FileNotFoundError), or inside makedirs, between its mkdir and its isdir check
+        except (FileNotFoundError, FileExistsError):
+            if attempt == attempts - 1:  # make it again
                 raise
 
 
