@@ -343,3 +343,19 @@ def test_an_interrupted_server_stops_the_jobs_it_runs(queue, capsys, tmp_path):
             time.sleep(0.05)
     finally:
         go.touch()
+
+
+def test_on_a_terminal_without_tqdm_the_server_runs_without_a_bar(queue, capsys, monkeypatch):
+    import pty
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if it were not installed
+    qsubmit(capsys, "echo x > o.txt")
+    queuefile.append_record(queue, queuefile.EOF_RECORD)
+    master, slave = pty.openpty()
+    with open(slave, "w") as stream:
+        code = QueueServer(queue, workers=1, write_targets=write_targets, stream=stream).serve()
+    shown = _read_all(master)
+    os.close(master)
+    assert code == 0 and open("o.txt").read() == "x\n"
+    assert b"job 1 finished" in shown and b"/1 [" not in shown
