@@ -217,3 +217,13 @@ def test_a_directory_is_never_downloaded_through_a_symlink_to_elsewhere(tmp_path
     with pytest.raises(UsageError, match="is a symbolic link"):
         materialize.place_directory(str(tmp_path / "d"), {"a.txt": HELLO}, get_storage())
     assert list(outside.iterdir()) == []
+
+
+def test_a_write_that_fails_without_an_os_error_raises_that_error_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # as if it were not installed
+    (tmp_path / "out").mkdir()
+    with pytest.raises(UsageError, match="needs the zstandard package"):
+        materialize.write_atomic(str(tmp_path / "out" / "o.txt.zst"), b"x", compression="zst")
+    assert os.listdir(tmp_path / "out") == []
