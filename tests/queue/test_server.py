@@ -290,23 +290,32 @@ def test_one_worker_runs_its_jobs_one_at_a_time(queue, capsys):
     assert lines.index("seamless-queue: job 1 finished") < second_started
 
 
-def test_the_bar_fits_the_width_of_the_terminal(queue, capsys):
+def serve_one_job_on_a_terminal(queue, capsys, columns=None):
+    """Serve one `echo x > o.txt` job with a pty as the stream (of `columns` if given): (code, what it showed)."""
     import fcntl
     import pty
-    import re
     import struct
     import termios
 
     qsubmit(capsys, "echo x > o.txt")
     queuefile.append_record(queue, queuefile.EOF_RECORD)
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))  # 24 lines, 40 columns
+    if columns is not None:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     with open(slave, "w") as stream:
         code = QueueServer(queue, workers=1, write_targets=write_targets, stream=stream).serve()
-    shown = re.sub(rb"\x1b\[[0-9;]*[A-Za-z]", b"", _read_all(master))
+    shown = _read_all(master)
     os.close(master)
+    return code, shown
+
+
+def test_the_bar_fits_the_width_of_the_terminal(queue, capsys):
+    import re
+
+    code, shown = serve_one_job_on_a_terminal(queue, capsys, columns=40)
     assert code == 0
-    bars = [piece for piece in re.split(r"[\r\n]", shown.decode()) if "/1 [" in piece]
+    shown = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", shown.decode())
+    bars = [piece for piece in re.split(r"[\r\n]", shown) if "/1 [" in piece]
     assert bars and max(len(bar) for bar in bars) <= 40
 
 
@@ -346,16 +355,9 @@ def test_an_interrupted_server_stops_the_jobs_it_runs(queue, capsys, tmp_path):
 
 
 def test_on_a_terminal_without_tqdm_the_server_runs_without_a_bar(queue, capsys, monkeypatch):
-    import pty
     import sys
 
     monkeypatch.setitem(sys.modules, "tqdm", None)  # as if it were not installed
-    qsubmit(capsys, "echo x > o.txt")
-    queuefile.append_record(queue, queuefile.EOF_RECORD)
-    master, slave = pty.openpty()
-    with open(slave, "w") as stream:
-        code = QueueServer(queue, workers=1, write_targets=write_targets, stream=stream).serve()
-    shown = _read_all(master)
-    os.close(master)
+    code, shown = serve_one_job_on_a_terminal(queue, capsys)
     assert code == 0 and open("o.txt").read() == "x\n"
     assert b"job 1 finished" in shown and b"/1 [" not in shown
