@@ -10,7 +10,9 @@ from seamless_transformer.checksum import (
     TRIVIAL_CHECKSUMS,
     Checksum,
     checksum_of,
+    hash_file,
     is_hex_checksum,
+    split_compression,
 )
 
 HELLO = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
@@ -136,3 +138,18 @@ def test_a_sequence_of_32_ints_is_not_a_digest():
 
 def test_value_is_a_property_giving_the_hex():
     assert Checksum(HELLO.upper()).value == HELLO
+
+
+def test_hash_file_is_the_checksum_of_the_whole_file_over_several_chunks(tmp_path):
+    data = bytes(range(256)) * (5 << 12)  # 5 MiB: five 1 MiB chunks
+    (tmp_path / "big").write_bytes(data)
+    assert hash_file(tmp_path / "big") == Checksum.of(data)
+
+
+@pytest.mark.parametrize(
+    "name, parts",
+    [("a.npy.zst", ("a.npy", ".zst")), ("x.txt.gz", ("x.txt", ".gz")), ("x.txt", ("x.txt", "")),
+     (".gz", (".gz", ""))],
+)
+def test_split_compression_takes_off_a_compression_suffix_unless_the_name_is_nothing_else(name, parts):
+    assert split_compression(name) == parts

@@ -6,7 +6,9 @@ import pytest
 
 from seamless_transformer import engine
 from seamless_transformer.bashrun.prepare import RunOptions, prepare
-from seamless_transformer.errors import StrictDunderError
+from seamless_transformer.celltypes import Buffer
+from seamless_transformer.checksum import Checksum
+from seamless_transformer.errors import StrictDunderError, TransformationError
 from seamless_transformer.store import storage as storage_mod
 from seamless_transformer.store.storage import get_storage
 
@@ -105,6 +107,33 @@ def test_a_job_run_here_on_another_backend_reports_its_result_back():
     assert get_storage().get_buffer(result) == b"on a backend\n"
 
 
+class _RefusingBackend(_ElsewhereBackend):
+    """A backend that refuses every job (as a closed one does)."""
+
+    def submit(self, job, done):
+        raise RuntimeError("the backend is closed")
+
+
+def test_a_job_its_backend_refuses_fails_with_the_backend_error():
+    job = prepared("echo refused")
+    engine.set_backend(_RefusingBackend())
+    try:
+        submitted = engine.submit(job.tf_dict, job.tf_checksum)
+    finally:
+        engine.set_backend(None)
+    with pytest.raises(TransformationError, match="RuntimeError: the backend is closed"):
+        submitted.result(timeout=60)
+
+def test_an_on_job_callback_that_raises_fails_the_new_job_instead_of_raising():
+    job = prepared("echo never run")
+
+    def refuse(_job):
+        raise RuntimeError("no handle for it")
+
+    done = engine.run_here(job.tf_dict, job.tf_checksum, on_job=refuse)
+    with pytest.raises(TransformationError, match="RuntimeError: no handle for it"):
+        done.result(timeout=60)
+
 def test_cancel_reports_whether_it_stopped_the_job(tmp_path):
     go, _job, started = _gated(tmp_path)
     try:
@@ -112,3 +141,50 @@ def test_cancel_reports_whether_it_stopped_the_job(tmp_path):
     finally:
         go.touch()
     assert started.cancel() is False
+
+
+def forget_stored(*checksums):
+    """Remove buffers from the store if they are there, and every in-memory copy."""
+    for cs in checksums:
+        path = get_storage().buffer_path(cs)
+        if path is not None:
+            os.remove(path)
+    storage_mod._reset()
+    engine._reset()
+
+
+def test_the_leaves_of_a_directory_result_are_stored():
+    job = prepared("mkdir d; echo leaf > d/a.txt", captures=["d"])
+    engine.compute(job.tf_dict, job.tf_checksum)
+    storage_mod._reset()
+    assert get_storage().get_buffer(Checksum.of(b"leaf\n")) == b"leaf\n"
+
+
+def test_fingertip_also_recomputes_a_missing_input_of_the_producer():
+    from seamless_transformer import delayed
+
+    @delayed
+    def plus_one(x):
+        return x + 1
+
+    @delayed
+    def times_ten(y):
+        return y * 10
+
+    plus_one.scratch = True
+    times_ten.allow_input_fingertip = True
+    intermediate = plus_one(1).compute()
+    result = times_ten(intermediate).compute()
+    forget_stored(intermediate, result)
+    assert engine.resolve_buffer(result, fingertip=True) == Buffer(20, "mixed").content
+
+
+def test_fingertip_tries_the_next_producer_when_one_cannot_be_recomputed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("hi\n")
+    from_file = prepared("tr a-z A-Z < a.txt")  # its input will be gone for good
+    typed = prepared("echo HI")
+    result = engine.compute(from_file.tf_dict, from_file.tf_checksum)
+    assert engine.compute(typed.tf_dict, typed.tf_checksum) == result
+    forget_stored(result, Checksum.of(b"hi\n"))
+    assert engine.resolve_buffer(result, fingertip=True) == b"HI\n"

@@ -215,3 +215,27 @@ def test_two_processes_registering_one_transformation_over_and_over_never_fail()
     for proc in procs:
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
+
+
+HOLDER = """\
+import os, sys, threading, time
+from seamless_transformer.engine import running
+
+def hold():
+    with running.registered(sys.argv[1], lambda: None):
+        threading.Event().wait()
+
+threading.Thread(target=hold, daemon=True).start()
+path = os.path.join(running.registry_root(), sys.argv[1], running.entry_name())
+deadline = time.monotonic() + 30
+while not os.path.exists(path) and time.monotonic() < deadline:
+    time.sleep(0.02)
+print(path, os.path.exists(path), flush=True)
+"""
+
+
+def test_a_process_that_exits_while_registered_removes_its_entry():
+    child = subprocess.run([sys.executable, "-c", HOLDER, TF.hex()], capture_output=True, text=True, timeout=60)
+    path, written = child.stdout.split()
+    assert written == "True"  # the entry was there while the registration held
+    assert not os.path.exists(path)

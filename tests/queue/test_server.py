@@ -278,3 +278,86 @@ def test_the_server_leaves_the_number_of_failed_jobs_for_seamless_queue_finish(q
     assert code == 1
     assert queuefile.read_status(queue) == 1
     assert not os.path.exists(queuefile.status_path(queue))
+
+
+def test_one_worker_runs_its_jobs_one_at_a_time(queue, capsys):
+    qsubmit(capsys, "echo a > a.txt")
+    qsubmit(capsys, "echo b > b.txt")
+    code, err = serve(queue, workers=1)
+    assert code == 0
+    lines = err.splitlines()
+    second_started = next(i for i, line in enumerate(lines) if line.startswith("seamless-queue: job 2 started"))
+    assert lines.index("seamless-queue: job 1 finished") < second_started
+
+
+def serve_one_job_on_a_terminal(queue, capsys, columns=None):
+    """Serve one `echo x > o.txt` job with a pty as the stream (of `columns` if given): (code, what it showed)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    qsubmit(capsys, "echo x > o.txt")
+    queuefile.append_record(queue, queuefile.EOF_RECORD)
+    master, slave = pty.openpty()
+    if columns is not None:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    with open(slave, "w") as stream:
+        code = QueueServer(queue, workers=1, write_targets=write_targets, stream=stream).serve()
+    shown = _read_all(master)
+    os.close(master)
+    return code, shown
+
+
+def test_the_bar_fits_the_width_of_the_terminal(queue, capsys):
+    import re
+
+    code, shown = serve_one_job_on_a_terminal(queue, capsys, columns=40)
+    assert code == 0
+    shown = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", shown.decode())
+    bars = [piece for piece in re.split(r"[\r\n]", shown) if "/1 [" in piece]
+    assert bars and max(len(bar) for bar in bars) <= 40
+
+
+def test_a_record_that_is_not_a_queue_command_is_reported_and_the_next_job_runs(queue, capsys):
+    queuefile.append_record(queue, b'{"queue_command": "DANCE"}\x00')
+    qsubmit(capsys, "echo x > o.txt")
+    _code, err = serve(queue)
+    assert "seamless-queue: error: record 1 is not a valid queue command\n" in err
+    assert open("o.txt").read() == "x\n"
+
+
+def test_an_interrupted_server_stops_the_jobs_it_runs(queue, capsys, tmp_path):
+    import psutil
+    import signal
+
+    pid_file, go = tmp_path / "pid", tmp_path / "go"
+    qsubmit(capsys, f"echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; "
+                    f"while [ ! -e {go} ]; do sleep 0.05; done; echo x > o.txt")
+
+    def interrupt_once_running():
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_running, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            serve(queue, eof=False)
+        job = int(pid_file.read_text())
+        deadline = time.monotonic() + 30
+        while psutil.pid_exists(job) and psutil.Process(job).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the job's bash still runs after the interrupt"
+            time.sleep(0.05)
+    finally:
+        go.touch()
+
+
+def test_on_a_terminal_without_tqdm_the_server_runs_without_a_bar(queue, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if it were not installed
+    code, shown = serve_one_job_on_a_terminal(queue, capsys)
+    assert code == 0 and open("o.txt").read() == "x\n"
+    assert b"job 1 finished" in shown and b"/1 [" not in shown

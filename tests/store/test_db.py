@@ -145,6 +145,12 @@ def test_readonly_database_that_does_not_exist_answers_nothing(tmp_path):
     assert ResultDB(tmp_path / "none.db", readonly=True).get_transformation(TF) is None
 
 
+def test_a_readonly_database_without_the_result_tables_answers_nothing(tmp_path):
+    path = tmp_path / "other.db"
+    sqlite3.connect(path).execute("CREATE TABLE unrelated (x)").connection.close()
+    assert ResultDB(path, readonly=True).get_transformation(TF) is None
+
+
 LOCKER = textwrap.dedent("""\
     import sqlite3, sys, time
     conn = sqlite3.connect(sys.argv[1], isolation_level=None)

@@ -17,7 +17,7 @@ HELLO = Checksum("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be
 @pytest.mark.parametrize(
     "text, value",
     [("100 MB", 100_000_000), ("500MB", 500_000_000), ("1.5 kB", 1500), ("2 KiB", 2048), ("17", 17), ("3 B", 3),
-     ("1 GiB", 2**30)],
+     ("1 GiB", 2**30), ("2 TB", 2 * 10**12)],
 )
 def test_sizes_use_decimal_units_unless_binary_ones_are_named(text, value):
     assert materialize.parse_size(text) == value
@@ -217,3 +217,13 @@ def test_a_directory_is_never_downloaded_through_a_symlink_to_elsewhere(tmp_path
     with pytest.raises(UsageError, match="is a symbolic link"):
         materialize.place_directory(str(tmp_path / "d"), {"a.txt": HELLO}, get_storage())
     assert list(outside.iterdir()) == []
+
+
+def test_a_write_that_fails_without_an_os_error_raises_that_error_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # as if it were not installed
+    (tmp_path / "out").mkdir()
+    with pytest.raises(UsageError, match="needs the zstandard package"):
+        materialize.write_atomic(str(tmp_path / "out" / "o.txt.zst"), b"x", compression="zst")
+    assert os.listdir(tmp_path / "out") == []

@@ -77,6 +77,9 @@ def test_multi_frame_zst_file_is_hashed_whole(tmp_path):
     assert file_checksum(path) == HELLO
 
 
+def test_an_empty_zst_file_is_empty_content(tmp_path):
+    assert file_checksum(_write(tmp_path / "x.zst", b"")) == Checksum.of(b"").hex()
+
 def test_zst_without_zstandard_is_a_clear_error(tmp_path, monkeypatch):
     path = _write(tmp_path / "x.txt.zst", _zstd(b"hello\n"))
     monkeypatch.setitem(sys.modules, "zstandard", None)
@@ -89,6 +92,16 @@ def test_corrupt_gz_file_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="x.txt.gz' is not valid compressed data"):
         file_checksum(path)
 
+
+def test_a_file_under_a_pinned_directory_is_named_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "sub" / "x.gz", b"definitely not gzip")
+    fd = os.open(tmp_path / "sub", os.O_RDONLY)
+    try:
+        with pytest.raises(UsageError, match=r"^'sub/x\.gz' is not valid compressed data"):
+            file_checksum(f"/proc/self/fd/{fd}/x.gz")
+    finally:
+        os.close(fd)
 
 def test_truncated_gz_file_is_a_usage_error(tmp_path):
     path = _write(tmp_path / "x.gz", gzip.compress(os.urandom(100_000))[:-1000])
@@ -161,6 +174,12 @@ def test_golden_directory_index_is_byte_exact(tmp_path):
     assert index.buffer == GOLDEN_INDEX
     assert index.checksum == GOLDEN_DIR
 
+
+def test_directory_index_keys_are_sorted_after_the_compression_suffix_is_stripped(tmp_path):
+    _write(tmp_path / "d" / "a-b", b"first\n")
+    _write(tmp_path / "d" / "a.gz", gzip.compress(b"hello\n"))  # listed after a-b, indexed as "a"
+    first = hashlib.sha256(b"first\n").hexdigest()
+    assert directory_index(tmp_path / "d").buffer == f'{{\n  "a": "{HELLO}",\n  "a-b": "{first}"\n}}\n'.encode()
 
 def test_directory_index_entries_and_sources(tmp_path):
     root = _golden_dir(tmp_path / "d")
@@ -316,8 +335,16 @@ def _settled_big_file(path, size=paths.MEMO_MIN_SIZE * 2):
     """A file big enough to be memoized, older than one timestamp tick."""
     data = os.urandom(size)
     _write(path, data)
-    time.sleep(0.1)
+    _wait_until_settled(path)
     return os.fspath(path), hashlib.sha256(data).hexdigest()
+
+
+def _wait_until_settled(path):
+    """Poll until the file's ctime is older than one timestamp tick (then it may be memoized)."""
+    deadline = time.monotonic() + 10
+    while not paths._memo_safe(os.stat(path), time.time_ns()):
+        assert time.monotonic() < deadline, "the file's ctime never became older than a tick"
+        time.sleep(0.01)
 
 
 def _corrupt_memo(path, hexvalue):
@@ -352,10 +379,16 @@ def test_directory_index_uses_the_memo(tmp_path):
 
 def test_small_files_are_not_memoized(tmp_path):
     path = _write(tmp_path / "small", b"hello\n")
-    time.sleep(0.1)
+    _wait_until_settled(path)
     file_checksum(path)
     assert statcache.get_cached_checksum(path, os.stat(path)) is None
 
+
+def test_directory_index_memoizes_no_small_file(tmp_path):
+    path = _write(tmp_path / "d" / "small", b"hello\n")
+    _wait_until_settled(path)
+    directory_index(tmp_path / "d")
+    assert statcache.get_cached_checksum(path, os.stat(path)) is None
 
 def test_memo_waits_until_ctime_is_older_than_a_tick():
     now = time.time_ns()
@@ -473,6 +506,11 @@ def test_retiring_sidecars_keeps_them_when_they_name_the_new_content(tmp_path):
     paths.retire_sidecars(str(tmp_path / "d"), GOLDEN_DIR)
     assert os.path.exists(tmp_path / "d.CHECKSUM") and os.path.exists(tmp_path / "d.INDEX")
 
+
+def test_retiring_a_sidecar_that_holds_no_checksum_removes_it(tmp_path):
+    _write(tmp_path / "o.txt.CHECKSUM", b"not a checksum\n")
+    paths.retire_sidecars(str(tmp_path / "o.txt"), HELLO)
+    assert not os.path.exists(tmp_path / "o.txt.CHECKSUM")
 
 # --- upload -----------------------------------------------------------------------------------
 

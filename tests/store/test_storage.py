@@ -9,6 +9,7 @@ import pytest
 from seamless_transformer import config
 from seamless_transformer.checksum import Checksum
 from seamless_transformer.errors import CacheMissError, ChecksumMismatchError
+from seamless_transformer.store import storage as storage_mod
 from seamless_transformer.store.storage import MEMORY_ITEM_LIMIT, get_storage
 
 HELLO = b"hello\n"
@@ -184,6 +185,29 @@ def test_put_file_stores_a_big_file(tmp_path):
     cs = storage.put_file(src)
     assert cs == Checksum.of(src.read_bytes())
     assert open(storage.buffer_path(cs), "rb").read() == src.read_bytes()
+
+
+def test_put_file_without_persistence_keeps_the_content_in_memory(isolated_env, tmp_path):
+    (isolated_env / "seamless.yaml").write_text("- persistent: false\n")
+    src = tmp_path / "small.txt"
+    src.write_bytes(HELLO)
+    storage = get_storage()
+    assert storage.put_file(src) == Checksum(HELLO_CS)
+    src.unlink()
+    assert storage.get_buffer(HELLO_CS) == HELLO
+
+
+def test_the_memory_drops_its_least_recently_used_buffer_first(monkeypatch):
+    monkeypatch.setattr(storage_mod, "MEMORY_TOTAL_LIMIT", 2500)  # room for two 1000-byte buffers
+    storage = get_storage()
+    first, second = storage.put_buffer(b"1" * 1000), storage.put_buffer(b"2" * 1000)
+    storage.get_buffer(first)  # now the second is the least recently used
+    third = storage.put_buffer(b"3" * 1000)
+    for cs in (first, second, third):
+        os.unlink(storage.buffer_path(cs))
+    assert storage.get_buffer(first) == b"1" * 1000 and storage.get_buffer(third) == b"3" * 1000
+    with pytest.raises(CacheMissError):
+        storage.get_buffer(second)
 
 
 def test_records_and_irreproducible_results(tmp_path):
