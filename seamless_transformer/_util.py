@@ -332,6 +332,16 @@ def record_class(cls=None, *, frozen=False):
     return wrap if cls is None else wrap(cls)
 
 
+def record_replace(record, **changes):
+    """A copy of a `record_class` instance with `changes` (like dataclasses.replace); TypeError for a
+    name that is not a field."""
+    fields = type(record).__record_fields__
+    unknown = set(changes) - set(fields)
+    if unknown:
+        raise TypeError(f"{type(record).__name__} has no field {sorted(unknown)[0]!r}")
+    return type(record)(**{name: changes.get(name, getattr(record, name)) for name in fields})
+
+
 def _record_init(self, *args, **kwargs):
     specs = type(self).__record_fields__
     if len(args) > len(specs):

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from seamless_transformer._util import FrozenInstanceError, field, record_class
+from seamless_transformer._util import FrozenInstanceError, field, record_class, record_replace
 
 
 @record_class
@@ -48,6 +48,14 @@ def test_a_frozen_record_refuses_assignment_and_hashes_its_compared_fields():
         key.name = "b"
     assert key == Key("a", note="second") and hash(key) == hash(Key("a"))
     assert {Key("a"): 1}[Key("a", "x")] == 1
+
+
+def test_record_replace_copies_a_frozen_record_with_the_changed_fields_only():
+    key = Key("a", note="first")
+    assert (record_replace(key, note="second").name, record_replace(key, note="second").note) == ("a", "second")
+    assert key.note == "first"
+    with pytest.raises(TypeError, match="'z'"):
+        record_replace(key, z=1)
 
 
 def test_a_warning_through_a_lazy_logger_is_shown_with_the_commands_prefix():

@@ -83,9 +83,8 @@ def _install_config(storage_spec: dict, own_cache) -> None:
 
 def _settings_of(storage_spec: dict, own_cache):
     """config.Settings whose storage is the one `storage_spec` names (see the module docstring)."""
-    import dataclasses
-
     from .. import config
+    from .._util import record_replace
 
     sub = config._storage_subpath(storage_spec.get("project"), storage_spec.get("subproject"),
                                   storage_spec.get("stage"))
@@ -97,7 +96,7 @@ def _settings_of(storage_spec: dict, own_cache):
     def urls(entries, readonly):
         return tuple(e["url"] for e in entries if "url" in e and bool(e.get("readonly")) == readonly)
 
-    return dataclasses.replace(
+    return record_replace(
         config.get_settings(), persistent=True, buffer_dirs=embedded,
         database_paths=tuple(os.path.join(d, "seamless.db") for d in embedded),
         readonly_buffer_dirs=tuple(e["directory"] for e in buffers if "directory" in e),

@@ -56,3 +56,11 @@ def test_the_entry_points_choose_their_backend_only_through_activate_backend():
                       and any(f"{name}(" in p.read_text() for name in
                               ("activate_if_configured", "install_if_configured", "ensure_spawned")))
     assert choosers == []
+
+
+def test_a_worker_serving_a_storage_spec_uses_that_cache_directory(tmp_path):
+    from seamless_transformer.dask.task import _settings_of
+
+    settings = _settings_of({"directory": str(tmp_path)}, own_cache=None)
+    assert settings.persistent and settings.buffer_dirs[0].startswith(str(tmp_path) + os.sep)
+    assert settings.database_paths == (os.path.join(settings.buffer_dirs[0], "seamless.db"),)
