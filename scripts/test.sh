@@ -3,6 +3,9 @@
 # Usage: bash scripts/test.sh [extra pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The tests start a few thousand Python processes (the commands, workers, servers): let them reuse
+# compiled bytecode instead of compiling every module at every start.
+unset PYTHONDONTWRITEBYTECODE
 
 # System packages the tests drive for real: zsh, shellcheck (lint of the shell code), and for the
 # seamless-mode pty tests the shell plugins it must coexist with, plus valgrind.
