@@ -281,9 +281,12 @@ class Pool(Delegation):
                     objects[worker.process.sentinel] = worker
             for obj in wait(list(objects), timeout=PING_INTERVAL / 2):
                 if obj is self._wake_r:
-                    self._woken = False  # before the round: a later submit wakes us again
                     while self._wake_r.poll():
                         self._wake_r.recv_bytes()
+                    # after the bytes are read (a byte written meanwhile would be read with them,
+                    # leaving the flag set and no byte on its way: every later wake-up lost) and
+                    # before the round, so that a later submit wakes us again
+                    self._woken = False
                     continue
                 worker = objects[obj]
                 if obj is worker.process.sentinel:

@@ -117,3 +117,20 @@ def test_an_unpicklable_result_in_a_batch_fails_only_its_own_task():
     assert wire_two == {"outcome": {"value": 42}}
     sender.close()
     parent_end.close()
+
+
+
+@delayed
+def plus_one(i):
+    return i + 1
+
+
+def test_the_io_thread_is_never_left_marked_woken_without_a_wake_up_byte_on_its_way(workers):
+    from seamless_transformer import parallel
+
+    workers(2)
+    values = [tf.run() for tf in parallel([plus_one(i) for i in range(300)], nparallel=4)]
+    assert values == list(range(1, 301))
+    pool = get_pool()
+    # marked woken with no byte in the pipe: every later submit skips its byte and waits for the timer
+    wait_until(lambda: not pool._woken or pool._wake_r.poll(), "the I/O thread's last round")
