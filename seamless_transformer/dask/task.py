@@ -128,6 +128,7 @@ def run_transformation(tf_dict, tf, tf_dunder, scratch, storage_spec, fingertip=
             _installed["client"] = get_client()
         with _for_task(storage, storage_spec):
             outcome = _execute_waiting(_with_dunder(tf_dict, tf_dunder), tf, fingertip)
+            outcome.stored_for = storage_spec
             return ("ok", _store(outcome, scratch), outcome)
     except BaseException as exc:  # noqa: BLE001 - a failure is an answer, not a Dask error
         return ("error", error_to_wire(exc))
@@ -295,7 +296,7 @@ def _run_nested(job):
     (through the worker's client, taken by a task thread: helper threads cannot ask for it)."""
     free_waiting_threads()
     future = submit_job(_installed["client"], job, getattr(_task, "spec", None))
-    return outcome_of(future.result(), job)
+    return outcome_of(future.result(), job, spec=getattr(_task, "spec", None))
 
 
 def submit_job(client, job, spec=None):

@@ -133,6 +133,7 @@ TWO_STORES = """
 import os, sys, time
 from seamless_transformer import delayed, parallel
 ready, me = sys.argv[1], sys.argv[2]
+tag = sys.argv[3] if len(sys.argv) > 3 else me  # the same tag: identical transformations
 open(ready + "." + me, "w").close()
 deadline = time.monotonic() + 60
 while not (os.path.exists(ready + ".a") and os.path.exists(ready + ".b")) and time.monotonic() < deadline:
@@ -144,17 +145,19 @@ def slow_plus(x, tag):
     time.sleep(0.3)
     return x + 1
 
-tfs = [slow_plus(i, me) for i in range(8)]
+tfs = [slow_plus(i, tag) for i in range(8)]
 print([tf.run() for tf in parallel(tfs, nparallel=8)])
 """
 
 
-def test_two_clients_with_different_storage_share_the_cluster_each_in_its_own_storage(cluster2, tmp_path):
+def _two_stores(cluster2, tmp_path, *tag):
+    """Clients a and b, each with a cache of its own, run eight transformations at the same moment
+    (with `tag`: the same eight): each gets the results, and each cache has them all."""
     from seamless_transformer.store.files import BufferDir
 
     script = tmp_path / "two_stores.py"
     script.write_text(TWO_STORES)
-    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "ready"), me],
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "ready"), me, *tag],
                               env={**os.environ, "SEAMLESS_CACHE": str(tmp_path / f"cache-{me}"),
                                    "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -165,6 +168,15 @@ def test_two_clients_with_different_storage_share_the_cluster_each_in_its_own_st
         root = tmp_path / f"cache-{me}" / "__TOPLEVEL__"
         rows = sqlite3.connect(root / "seamless.db").execute("SELECT result FROM transformation").fetchall()
         assert len(rows) == 8 and all(BufferDir(str(root)).has(res) for (res,) in rows)
+
+
+def test_two_clients_with_different_storage_share_the_cluster_each_in_its_own_storage(cluster2, tmp_path):
+    _two_stores(cluster2, tmp_path)
+
+
+def test_identical_transformations_of_two_clients_with_different_storage_leave_each_result_with_its_buffer(
+        cluster2, tmp_path):
+    _two_stores(cluster2, tmp_path, "same")
 
 
 def test_nested_transformations_complete_on_one_worker_with_one_thread(cluster1, tmp_path, monkeypatch):
