@@ -86,12 +86,13 @@ def outcome_of(answer, job, target=None, spec=None):
 
 def _adopt(outcome, spec, job) -> None:
     """A result stored for another storage spec is stored by this client from its copy (the
-    engine then writes buffer, row and record in this client's storage); without a copy (above
-    task.MAX_COPY_BYTES) nothing is recorded here: CacheMissError, and running it again computes
+    engine then writes buffer, leaves, row and record in this client's storage); without a copy
+    (result and leaves above task.MAX_COPY_BYTES) nothing is recorded here: CacheMissError, and running it again computes
     it in this storage."""
     from ..errors import CacheMissError
 
     if outcome.result_checksum is None or outcome.stored_for in (None, spec):
+        outcome.extra_buffers = {}  # stored where it ran, with the result
         return
     if outcome.result_buffer is None:
         raise CacheMissError(f"transformation {job.tf.hex()}: an identical Dask task of a client with other "

@@ -284,9 +284,10 @@ def _store(outcome, scratch) -> str:
     result = storage.put_buffer(buffer)
     if outcome.extra_buffers:  # a deep result: its leaves can be recomputed through it
         storage.put_leaves(result, outcome.extra_buffers)
-    outcome.extra_buffers = {}
-    if len(buffer) > MAX_COPY_BYTES:  # a small result also travels back: the caller needs no fetch
-        outcome.result_buffer = None
+    # a small result and its leaves also travel back: the caller needs no fetch (and a client of
+    # other storage whose identical task this was can store them: spec._adopt)
+    if len(buffer) + sum(map(len, outcome.extra_buffers.values())) > MAX_COPY_BYTES:
+        outcome.result_buffer, outcome.extra_buffers = None, {}
     outcome.result_checksum, outcome.output_total_bytes = result.hex(), len(buffer)
     return result.hex()
 

@@ -179,6 +179,20 @@ def test_identical_transformations_of_two_clients_with_different_storage_leave_e
     _two_stores(cluster2, tmp_path, "same")
 
 
+def test_an_identical_bash_job_of_two_clients_with_different_storage_writes_its_file_for_both(cluster2, tmp_path):
+    # the result is a deep one (the file is its leaf): the leaf must reach both storages too
+    env = {**os.environ, "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address}
+    for me in ("a", "b"):
+        (tmp_path / me).mkdir()
+    procs = [subprocess.Popen(["seamless-run", "sleep 2; echo same > y.txt"], cwd=tmp_path / me,
+                              env={**env, "SEAMLESS_CACHE": str(tmp_path / f"cache-{me}")},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for me in ("a", "b")]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert [(tmp_path / me / "y.txt").read_text() for me in ("a", "b")] == ["same\n"] * 2
+
+
 def test_nested_transformations_complete_on_one_worker_with_one_thread(cluster1, tmp_path, monkeypatch):
     from seamless_transformer import set_dask_client
 
