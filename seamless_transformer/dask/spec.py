@@ -94,8 +94,20 @@ def _adopt(outcome, spec, job) -> None:
     if outcome.result_checksum is None or outcome.stored_for in (None, spec):
         outcome.extra_buffers = {}  # stored where it ran, with the result
         return
-    if outcome.result_buffer is None:
+    if outcome.result_buffer is None or not _leaves_here(outcome, job):
         raise CacheMissError(f"transformation {job.tf.hex()}: an identical Dask task of a client with other "
                              f"storage computed it at the same moment, and its result is too big to travel "
                              f"back; run it again")
     outcome.result_checksum = None
+
+
+def _leaves_here(outcome, job) -> bool:
+    """Whether every leaf of a deep result travelled back with it (a big file does not: the
+    worker stores it from its file)."""
+    from ..celltypes import DEEP_CELLTYPES, deserialize
+
+    output = job.tf_dict.get("__output__") or ()
+    if len(output) < 2 or output[1] not in DEEP_CELLTYPES:
+        return True
+    here = {Checksum(cs).hex() for cs in outcome.extra_buffers}
+    return all(Checksum(leaf).hex() in here for leaf in deserialize(outcome.result_buffer, "plain").values())

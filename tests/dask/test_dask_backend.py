@@ -179,18 +179,40 @@ def test_identical_transformations_of_two_clients_with_different_storage_leave_e
     _two_stores(cluster2, tmp_path, "same")
 
 
-def test_an_identical_bash_job_of_two_clients_with_different_storage_writes_its_file_for_both(cluster2, tmp_path):
-    # the result is a deep one (the file is its leaf): the leaf must reach both storages too
+def _seamless_run_twice_at_once(cluster2, tmp_path, command) -> list:
+    """seamless-run `command` in clients a and b (each with a cache of its own) at the same moment."""
     env = {**os.environ, "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address}
     for me in ("a", "b"):
-        (tmp_path / me).mkdir()
-    procs = [subprocess.Popen(["seamless-run", "sleep 2; echo same > y.txt"], cwd=tmp_path / me,
+        (tmp_path / me).mkdir(exist_ok=True)
+    procs = [subprocess.Popen(["seamless-run", command], cwd=tmp_path / me,
                               env={**env, "SEAMLESS_CACHE": str(tmp_path / f"cache-{me}")},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for me in ("a", "b")]
     outputs = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
+    return [(p.returncode, err) for p, (_out, err) in zip(procs, outputs)]
+
+
+def test_an_identical_bash_job_of_two_clients_with_different_storage_writes_its_file_for_both(cluster2, tmp_path):
+    # the result is a deep one (the file is its leaf): the leaf must reach both storages too
+    answers = _seamless_run_twice_at_once(cluster2, tmp_path, "sleep 2; echo same > y.txt")
+    assert [code for code, _err in answers] == [0, 0], answers
     assert [(tmp_path / me / "y.txt").read_text() for me in ("a", "b")] == ["same\n"] * 2
+
+
+def test_an_identical_bash_job_with_a_big_file_of_two_clients_with_different_storage_records_no_result_without_it(
+        cluster2, tmp_path):
+    import hashlib
+
+    from seamless_transformer.store.files import BufferDir
+
+    _seamless_run_twice_at_once(cluster2, tmp_path, "sleep 2; head -c 1200000 /dev/zero > big.bin")
+    flush()
+    leaf = hashlib.sha256(bytes(1200000)).hexdigest()
+    for me in ("a", "b"):  # one of them may have got a cache miss (exit 3), but recorded nothing
+        root = tmp_path / f"cache-{me}" / "__TOPLEVEL__"
+        db = root / "seamless.db"
+        rows = sqlite3.connect(db).execute("SELECT result FROM transformation").fetchall() if db.exists() else []
+        assert not rows or BufferDir(str(root)).has(leaf), me
 
 
 def test_nested_transformations_complete_on_one_worker_with_one_thread(cluster1, tmp_path, monkeypatch):
