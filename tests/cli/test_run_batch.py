@@ -111,18 +111,12 @@ def test_a_closed_standard_input_is_one_usage_error(queue, monkeypatch):
     assert nothing_submitted(queue)
 
 
-def test_a_line_that_reads_a_file_an_earlier_line_creates_submits_nothing(queue):
-    refused(b"echo new > n.txt\ncat n.txt > y.txt\n", r"^--batch commands, line 2 reads 'n\.txt', which line 1 writes")
-    assert nothing_submitted(queue)
-
-
-def test_a_line_that_reads_a_file_without_extension_an_earlier_line_creates_submits_nothing(queue):
-    refused(b"echo new > out\nsort out > y.txt\n", r"^--batch commands, line 2 reads 'out', which line 1 writes")
-    assert nothing_submitted(queue)
-
-
-def test_a_line_that_reads_a_directory_an_earlier_line_creates_submits_nothing(queue):
-    refused(b"echo x > new/x.txt\nls new > l.txt\n", r"^--batch commands, line 2 reads 'new', which line 1 writes")
+@pytest.mark.parametrize("content, name", [(b"echo new > n.txt\ncat n.txt > y.txt\n", "n.txt"),
+                                           (b"echo new > out\nsort out > y.txt\n", "out"),
+                                           (b"echo x > new/x.txt\nls new > l.txt\n", "new")],
+                         ids=["file", "file-without-extension", "directory"])
+def test_a_line_that_reads_what_an_earlier_line_creates_submits_nothing(queue, content, name):
+    refused(content, rf"^--batch commands, line 2 reads '{name}', which line 1 writes")
     assert nothing_submitted(queue)
 
 
