@@ -30,6 +30,7 @@ __all__ = [
     "PreparedRun",
     "build_command_string",
     "check_batch",
+    "BatchWords",
     "prepare",
     "read_input_list",
     "wait_for_future",
@@ -351,6 +352,40 @@ def check_batch(runs: list, labels: list, cwd: str) -> None:
             while parent not in parents and parent != os.path.dirname(parent):
                 parents[parent] = index
                 parent = os.path.dirname(parent)
+
+
+class BatchWords:
+    """The words of a batch's commands, checked one command at a time before it is prepared:
+    `check(text)` raises UsageError if `text` names a file (or a directory above one) that an
+    earlier command's redirect writes. Such a file does not exist yet, so it would be no input
+    (or rule 1 would refuse it for a reason that misleads). Identical commands may repeat; words
+    with expansions and paths outside `cwd` are not checked. `labels` name the commands."""
+
+    def __init__(self, labels: list, cwd: str):
+        self.labels, self.cwd, self.commands = labels, cwd, []
+        self.writers: dict = {}  # absolute path written -> index of the first command that writes it
+        self.parents: dict = {}  # every directory above a written path, below cwd -> that index
+
+    def check(self, text: str) -> None:
+        cwd, index = self.cwd, len(self.commands)
+        try:
+            analysis = analyse(text)
+        except UsageError:  # a line that does not parse: prepare says why, naming the line
+            self.commands.append(text)
+            return
+        for word in [aw.word for group in analysis.commands + analysis.nested for aw in group]:
+            path = os.path.normpath(os.path.join(cwd, word.value))
+            inside = not word.expands and path.startswith(cwd + os.sep)
+            earlier = _written_by(path, self.writers, self.parents) if inside else None
+            if earlier is not None and self.commands[earlier] != text:
+                raise UsageError(f"{self.labels[index]} reads '{os.path.relpath(path, cwd)}', which "
+                                 f"{self.labels[earlier]} writes: submit it after that job has finished")
+        self.commands.append(text)
+        for word in analysis.written:
+            path = os.path.normpath(os.path.join(cwd, word.value))
+            self.writers.setdefault(path, index)
+            while (path := os.path.dirname(path)).startswith(cwd + os.sep):
+                self.parents.setdefault(path, index)
 
 
 def _written_by(path: str, writers: dict, parents: dict):

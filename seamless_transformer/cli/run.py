@@ -186,7 +186,7 @@ def _qsubmit_batch(args, options, cwd) -> int:
     all inputs, write all .FUTURE files and append all records with one locked write."""
     import shlex
 
-    from ..bashrun.prepare import check_batch, prepare
+    from ..bashrun.prepare import BatchWords, check_batch, prepare
     from ..errors import SeamlessError
     from ..queue import queuefile
     from ..store.storage import get_storage
@@ -195,15 +195,20 @@ def _qsubmit_batch(args, options, cwd) -> int:
     queue_path = queuefile.queue_file()
     if queuefile.ends_with_eof(queue_path):
         raise queuefile.finished_error(queue_path)
-    jobs = []
+    labels = [f"{'command' if args.null else 'line'} {number}" for number, _command in commands]
+    jobs, words = [], BatchWords(labels, cwd)
     for number, command in commands:
+        try:
+            words.check(command)
+        except SeamlessError as exc:  # the message names the lines
+            exc.args = (f"--batch {args.batch}, {exc}",) + exc.args[1:]
+            raise
         try:
             jobs.append((command, prepare([command], options, cwd)))
         except SeamlessError as exc:  # the same error, saying which command it is about
             where = f"command {number}" if args.null else f"line {number}"
             exc.args = (f"--batch {args.batch}, {where}: {exc}",) + exc.args[1:]
             raise
-    labels = [f"{'command' if args.null else 'line'} {number}" for number, _command in commands]
     try:
         check_batch([prepared for _command, prepared in jobs], labels, cwd)
     except SeamlessError as exc:

@@ -22,7 +22,8 @@ running bash job (task.py); running Python code finishes, and its result is not 
 import logging
 import threading
 
-from .spec import outcome_of
+from ..config import get_settings
+from .spec import outcome_of, storage_spec
 from .task import free_waiting_threads, submit_jobs
 
 logger = logging.getLogger(__name__)
@@ -130,7 +131,8 @@ class DaskBackend:
 
     def _report(self, job, done, future, answer) -> None:
         try:
-            outcome = outcome_of(answer if answer is not None else _answer(future), job, self.target)
+            outcome = outcome_of(answer if answer is not None else _answer(future), job, self.target,
+                                 storage_spec(get_settings()))
         except BaseException as exc:  # noqa: BLE001 - every failure goes to done
             done(None, exc)
             return

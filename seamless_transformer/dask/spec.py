@@ -63,8 +63,12 @@ def tf_dunder(tf_dict: dict) -> dict:
     return {k: v for k, v in tf_dict.items() if k in ORTHOGONAL_DUNDERS or k.startswith(META_PREFIX)}
 
 
-def outcome_of(answer, job, target=None):
-    """The engine Outcome of a task's answer (raises its error)."""
+def outcome_of(answer, job, target=None, spec=None):
+    """The engine Outcome of a task's answer (raises its error), for a client of storage `spec`.
+
+    Dask merges identical tasks of clients with different storage into one, which stored the
+    result in the storage of the client that submitted it first: another client stores the copy
+    of the result that travels back (see _adopt)."""
     from ..pool.channel import error_from_wire
 
     if answer[0] == "error":
@@ -75,4 +79,35 @@ def outcome_of(answer, job, target=None):
     _status, _result, outcome = answer
     outcome.execution_mode = "remote"
     outcome.remote_target = target or outcome.remote_target
+    if spec is not None:
+        _adopt(outcome, spec, job)
     return outcome
+
+
+def _adopt(outcome, spec, job) -> None:
+    """A result stored for another storage spec is stored by this client from its copy (the
+    engine then writes buffer, leaves, row and record in this client's storage); without a copy
+    (result and leaves above task.MAX_COPY_BYTES) nothing is recorded here: CacheMissError, and running it again computes
+    it in this storage."""
+    from ..errors import CacheMissError
+
+    if outcome.result_checksum is None or outcome.stored_for in (None, spec):
+        outcome.extra_buffers = {}  # stored where it ran, with the result
+        return
+    if outcome.result_buffer is None or not _leaves_here(outcome, job):
+        raise CacheMissError(f"transformation {job.tf.hex()}: an identical Dask task of a client with other "
+                             f"storage computed it at the same moment, and its result is too big to travel "
+                             f"back; run it again")
+    outcome.result_checksum = None
+
+
+def _leaves_here(outcome, job) -> bool:
+    """Whether every leaf of a deep result travelled back with it (a big file does not: the
+    worker stores it from its file)."""
+    from ..celltypes import DEEP_CELLTYPES, deserialize
+
+    output = job.tf_dict.get("__output__") or ()
+    if len(output) < 2 or output[1] not in DEEP_CELLTYPES:
+        return True
+    here = {Checksum(cs).hex() for cs in outcome.extra_buffers}
+    return all(Checksum(leaf).hex() in here for leaf in deserialize(outcome.result_buffer, "plain").values())

@@ -128,6 +128,7 @@ def run_transformation(tf_dict, tf, tf_dunder, scratch, storage_spec, fingertip=
             _installed["client"] = get_client()
         with _for_task(storage, storage_spec):
             outcome = _execute_waiting(_with_dunder(tf_dict, tf_dunder), tf, fingertip)
+            outcome.stored_for = storage_spec
             return ("ok", _store(outcome, scratch), outcome)
     except BaseException as exc:  # noqa: BLE001 - a failure is an answer, not a Dask error
         return ("error", error_to_wire(exc))
@@ -283,9 +284,10 @@ def _store(outcome, scratch) -> str:
     result = storage.put_buffer(buffer)
     if outcome.extra_buffers:  # a deep result: its leaves can be recomputed through it
         storage.put_leaves(result, outcome.extra_buffers)
-    outcome.extra_buffers = {}
-    if len(buffer) > MAX_COPY_BYTES:  # a small result also travels back: the caller needs no fetch
-        outcome.result_buffer = None
+    # a small result and its leaves also travel back: the caller needs no fetch (and a client of
+    # other storage whose identical task this was can store them: spec._adopt)
+    if len(buffer) + sum(map(len, outcome.extra_buffers.values())) > MAX_COPY_BYTES:
+        outcome.result_buffer, outcome.extra_buffers = None, {}
     outcome.result_checksum, outcome.output_total_bytes = result.hex(), len(buffer)
     return result.hex()
 
@@ -295,7 +297,7 @@ def _run_nested(job):
     (through the worker's client, taken by a task thread: helper threads cannot ask for it)."""
     free_waiting_threads()
     future = submit_job(_installed["client"], job, getattr(_task, "spec", None))
-    return outcome_of(future.result(), job)
+    return outcome_of(future.result(), job, spec=getattr(_task, "spec", None))
 
 
 def submit_job(client, job, spec=None):

@@ -31,6 +31,7 @@ class Outcome:
     worker_execution_index: int | None = None
     result_checksum: str | None = None  # set: the result was stored where it ran (Dask, or a big
     output_total_bytes: int | None = None  # bash RESULT file), and result_buffer is None or a copy
+    stored_for: dict | None = None  # Dask: the storage spec of the task that stored result_checksum
 
 
 def pins_of(tf_dict: dict):

@@ -109,3 +109,17 @@ def test_a_closed_standard_input_is_one_usage_error(queue, monkeypatch):
     with pytest.raises(UsageError, match=r"^--batch -: standard input is closed$"):
         seamless_run(["--qsubmit", "--batch", "-"])
     assert nothing_submitted(queue)
+
+
+@pytest.mark.parametrize("content, name", [(b"echo new > n.txt\ncat n.txt > y.txt\n", "n.txt"),
+                                           (b"echo new > out\nsort out > y.txt\n", "out"),
+                                           (b"echo x > new/x.txt\nls new > l.txt\n", "new")],
+                         ids=["file", "file-without-extension", "directory"])
+def test_a_line_that_reads_what_an_earlier_line_creates_submits_nothing(queue, content, name):
+    refused(content, rf"^--batch commands, line 2 reads '{name}', which line 1 writes")
+    assert nothing_submitted(queue)
+
+
+def test_a_line_that_does_not_parse_after_a_writing_line_is_refused_with_its_line_number(queue):
+    refused(b"echo x > x.txt\necho a; fi > y.txt\n", r"^--batch commands, line 2: cannot parse command")
+    assert nothing_submitted(queue)

@@ -133,6 +133,7 @@ TWO_STORES = """
 import os, sys, time
 from seamless_transformer import delayed, parallel
 ready, me = sys.argv[1], sys.argv[2]
+tag = sys.argv[3] if len(sys.argv) > 3 else me  # the same tag: identical transformations
 open(ready + "." + me, "w").close()
 deadline = time.monotonic() + 60
 while not (os.path.exists(ready + ".a") and os.path.exists(ready + ".b")) and time.monotonic() < deadline:
@@ -144,17 +145,19 @@ def slow_plus(x, tag):
     time.sleep(0.3)
     return x + 1
 
-tfs = [slow_plus(i, me) for i in range(8)]
+tfs = [slow_plus(i, tag) for i in range(8)]
 print([tf.run() for tf in parallel(tfs, nparallel=8)])
 """
 
 
-def test_two_clients_with_different_storage_share_the_cluster_each_in_its_own_storage(cluster2, tmp_path):
+def _two_stores(cluster2, tmp_path, *tag):
+    """Clients a and b, each with a cache of its own, run eight transformations at the same moment
+    (with `tag`: the same eight): each gets the results, and each cache has them all."""
     from seamless_transformer.store.files import BufferDir
 
     script = tmp_path / "two_stores.py"
     script.write_text(TWO_STORES)
-    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "ready"), me],
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "ready"), me, *tag],
                               env={**os.environ, "SEAMLESS_CACHE": str(tmp_path / f"cache-{me}"),
                                    "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -165,6 +168,51 @@ def test_two_clients_with_different_storage_share_the_cluster_each_in_its_own_st
         root = tmp_path / f"cache-{me}" / "__TOPLEVEL__"
         rows = sqlite3.connect(root / "seamless.db").execute("SELECT result FROM transformation").fetchall()
         assert len(rows) == 8 and all(BufferDir(str(root)).has(res) for (res,) in rows)
+
+
+def test_two_clients_with_different_storage_share_the_cluster_each_in_its_own_storage(cluster2, tmp_path):
+    _two_stores(cluster2, tmp_path)
+
+
+def test_identical_transformations_of_two_clients_with_different_storage_leave_each_result_with_its_buffer(
+        cluster2, tmp_path):
+    _two_stores(cluster2, tmp_path, "same")
+
+
+def _seamless_run_twice_at_once(cluster2, tmp_path, command) -> list:
+    """seamless-run `command` in clients a and b (each with a cache of its own) at the same moment."""
+    env = {**os.environ, "SEAMLESS_DASK_SCHEDULER": cluster2[0].scheduler_address}
+    for me in ("a", "b"):
+        (tmp_path / me).mkdir(exist_ok=True)
+    procs = [subprocess.Popen(["seamless-run", command], cwd=tmp_path / me,
+                              env={**env, "SEAMLESS_CACHE": str(tmp_path / f"cache-{me}")},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for me in ("a", "b")]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    return [(p.returncode, err) for p, (_out, err) in zip(procs, outputs)]
+
+
+def test_an_identical_bash_job_of_two_clients_with_different_storage_writes_its_file_for_both(cluster2, tmp_path):
+    # the result is a deep one (the file is its leaf): the leaf must reach both storages too
+    answers = _seamless_run_twice_at_once(cluster2, tmp_path, "sleep 2; echo same > y.txt")
+    assert [code for code, _err in answers] == [0, 0], answers
+    assert [(tmp_path / me / "y.txt").read_text() for me in ("a", "b")] == ["same\n"] * 2
+
+
+def test_an_identical_bash_job_with_a_big_file_of_two_clients_with_different_storage_records_no_result_without_it(
+        cluster2, tmp_path):
+    import hashlib
+
+    from seamless_transformer.store.files import BufferDir
+
+    _seamless_run_twice_at_once(cluster2, tmp_path, "sleep 2; head -c 1200000 /dev/zero > big.bin")
+    flush()
+    leaf = hashlib.sha256(bytes(1200000)).hexdigest()
+    for me in ("a", "b"):  # one of them may have got a cache miss (exit 3), but recorded nothing
+        root = tmp_path / f"cache-{me}" / "__TOPLEVEL__"
+        db = root / "seamless.db"
+        rows = sqlite3.connect(db).execute("SELECT result FROM transformation").fetchall() if db.exists() else []
+        assert not rows or BufferDir(str(root)).has(leaf), me
 
 
 def test_nested_transformations_complete_on_one_worker_with_one_thread(cluster1, tmp_path, monkeypatch):
