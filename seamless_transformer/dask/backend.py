@@ -23,6 +23,7 @@ import logging
 import threading
 
 from ..config import get_settings
+from ..store.storage import get_storage
 from .spec import outcome_of, storage_spec
 from .task import free_waiting_threads, submit_jobs
 
@@ -35,12 +36,13 @@ class DaskBackend:
     """The engine backend (engine/backend.py) on a distributed.Client."""
 
     is_dask_client = True  # a Dask task that runs in this very process leaves its engine alone
+    flushes_write_behind = True  # the submitter thread writes the queued inputs, once per batch
 
     def __init__(self, client):
         self.client = client
         self.target = f"dask:{client.scheduler.address}"
         self._futures = {}  # id(job) -> Future, while in flight
-        self._outbox = []  # (job, done) not submitted yet
+        self._outbox = []  # (job, done, storage) not submitted yet
         self._arrived = []  # (job, done, future) finished, not yet reported
         self._threads = {}  # name -> Thread
         self._nodes = set()  # node names checked
@@ -49,8 +51,9 @@ class DaskBackend:
     def submit(self, job, done) -> None:
         self._check_node((job.tf_dict.get("__meta__") or {}).get("node"))
         free_waiting_threads()  # threaded workers in this process: a waiting task may hold the thread
+        storage = get_storage()  # the submitting thread's (a Dask worker's nested job: its task's)
         with self._cond:
-            self._outbox.append((job, done))
+            self._outbox.append((job, done, storage))
             self._ensure_thread("submitter", self._submit_loop)
             self._cond.notify_all()
 
@@ -89,12 +92,14 @@ class DaskBackend:
     def _submit_loop(self) -> None:
         while batch := self._take(self._outbox, "submitter"):
             try:
-                futures = submit_jobs(self.client, [job for job, _done in batch])
+                for storage in {id(s): s for _job, _done, s in batch}.values():
+                    storage.flush()  # a worker reads the inputs from the shared cache
+                futures = submit_jobs(self.client, [job for job, _done, _s in batch])
             except BaseException as exc:  # noqa: BLE001 - every job of the batch fails with it
-                for _job, done in batch:
+                for _job, done, _s in batch:
                     done(None, exc)
                 continue
-            for (job, done), future in zip(batch, futures):
+            for (job, done, _s), future in zip(batch, futures):
                 with self._cond:
                     self._futures[id(job)] = future
                 future.add_done_callback(lambda fut, job=job, done=done: self._on_done(job, done, fut))
@@ -146,7 +151,7 @@ class DaskBackend:
             for entry in queued:
                 self._outbox.remove(entry)
             future = self._futures.get(id(job))
-        for _job, done in queued:  # never submitted: it ends here
+        for _job, done, _storage in queued:  # never submitted: it ends here
             from ..errors import CanceledError
 
             done(None, CanceledError("Transformation was canceled"))

@@ -292,8 +292,9 @@ def _run_job(job: Job) -> None:
 
 def _hand_over(backend) -> None:
     """Before a job may go to another process (any backend but this module's own: a pool worker's
-    in-process backend delegates to its parent), write what is queued."""
-    if backend is not _IN_PROCESS:
+    in-process backend delegates to its parent), write what is queued; unless the backend says
+    it does so itself (`flushes_write_behind`: once for a batch of jobs, in a thread of its own)."""
+    if backend is not _IN_PROCESS and not getattr(backend, "flushes_write_behind", False):
         get_storage().flush()
 
 

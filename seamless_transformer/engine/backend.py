@@ -30,6 +30,12 @@ is None or a copy for the caller), `extra_buffers`
 wrapped in a TransformationError by the engine, with the original as its `__cause__`.
 `cancel` is called after the job's `cancel_event` is set; a backend whose execution watches
 that event (InProcess) need do nothing more.
+
+A job's input buffers may still be queued in this process (store/behind.py). Before handing a job
+to a backend that is not this module's InProcess, the engine writes the queue out
+(`Storage.flush`), in the submitting thread. A backend with `flushes_write_behind = True` takes
+that over: it flushes the storage that was current in the submitting thread (`get_storage()`
+there), after `submit` and before the job leaves this process, so that one flush serves a batch.
 """
 
 import threading

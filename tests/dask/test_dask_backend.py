@@ -5,6 +5,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -64,15 +65,41 @@ def test_running_them_again_submits_no_dask_task(on_dask):
     assert len(counter.keys) == submitted
 
 
-def test_transformations_started_together_reach_the_scheduler_in_batches(on_dask):
+def _gate_flushes(monkeypatch):
+    """Storage.flush waits for the returned Event (then flushes); the list records the threads that flushed."""
+    from seamless_transformer.store.storage import Storage
+
+    gate, threads, real = threading.Event(), [], Storage.flush
+
+    def flush(self):
+        threads.append(threading.current_thread())
+        assert gate.wait(10), "the gate was never opened"
+        return real(self)
+
+    monkeypatch.setattr(Storage, "flush", flush)
+    return gate, threads
+
+
+def test_transformations_started_while_a_batch_is_being_sent_reach_the_scheduler_together(on_dask, monkeypatch):
     counter = on_dask[2]
     keys, updates = len(counter.keys), counter.updates
+    gate, _threads = _gate_flushes(monkeypatch)
     tfs = [triple(200 + i) for i in range(40)]
     for tf in tfs:
-        tf.start()
+        tf.start()  # the first batch waits in its flush meanwhile
+    gate.set()
     assert [tf.run() for tf in tfs] == [3 * (200 + i) for i in range(40)]
     assert len(counter.keys) - keys == 40
-    assert counter.updates - updates < 40
+    assert counter.updates - updates <= 2
+
+
+def test_starting_a_transformation_on_dask_leaves_writing_its_inputs_to_the_backend(on_dask, monkeypatch):
+    gate, threads = _gate_flushes(monkeypatch)
+    tf = triple(300)
+    tf.start()  # returns although every flush waits for the gate
+    gate.set()
+    assert tf.run() == 900
+    assert threads and threading.current_thread() not in threads
 
 
 def test_a_failing_task_raises_transformation_error_with_the_users_traceback(on_dask):
