@@ -43,6 +43,8 @@
 #   engine     Job(scratch=True) default (only _claim builds a Job that runs, and it passes scratch)
 #   running    cancel_running `<= deadline`; _start_time caching other pids (the cache is only read for
 #              this process's own pid)
+#   pool       _dispatch_pending's early stop `w.load <= self.throttle` (it only ends the scan of the
+#              queue sooner: _choose finds no worker with room for a task either way)
 #   queue      serve `>= next_touch` (differ only when the clock reads exactly the deadline)
 #   materialize progress `nbytes >= 10**6` (a bar on a TTY for exactly 1 MB)
 # Survivors out of reach of a deterministic test: files mkdir/makedirs races between two writers;

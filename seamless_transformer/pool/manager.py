@@ -63,6 +63,7 @@ class Pool(Delegation):
         self._completion = None
         self._wake_r, self._wake_w = self.ctx.Pipe(duplex=False)
         self._woken = False  # a wake-up byte is on its way: the I/O thread will run a round anyway
+        self._last_startup_failure = None  # "<worker>: <why>" of the latest start-up failure
         self._io = threading.Thread(target=self._io_loop, name="seamless-pool-io", daemon=True)
 
     # -- life cycle ---------------------------------------------------------------------
@@ -162,12 +163,26 @@ class Pool(Delegation):
         return _Completing(callback)
 
     def submit(self, task: Task) -> None:
-        """Queue `task`; the I/O thread dispatches it with whatever else is queued by then."""
+        """Queue `task`; the I/O thread dispatches it with whatever else is queued by then.
+        Raises RuntimeError after shutdown, WorkerCrashedError when no worker can be started."""
         with self.lock:
             if self.closing:
                 raise RuntimeError("the worker pool is shut down")
+            if self._given_up():
+                raise self._given_up_error()
             self.pending.append(task)
         self._wake()
+
+    def _given_up(self) -> bool:
+        """Every worker failed to start MAX_STARTUP_FAILURES times in a row: none will run a task."""
+        return all(w.dead and w.startup_failures >= MAX_STARTUP_FAILURES for w in self.workers)
+
+    def _given_up_error(self):
+        from ..errors import WorkerCrashedError
+
+        return WorkerCrashedError(
+            f"no worker could be started ({MAX_STARTUP_FAILURES} attempts per worker, the last: "
+            f"{self._last_startup_failure}); shut the pool down and spawn it again")
 
     def _need(self, task) -> int:
         return self.throttle if task.solo else task.slots
@@ -426,16 +441,25 @@ class Pool(Delegation):
                 return
             if not worker.ready:
                 worker.startup_failures += 1
-            if worker.startup_failures < MAX_STARTUP_FAILURES:
+                self._last_startup_failure = f"{worker.name}: {why}"
+            respawned = worker.startup_failures < MAX_STARTUP_FAILURES
+            if respawned:
                 self._launch(worker, worker.sent_settings)
             else:
                 logger.error("%s failed to start %d times; not respawned", worker.name,
                              worker.startup_failures)
             self._dispatch_pending()
-        logger.warning("%s died (%s); respawned", worker.name, why)
+            abandoned = []
+            if self._given_up():  # what is queued would wait forever
+                abandoned, given_up = list(self.pending), self._given_up_error()
+                self.pending.clear()
+        if respawned:
+            logger.warning("%s died (%s); respawned", worker.name, why)
         for task in failed:
             self._finish(task, error=WorkerCrashedError(
                 f"worker died ({why}) while running this transformation ({task.attempts} attempts)"))
+        for task in abandoned:
+            self._finish(task, error=given_up)
 
     # -- cancel -------------------------------------------------------------------------
     def cancel_job(self, job) -> None:

@@ -1,12 +1,14 @@
 """The parent side of the pool (pool/manager.py), below spawn()."""
 
+import os
+import signal
 import time
 
 import pytest
 
 from seamless_transformer import TransformationError, delayed, shutdown_workers
 from seamless_transformer.pool import get_pool
-from seamless_transformer.pool.manager import Pool
+from seamless_transformer.pool.manager import MAX_STARTUP_FAILURES, Pool
 from seamless_transformer.store.storage import get_storage
 
 
@@ -106,3 +108,82 @@ def test_every_shared_memory_segment_is_unlinked_at_shutdown(workers, shm_listin
     assert ref.name in listing()
     shutdown_workers(wait=False)
     assert ref.name not in listing()
+
+
+FAIL_AT_START = """
+import os
+
+if os.environ.get("SEAMLESS_TEST_START_LOG"):  # a worker launched from now on dies before it is ready
+    with open(os.environ["SEAMLESS_TEST_START_LOG"], "a") as f:
+        f.write("launched\\n")
+    os._exit(3)
+"""
+
+
+def _fail_later_launches(tmp_path, monkeypatch):
+    """Workers launched after this call exit during start-up; the returned file gets a line per launch."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(FAIL_AT_START)
+    log = tmp_path / "launches"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("SEAMLESS_TEST_START_LOG", str(log))
+    return log
+
+
+def test_a_worker_that_keeps_failing_to_start_is_launched_max_startup_failures_times(workers, tmp_path,
+                                                                                   monkeypatch):
+    workers(1)
+    pool = get_pool()
+    worker = pool.workers[0]
+    log = _fail_later_launches(tmp_path, monkeypatch)
+    os.kill(worker.pid, signal.SIGKILL)
+
+    def given_up():
+        with pool.lock:  # not between a death and the launch that follows it
+            return worker.dead and worker.startup_failures >= MAX_STARTUP_FAILURES
+
+    wait_until(given_up, "the worker is given up")
+    assert log.read_text().count("launched") == MAX_STARTUP_FAILURES
+
+
+@delayed
+def plus_one(x):
+    return x + 1
+
+
+def test_a_transformation_submitted_when_no_worker_can_start_fails_instead_of_waiting(workers, tmp_path,
+                                                                                     monkeypatch):
+    workers(1)
+    pool = get_pool()
+    _fail_later_launches(tmp_path, monkeypatch)
+    os.kill(pool.workers[0].pid, signal.SIGKILL)
+    tf = plus_one(1).start()
+    wait_until(lambda: tf.status != "pending", "the transformation ended", timeout=60)
+    with pytest.raises(TransformationError):
+        tf.run()
+    assert tf.exception.startswith("no worker could be started (3 attempts per worker, the last: seamless-worker-1: ")
+
+
+def _ping_finds_the_pipe_broken(worker) -> bool:
+    """Send a ping (the channel's sender thread marks the channel closed when the write fails)."""
+    from seamless_transformer.pool.channel import ChannelClosed
+
+    try:
+        worker.channel.send("request", "ping", 0)
+    except ChannelClosed:
+        return True
+    return False
+
+
+def test_tasks_sent_to_a_worker_whose_pipe_broke_before_its_death_was_handled_run_on_its_successor(workers):
+    workers(1)
+    pool = get_pool()
+    worker = pool.workers[0]
+    with pool.lock:  # the I/O thread cannot handle the death meanwhile
+        os.kill(worker.pid, signal.SIGKILL)
+        wait_until(lambda: _ping_finds_the_pipe_broken(worker), "the pipe is known to be broken")
+        tf = plus_one(41).start()
+        pool._dispatch_pending()  # a round of the I/O thread: the dying worker still looks free
+        assert not pool.pending
+    assert tf.run() == 42
