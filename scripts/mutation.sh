@@ -46,6 +46,8 @@
 #   pool       _dispatch_pending's early stop `w.load <= self.throttle` (it only ends the scan of the
 #              queue sooner: _choose finds no worker with room for a task either way)
 #   queue      serve `>= next_touch` (differ only when the clock reads exactly the deadline)
+#   outputs    _start_time `except IndexError` dropped (/proc/<pid>/stat always has 52 fields after the
+#              last ')', so the split never comes up short)
 #   materialize progress `nbytes >= 10**6` (a bar on a TTY for exactly 1 MB)
 # Survivors out of reach of a deterministic test: files mkdir/makedirs races between two writers;
 # paths _walk naming an unreadable subdirectory and running _is_alive `except PermissionError`

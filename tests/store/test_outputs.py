@@ -2,14 +2,16 @@
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
 
 from seamless_transformer.bashrun.prepare import RunOptions, prepare
 from seamless_transformer.checksum import Checksum
-from seamless_transformer.errors import CacheMissError
-from seamless_transformer.store.outputs import Futures, missing_leaves, parse_deep, write_targets
+from seamless_transformer.errors import CacheMissError, UsageError
+from seamless_transformer.store.outputs import Futures, missing_leaves, parse_deep, usable_result, write_targets
 from seamless_transformer.store.storage import get_storage
 
 ABSENT = Checksum.of(b"a buffer that was never stored\n")
@@ -113,3 +115,67 @@ def test_a_target_in_a_subdirectory_that_does_not_exist_here_gets_its_directory(
     write(prepared, deep(get_storage(), {"sub/deeper/o.txt": b"x\n"}))
     assert open("sub/deeper/o.txt").read() == "x\n"
     assert open("sub/deeper/o.txt.CHECKSUM").read() == Checksum.of(b"x\n").hex() + "\n"
+
+
+NO_ROOM = "n" * (255 - len(".CHECKSUM") + 1 - len(".txt")) + ".txt"  # X.FUTURE fits in NAME_MAX, X.CHECKSUM not
+
+
+def test_a_job_whose_output_name_leaves_no_room_for_its_sidecar_is_refused_before_any_future_is_written():
+    prepared = prepare([f"echo x > {NO_ROOM}"])
+    with pytest.raises(UsageError, match="too long for its .CHECKSUM sidecar"):
+        Futures(prepared, os.getcwd()).__enter__()
+    assert os.listdir() == []
+
+
+def test_a_result_whose_output_name_leaves_no_room_for_its_sidecar_writes_nothing():
+    prepared = prepare(["true"], RunOptions(captures=["ok.txt", NO_ROOM]))
+    with pytest.raises(UsageError, match="too long for its .CHECKSUM sidecar"):
+        write(prepared, deep(get_storage(), {NO_ROOM: b"x\n", "ok.txt": b"y\n"}))
+    assert os.listdir() == []
+
+
+def test_the_future_of_a_target_in_a_subdirectory_that_does_not_exist_yet_is_written_there():
+    prepared = prepare(["mkdir -p sub; echo x > sub/o.txt"])
+    with Futures(prepared, os.getcwd()):
+        assert os.path.exists("sub/o.txt.FUTURE")
+    assert os.listdir("sub") == []
+
+
+def test_the_thread_that_touches_futures_does_not_keep_the_process_alive(tmp_path):
+    script = ("import os, sys\n"
+              "from seamless_transformer.bashrun.prepare import prepare\n"
+              "from seamless_transformer.store.outputs import Futures\n"
+              "Futures(prepare(['echo x > o.txt']), os.getcwd()).__enter__()\n"
+              "sys.exit(0)  # without leaving the context: the process must still end\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0
+
+
+def _many_files_result(storage):
+    return deep(storage, {"d/a.txt": b"A\n", "d/b.txt": b"B\n", "d/c.txt": b"C\n"})
+
+
+def test_a_declined_download_above_the_file_threshold_writes_nothing(monkeypatch):
+    monkeypatch.setenv("SEAMLESS_MAX_DOWNLOAD_FILES", "2")
+    prepared = prepare(["true"], RunOptions(captures=["d"]))
+    with pytest.raises(UsageError, match="not confirmed"):
+        write_targets(prepared, _many_files_result(get_storage()), get_storage(), cwd=os.getcwd(),
+                      download=True, answer=False)
+    assert os.listdir() == []
+
+
+def test_without_download_no_confirmation_is_asked_and_the_sidecars_are_written(monkeypatch):
+    monkeypatch.setenv("SEAMLESS_MAX_DOWNLOAD_FILES", "2")
+    prepared = prepare(["true"], RunOptions(captures=["d"]))
+    write_targets(prepared, _many_files_result(get_storage()), get_storage(), cwd=os.getcwd(),
+                  download=False, answer=False)
+    assert sorted(os.listdir()) == ["d.CHECKSUM", "d.INDEX"]
+
+
+@pytest.mark.parametrize("stored", [b'{"o.txt": 5}', b'["o.txt"]', b'{"o.txt": null}', b'"o.txt"'])
+def test_a_cached_result_that_is_no_valid_deep_buffer_is_computed_again(stored):
+    storage = get_storage()
+    prepared = prepare(["echo x > o.txt"])
+    result = storage.put_buffer(stored)
+    storage.put_result(prepared.tf_checksum, result)
+    assert usable_result(prepared.tf_checksum, prepared.targets, storage, download=True) is None
