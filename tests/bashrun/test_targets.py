@@ -167,3 +167,13 @@ def test_a_redirect_after_a_device_redirect_is_a_target():
 def test_a_redirect_inside_a_capture_listed_after_the_stdout_capture_is_not_captured_twice():
     job = prepare(["mkdir -p outdir; echo x > outdir/a.txt"], RunOptions(captures=[":log.txt", "outdir"]))
     assert targets_of(job) == [("STDOUT", "log.txt"), ("outdir", "outdir")]
+
+
+def test_a_redirect_after_one_a_capture_already_covers_is_still_a_target():
+    job = prepare(["echo x > a.txt > b.txt"], RunOptions(captures=["a.txt"]))
+    assert targets_of(job) == [("a.txt", "a.txt"), ("b.txt", "b.txt")]
+
+
+def test_a_redirect_after_one_to_dev_null_is_still_a_target():
+    job = prepare(["echo x > /dev/null > b.txt"])
+    assert targets_of(job) == [("b.txt", "b.txt")]

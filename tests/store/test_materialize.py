@@ -17,7 +17,7 @@ HELLO = Checksum("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be
 @pytest.mark.parametrize(
     "text, value",
     [("100 MB", 100_000_000), ("500MB", 500_000_000), ("1.5 kB", 1500), ("2 KiB", 2048), ("17", 17), ("3 B", 3),
-     ("1 GiB", 2**30), ("2 TB", 2 * 10**12)],
+     ("1 GiB", 2**30), ("2 TB", 2 * 10**12), ("3 GB", 3 * 10**9), ("2 MiB", 2 * 2**20), ("1 TiB", 2**40)],
 )
 def test_sizes_use_decimal_units_unless_binary_ones_are_named(text, value):
     assert materialize.parse_size(text) == value
