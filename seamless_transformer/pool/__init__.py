@@ -10,6 +10,7 @@ import threading
 import warnings
 
 SPAWN_TIMEOUT = 60.0
+SENDER_IDLE_SECONDS = 5.0  # the sender thread ends after this long without work
 
 _lock = threading.Lock()
 _pool = None
@@ -18,22 +19,104 @@ _atexit_installed = False
 
 class PoolBackend:
     """The engine backend (engine/backend.py) that runs jobs in the pool's workers: `submit`
-    holds no thread of ours while the job is in a worker; `done` runs on a completion thread."""
+    holds no thread of ours while the job is in a worker; `done` runs on a completion thread.
+
+    `submit` only builds the task and queues it; a sender thread writes what write-behind holds
+    (once for all the tasks queued meanwhile: a worker reads the inputs from the cache) and then
+    hands the tasks to the pool."""
+
+    flushes_write_behind = True
 
     def __init__(self, pool):
         self.pool = pool
+        self._cond = threading.Condition()
+        self._outbox = []  # (job, done, task, storage) not handed to the pool yet
+        self._in_hand = 0  # taken by the sender, not handed to the pool yet
+        self._sender = None
 
     def submit(self, job, done):
+        from ..store.storage import get_storage
+
         task = self.pool.make_task(job.tf_dict, job.tf, self.pool.completing(done),
                                    scratch=job.scratch, fingertip=job.fingertip,
                                    direct_print=job.direct_print, job=job)
-        self.pool.submit(task)
+        with self._cond:
+            self._outbox.append((job, done, task, get_storage()))  # the submitting thread's storage
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_loop, name="seamless-pool-submit",
+                                                daemon=True)
+                self._sender.start()
+            self._cond.notify_all()
+
+    def _send_loop(self):
+        try:
+            while batch := self._take():
+                self._send(batch)
+        finally:  # also when a callback raised: a later submit starts a new sender
+            with self._cond:
+                if self._sender is threading.current_thread():
+                    self._sender = None
+                self._in_hand = 0
+                self._cond.notify_all()
+
+    def _take(self) -> list:
+        """Everything in the outbox (waiting for some); [] when the sender has been idle long enough."""
+        with self._cond:
+            self._in_hand = 0
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self._outbox, SENDER_IDLE_SECONDS)
+            batch, self._outbox = self._outbox, []
+            self._in_hand = len(batch)
+            return batch
+
+    def _send(self, batch: list) -> None:
+        from ..errors import CanceledError
+
+        try:
+            for storage in {id(entry[3]): entry[3] for entry in batch}.values():
+                storage.flush()
+        except BaseException as exc:  # noqa: BLE001 - every job of the batch fails with it
+            _fail(batch, lambda: exc)
+            return
+        keep, canceled = [], []
+        for entry in batch:
+            (canceled if entry[0].cancel_event.is_set() else keep).append(entry)
+        _fail(canceled, lambda: CanceledError("Transformation was canceled"))  # it never runs
+        try:
+            self.pool.submit_many([task for _job, _done, task, _storage in keep])
+        except BaseException as exc:  # noqa: BLE001 - shut down, or no worker can start
+            _fail(keep, lambda: exc)
+            return
+        for job, _done, _task, _storage in keep:
+            if job.cancel_event.is_set():  # canceled while it was handed over: cancel it there
+                self.pool.cancel_job(job)
 
     def cancel(self, job):
+        from ..errors import CanceledError
+
+        with self._cond:
+            queued = [entry for entry in self._outbox if entry[0] is job]
+            for entry in queued:
+                self._outbox.remove(entry)
+        _fail(queued, lambda: CanceledError("Transformation was canceled"))
         self.pool.cancel_job(job)
 
     def close(self, wait=True):
+        if wait:
+            with self._cond:  # what was submitted reaches the pool before it closes
+                self._cond.wait_for(lambda: not self._outbox and not self._in_hand)
         self.pool.close(wait=wait)
+
+
+def _fail(entries: list, error) -> None:
+    """Report error() to the `done` of each (job, done, task, storage) entry."""
+    for job, done, _task, _storage in entries:
+        try:
+            done(None, error())
+        except Exception:  # noqa: BLE001 - the others are still reported
+            import logging
+
+            logging.getLogger(__name__).exception("reporting the failure of %s failed", job.tf.hex())
 
 
 def _in_main_process() -> bool:
@@ -101,10 +184,14 @@ def shutdown_workers(wait=True) -> None:
         if pool is None:
             return
         backend = engine.get_backend()
-        if isinstance(backend, PoolBackend) and backend.pool is pool:
+        ours = isinstance(backend, PoolBackend) and backend.pool is pool
+        if ours:
             engine.set_backend(None)
         config.note_spawned_workers(None)
-    pool.close(wait=wait)
+    if ours:
+        backend.close(wait=wait)  # what it has not handed to the pool yet goes first
+    else:
+        pool.close(wait=wait)
 
 
 def get_pool():

@@ -165,12 +165,16 @@ class Pool(Delegation):
     def submit(self, task: Task) -> None:
         """Queue `task`; the I/O thread dispatches it with whatever else is queued by then.
         Raises RuntimeError after shutdown, WorkerCrashedError when no worker can be started."""
+        self.submit_many([task])
+
+    def submit_many(self, tasks: list) -> None:
+        """Queue `tasks` at once (they reach the I/O thread's next round together); raises as `submit`."""
         with self.lock:
             if self.closing:
                 raise RuntimeError("the worker pool is shut down")
             if self._given_up():
                 raise self._given_up_error()
-            self.pending.append(task)
+            self.pending.extend(tasks)
         self._wake()
 
     def _given_up(self) -> bool:

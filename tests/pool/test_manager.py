@@ -90,10 +90,12 @@ def test_a_worker_being_terminated_gets_no_new_task(workers, tmp_path):
     wait_until(lambda: all(w.tasks for w in pool.workers), "both tasks are on their workers")
     wait_for_file.meta = {"ncores": 2}
     try:
+        latecomer = wait_for_file(str(go), 4).start()  # two slots: no worker has them free
+        wait_until(lambda: len(pool.pending) == 1, "the latecomer waits in the queue")
         with pool.lock:  # the I/O thread cannot see the worker die meanwhile
-            doomed.cancel()
-            latecomer = wait_for_file(str(go), 4).start()  # fits only the empty, dying worker 1
+            doomed.cancel()  # worker 1 is empty now, and dying
             assert pool.workers[0].kill_reason == "cancel"
+            pool._dispatch_pending()  # a round of the I/O thread
             assert not pool.workers[0].tasks and len(pool.pending) == 1
     finally:
         wait_for_file.meta = {}

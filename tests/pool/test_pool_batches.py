@@ -3,7 +3,7 @@ batch is nothing but its tasks: errors, crashes and cancel stay per task."""
 
 import pytest
 
-from seamless_transformer import TransformationError, delayed
+from seamless_transformer import TransformationError, delayed, engine
 from seamless_transformer.pool import get_pool
 from seamless_transformer.store.storage import get_storage
 from test_manager import wait_until  # tests/pool/test_manager.py
@@ -28,16 +28,17 @@ def task(how, i):
 
 
 def start_as_one_batch(tfs):
-    """Start `tfs` while the I/O thread cannot dispatch, so that they leave in one round;
-    returns how many run messages that round sent (to every worker). None of them may finish
-    in a way that gets it queued again before the round is counted (a crash)."""
-    pool = get_pool()
+    """Start `tfs` while the backend's sender cannot take them, so that they reach the pool
+    together and leave in one round; returns how many run messages that round sent (to every
+    worker). None of them may finish in a way that gets it queued again before the round is
+    counted (a crash)."""
+    pool, backend = get_pool(), engine.get_backend()
     before = sum(w.run_messages for w in pool.workers)
-    with pool.lock:
+    with backend._cond:
         for tf in tfs:
             tf.start()
-        assert len(pool.pending) == len(tfs)
-    wait_until(lambda: not pool.pending, "the batch left")
+        assert len(backend._outbox) == len(tfs)
+    wait_until(lambda: not backend._outbox and not backend._in_hand and not pool.pending, "the batch left")
     return sum(w.run_messages for w in pool.workers) - before
 
 
