@@ -44,7 +44,10 @@
 #   running    cancel_running `<= deadline`; _start_time caching other pids (the cache is only read for
 #              this process's own pid)
 #   pool       _dispatch_pending's early stop `w.load <= self.throttle` (it only ends the scan of the
-#              queue sooner: _choose finds no worker with room for a task either way)
+#              queue sooner: _choose finds no worker with room for a task either way); _io_loop `break`
+#              after the wake-up bytes (the other ready pipes are still ready at the next wait());
+#              close `break` at a worker without a process (workers are launched in order, so one
+#              without a process is never followed by one with)
 #   queue      serve `>= next_touch` (differ only when the clock reads exactly the deadline)
 #   outputs    _start_time `except IndexError` dropped (/proc/<pid>/stat always has 52 fields after the
 #              last ')', so the split never comes up short)

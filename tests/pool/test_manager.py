@@ -189,3 +189,19 @@ def test_tasks_sent_to_a_worker_whose_pipe_broke_before_its_death_was_handled_ru
         pool._dispatch_pending()  # a round of the I/O thread: the dying worker still looks free
         assert not pool.pending
     assert tf.run() == 42
+
+
+def test_canceling_a_queued_transformation_ends_its_job_and_leaves_the_running_one_alone(workers, tmp_path):
+    from seamless_transformer import engine
+
+    workers(1, throttle=1)
+    pool, go = get_pool(), tmp_path / "go"
+    busy = wait_for_file(str(go), 1).start()
+    wait_until(lambda: pool.workers[0].tasks, "the first one runs")
+    queued = wait_for_file(str(go), 2).start()
+    wait_until(lambda: len(pool.pending) == 1, "the second one waits in the queue")
+    assert queued.cancel() is True
+    assert not pool.pending
+    assert engine.join(queued._job, 30), "the canceled job never ended"
+    go.touch()
+    assert busy.run() == 1 and pool.workers[0].generation == 1
