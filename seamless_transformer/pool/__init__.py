@@ -21,9 +21,10 @@ class PoolBackend:
     """The engine backend (engine/backend.py) that runs jobs in the pool's workers: `submit`
     holds no thread of ours while the job is in a worker; `done` runs on a completion thread.
 
-    `submit` only builds the task and queues it; a sender thread writes what write-behind holds
-    (once for all the tasks queued meanwhile: a worker reads the inputs from the cache) and then
-    hands the tasks to the pool."""
+    When write-behind holds something (a worker reads the inputs from the cache), `submit` only
+    builds the task and queues it; a sender thread writes the queue once for all the tasks queued
+    meanwhile and then hands them to the pool together. Otherwise, with no task queued before it,
+    the task goes to the pool at once."""
 
     flushes_write_behind = True
 
@@ -40,13 +41,20 @@ class PoolBackend:
         task = self.pool.make_task(job.tf_dict, job.tf, self.pool.completing(done),
                                    scratch=job.scratch, fingertip=job.fingertip,
                                    direct_print=job.direct_print, job=job)
+        storage = get_storage()  # the submitting thread's
         with self._cond:
-            self._outbox.append((job, done, task, get_storage()))  # the submitting thread's storage
-            if self._sender is None:
-                self._sender = threading.Thread(target=self._send_loop, name="seamless-pool-submit",
-                                                daemon=True)
-                self._sender.start()
-            self._cond.notify_all()
+            if self._outbox or self._in_hand or storage.has_queued_writes():
+                self._outbox.append((job, done, task, storage))
+                if self._sender is None:
+                    self._sender = threading.Thread(target=self._send_loop, name="seamless-pool-submit",
+                                                    daemon=True)
+                    self._sender.start()
+                self._cond.notify_all()
+                return
+        # nothing to write and nothing ahead of it: straight to the pool, without a thread switch
+        self.pool.submit(task)
+        if job.cancel_event.is_set():  # canceled while it was handed over: cancel it there
+            self.pool.cancel_job(job)
 
     def _send_loop(self):
         try:

@@ -363,6 +363,10 @@ class Storage:
     def _queued_buffer(self, cs: str) -> bool:
         return self._behind is not None and self._behind.buffer(cs) is not None
 
+    def has_queued_writes(self) -> bool:
+        """Whether write-behind holds anything not yet written (an entry leaves it once written)."""
+        return self._behind is not None and bool(self._behind)
+
     def flush(self) -> None:
         """Write what write-behind holds: buffers first, then result rows and records, then leaves."""
         if self._behind is not None:

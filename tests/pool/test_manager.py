@@ -182,12 +182,15 @@ def test_tasks_sent_to_a_worker_whose_pipe_broke_before_its_death_was_handled_ru
     workers(1)
     pool = get_pool()
     worker = pool.workers[0]
+    tf = plus_one(41)
+    tf.construct()  # its inputs are written now: start() hands it to the pool's queue at once
     with pool.lock:  # the I/O thread cannot handle the death meanwhile
         os.kill(worker.pid, signal.SIGKILL)
         wait_until(lambda: _ping_finds_the_pipe_broken(worker), "the pipe is known to be broken")
-        tf = plus_one(41).start()
+        tf.start()
+        assert len(pool.pending) == 1
         pool._dispatch_pending()  # a round of the I/O thread: the dying worker still looks free
-        assert not pool.pending
+        assert not pool.pending and len(worker.tasks) == 1
     assert tf.run() == 42
 
 

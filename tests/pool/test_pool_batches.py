@@ -28,16 +28,16 @@ def task(how, i):
 
 
 def start_as_one_batch(tfs):
-    """Start `tfs` while the backend's sender cannot take them, so that they reach the pool
-    together and leave in one round; returns how many run messages that round sent (to every
-    worker). None of them may finish in a way that gets it queued again before the round is
-    counted (a crash)."""
+    """Start `tfs` while neither the backend's sender nor the I/O thread can take them, so that
+    they reach the pool together and leave in one round; returns how many run messages that round
+    sent (to every worker). None of them may finish in a way that gets it queued again before the
+    round is counted (a crash)."""
     pool, backend = get_pool(), engine.get_backend()
     before = sum(w.run_messages for w in pool.workers)
-    with backend._cond:
+    with pool.lock, backend._cond:
         for tf in tfs:
-            tf.start()
-        assert len(backend._outbox) == len(tfs)
+            tf.start()  # all to the sender's outbox (inputs to write) or all to the pool's queue
+        assert len(backend._outbox) + len(pool.pending) == len(tfs)
     wait_until(lambda: not backend._outbox and not backend._in_hand and not pool.pending, "the batch left")
     return sum(w.run_messages for w in pool.workers) - before
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from seamless_transformer import TransformationError, delayed, shutdown_workers
-from seamless_transformer.store.storage import Storage
+from seamless_transformer.store.behind import WriteBehind
 from test_manager import wait_until  # tests/pool/test_manager.py
 
 
@@ -20,15 +20,16 @@ def mark(path, value):
 
 @pytest.fixture
 def gated_flush(monkeypatch):
-    """Storage.flush waits for the yielded Event; the list records the threads that flushed."""
-    gate, threads, real = threading.Event(), [], Storage.flush
+    """Every flush of write-behind (the sender's and the half-second timer's) waits for the yielded
+    Event; the list records the threads that flushed."""
+    gate, threads, real = threading.Event(), [], WriteBehind.flush
 
     def flush(self):
         threads.append(threading.current_thread())
         assert gate.wait(10), "the gate was never opened"
         return real(self)
 
-    monkeypatch.setattr(Storage, "flush", flush)
+    monkeypatch.setattr(WriteBehind, "flush", flush)
     yield gate, threads
     gate.set()
 
