@@ -40,3 +40,23 @@ def _reset_process_state():
         mod = sys.modules.get(modname)
         if mod is not None and hasattr(mod, fname):
             getattr(mod, fname)()
+
+
+@pytest.fixture
+def gated_flush(monkeypatch):
+    """Every flush of write-behind (a backend's and the half-second timer's) waits for the yielded
+    Event (10 s at most, then fails); the list records the threads that flushed."""
+    import threading
+
+    from seamless_transformer.store.behind import WriteBehind
+
+    gate, threads, real = threading.Event(), [], WriteBehind.flush
+
+    def flush(self):
+        threads.append(threading.current_thread())
+        assert gate.wait(10), "the gate was never opened"
+        return real(self)
+
+    monkeypatch.setattr(WriteBehind, "flush", flush)
+    yield gate, threads
+    gate.set()

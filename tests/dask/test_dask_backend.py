@@ -65,25 +65,10 @@ def test_running_them_again_submits_no_dask_task(on_dask):
     assert len(counter.keys) == submitted
 
 
-def _gate_flushes(monkeypatch):
-    """Storage.flush waits for the returned Event (then flushes); the list records the threads that flushed."""
-    from seamless_transformer.store.storage import Storage
-
-    gate, threads, real = threading.Event(), [], Storage.flush
-
-    def flush(self):
-        threads.append(threading.current_thread())
-        assert gate.wait(10), "the gate was never opened"
-        return real(self)
-
-    monkeypatch.setattr(Storage, "flush", flush)
-    return gate, threads
-
-
-def test_transformations_started_while_a_batch_is_being_sent_reach_the_scheduler_together(on_dask, monkeypatch):
+def test_transformations_started_while_a_batch_is_being_sent_reach_the_scheduler_together(on_dask, gated_flush):
     counter = on_dask[2]
     keys, updates = len(counter.keys), counter.updates
-    gate, _threads = _gate_flushes(monkeypatch)
+    gate, _threads = gated_flush
     tfs = [triple(200 + i) for i in range(40)]
     for tf in tfs:
         tf.start()  # the first batch waits in its flush meanwhile
@@ -93,8 +78,8 @@ def test_transformations_started_while_a_batch_is_being_sent_reach_the_scheduler
     assert counter.updates - updates <= 2
 
 
-def test_starting_a_transformation_on_dask_leaves_writing_its_inputs_to_the_backend(on_dask, monkeypatch):
-    gate, threads = _gate_flushes(monkeypatch)
+def test_starting_a_transformation_on_dask_leaves_writing_its_inputs_to_the_backend(on_dask, gated_flush):
+    gate, threads = gated_flush
     tf = triple(300)
     tf.start()  # returns although every flush waits for the gate
     gate.set()

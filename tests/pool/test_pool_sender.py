@@ -7,7 +7,6 @@ import threading
 import pytest
 
 from seamless_transformer import TransformationError, delayed, shutdown_workers
-from seamless_transformer.store.behind import WriteBehind
 from test_manager import wait_until  # tests/pool/test_manager.py
 
 
@@ -16,22 +15,6 @@ def mark(path, value):
     with open(path, "w") as f:
         f.write("ran\n")
     return value
-
-
-@pytest.fixture
-def gated_flush(monkeypatch):
-    """Every flush of write-behind (the sender's and the half-second timer's) waits for the yielded
-    Event; the list records the threads that flushed."""
-    gate, threads, real = threading.Event(), [], WriteBehind.flush
-
-    def flush(self):
-        threads.append(threading.current_thread())
-        assert gate.wait(10), "the gate was never opened"
-        return real(self)
-
-    monkeypatch.setattr(WriteBehind, "flush", flush)
-    yield gate, threads
-    gate.set()
 
 
 def test_starting_a_transformation_on_the_pool_leaves_writing_its_inputs_to_the_sender(workers, tmp_path,
