@@ -78,35 +78,31 @@ class PoolBackend:
             return batch
 
     def _send(self, batch: list) -> None:
-        from ..errors import CanceledError
-
         try:
             for storage in {id(entry[3]): entry[3] for entry in batch}.values():
                 storage.flush()
         except BaseException as exc:  # noqa: BLE001 - every job of the batch fails with it
-            _fail(batch, lambda: exc)
+            _fail(batch, exc)
             return
         keep, canceled = [], []
         for entry in batch:
             (canceled if entry[0].cancel_event.is_set() else keep).append(entry)
-        _fail(canceled, lambda: CanceledError("Transformation was canceled"))  # it never runs
+        _fail(canceled)  # it never runs
         try:
             self.pool.submit_many([task for _job, _done, task, _storage in keep])
         except BaseException as exc:  # noqa: BLE001 - shut down, or no worker can start
-            _fail(keep, lambda: exc)
+            _fail(keep, exc)
             return
         for job, _done, _task, _storage in keep:
             if job.cancel_event.is_set():  # canceled while it was handed over: cancel it there
                 self.pool.cancel_job(job)
 
     def cancel(self, job):
-        from ..errors import CanceledError
-
         with self._cond:
             queued = [entry for entry in self._outbox if entry[0] is job]
             for entry in queued:
                 self._outbox.remove(entry)
-        _fail(queued, lambda: CanceledError("Transformation was canceled"))
+        _fail(queued)
         self.pool.cancel_job(job)
 
     def close(self, wait=True):
@@ -116,11 +112,14 @@ class PoolBackend:
         self.pool.close(wait=wait)
 
 
-def _fail(entries: list, error) -> None:
-    """Report error() to the `done` of each (job, done, task, storage) entry."""
+def _fail(entries: list, error: BaseException | None = None) -> None:
+    """Report `error` (None: a CanceledError of its own) to the `done` of each (job, done, task,
+    storage) entry."""
+    from ..errors import CanceledError
+
     for job, done, _task, _storage in entries:
         try:
-            done(None, error())
+            done(None, error if error is not None else CanceledError("Transformation was canceled"))
         except Exception:  # noqa: BLE001 - the others are still reported
             import logging
 
