@@ -10,7 +10,7 @@ from upstream_http import http
 from upstream_servers import executable
 
 from seamless_transformer import delayed
-from seamless_transformer.errors import CanceledError, RemoteError, TransformationError
+from seamless_transformer.errors import RemoteError, TransformationError
 
 DEADLINE = 30.0
 
@@ -81,17 +81,6 @@ def test_a_failing_bash_transformation_reports_the_remote_error_text(on_jobserve
         tf.run()
 
 
-def test_cancel_reaches_the_jobserver(on_jobserver):
-    tf = delayed("sleep 30; echo late > RESULT", "bash")(a=2)
-    tf.start()
-    tf_hex = tf.transformation_checksum.hex()
-    assert _wait_for_status(on_jobserver, tf_hex, "running") == "running"
-    tf.cancel()
-    assert _status(on_jobserver, tf_hex) == "canceled"
-    with pytest.raises(CanceledError):
-        tf.run()
-
-
 def test_an_unreachable_jobserver_is_a_remote_error_naming_its_url(on_jobserver, isolated_env):
     from seamless_transformer import config
 
@@ -141,24 +130,6 @@ def test_seamless_run_against_an_unreachable_jobserver_exits_3_naming_its_url(on
     assert err.count("\n") == 1
 
 
-def test_seamless_cancel_reaches_the_jobserver(on_jobserver, isolated_env):
-    proc = _seamless_run(isolated_env, "-v", "sleep 30; echo never")
-    try:
-        tf = _dry_tf(isolated_env, "sleep 30; echo never")
-        assert _wait_for_status(on_jobserver, tf, "running") == "running"
-        cancel = subprocess.run([executable("seamless-cancel"), tf], cwd=isolated_env, capture_output=True,
-                                text=True, timeout=60)
-        assert cancel.returncode == 0, cancel.stderr
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 1
-    assert "was canceled" in err
-    assert _status(on_jobserver, tf) == "canceled"
-
-
 def _dry_tf(cwd, command) -> str:
     dry = subprocess.run([executable("seamless-run"), "--dry", command], cwd=cwd, capture_output=True,
                          text=True, timeout=60)
@@ -175,24 +146,6 @@ def test_seamless_run_transformation_executes_on_the_jobserver(on_jobserver, iso
                          cwd=isolated_env, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert f"Received transformation {tf}" in on_jobserver.received()
-
-
-def test_ctrl_c_on_seamless_run_cancels_the_job_on_the_jobserver(on_jobserver, isolated_env):
-    import signal
-
-    command = "sleep 30; echo interrupted"
-    proc = _seamless_run(isolated_env, command)
-    try:
-        tf = _dry_tf(isolated_env, command)
-        assert _wait_for_status(on_jobserver, tf, "running") == "running"
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130
-    assert _status(on_jobserver, tf) == "canceled"
 
 
 def test_record_mode_the_jobserver_was_not_started_with_is_refused_with_its_message(on_jobserver):
