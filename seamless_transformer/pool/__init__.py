@@ -42,21 +42,26 @@ class PoolBackend:
                                    direct_print=job.direct_print, job=job)
         with self._cond:
             self._outbox.append((job, done, task, get_storage()))  # the submitting thread's storage
-            if self._sender is None:
-                self._sender = threading.Thread(target=self._send_loop, name="seamless-pool-submit",
-                                                daemon=True)
-                self._sender.start()
+            self._ensure_sender()
             self._cond.notify_all()
+
+    def _ensure_sender(self) -> None:
+        """Start the sender thread unless it runs (under self._cond)."""
+        if self._sender is None:
+            self._sender = threading.Thread(target=self._send_loop, name="seamless-pool-submit", daemon=True)
+            self._sender.start()
 
     def _send_loop(self):
         try:
             while batch := self._take():
                 self._send(batch)
-        finally:  # also when a callback raised: a later submit starts a new sender
+        finally:  # also when a callback raised: what is queued gets a new sender
             with self._cond:
-                if self._sender is threading.current_thread():
+                if self._sender is threading.current_thread():  # not after an idle end (see _take)
                     self._sender = None
-                self._in_hand = 0
+                    self._in_hand = 0
+                    if self._outbox:
+                        self._ensure_sender()
                 self._cond.notify_all()
 
     def _take(self) -> list:
@@ -65,6 +70,9 @@ class PoolBackend:
             self._in_hand = 0
             self._cond.notify_all()
             self._cond.wait_for(lambda: self._outbox, SENDER_IDLE_SECONDS)
+            if not self._outbox:  # idle: end now, under the lock, so that the next submit starts a sender
+                self._sender = None
+                return []
             batch, self._outbox = self._outbox, []
             self._in_hand = len(batch)
             return batch

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from seamless_transformer import TransformationError, delayed, shutdown_workers
+from seamless_transformer import TransformationError, delayed, engine, shutdown_workers
 from seamless_transformer.store.storage import Storage
 from test_manager import wait_until  # tests/pool/test_manager.py
 
@@ -72,3 +72,59 @@ def test_shutdown_with_wait_runs_what_the_sender_still_holds(workers, tmp_path, 
     assert not closer.is_alive()
     assert tf.run() == 3
     assert os.path.exists(tmp_path / "m")
+
+
+@pytest.fixture
+def idle_sender(monkeypatch):
+    """The sender ends after 0.05 s without work; when it has decided to end it sets the first
+    yielded Event and waits for the second before it goes."""
+    from seamless_transformer import pool as pool_module
+
+    monkeypatch.setattr(pool_module, "SENDER_IDLE_SECONDS", 0.05)
+    ending, go, real = threading.Event(), threading.Event(), pool_module.PoolBackend._take
+
+    def take(self):
+        batch = real(self)
+        if not batch and not go.is_set():
+            ending.thread = threading.current_thread()
+            ending.set()
+            assert go.wait(10), "the sender was never let go"
+        return batch
+
+    monkeypatch.setattr(pool_module.PoolBackend, "_take", take)
+    yield ending, go
+    go.set()
+
+
+def test_a_start_while_the_idle_sender_is_ending_still_runs(workers, tmp_path, idle_sender):
+    workers(1)
+    ending, go = idle_sender
+    assert mark(str(tmp_path / "first"), 1).start().run() == 1
+    assert ending.wait(10), "the idle sender never ended"
+    second = mark(str(tmp_path / "second"), 2).start()  # queued while the old sender goes
+    go.set()
+    wait_until(lambda: os.path.exists(tmp_path / "second"), "the second transformation ran", timeout=10)
+    assert second.run() == 2
+
+
+def test_shutdown_waits_for_what_a_new_sender_holds_after_the_idle_one_ended(workers, tmp_path, idle_sender,
+                                                                            gated_flush):
+    workers(1)
+    ending, go = idle_sender
+    gate, threads = gated_flush
+    gate.set()
+    assert mark(str(tmp_path / "first"), 1).start().run() == 1
+    assert ending.wait(10), "the idle sender never ended"
+    gate.clear()
+    flushes = len(threads)
+    second = mark(str(tmp_path / "second"), 2).start()
+    wait_until(lambda: len(threads) > flushes, "a new sender holds the second one, flushing")
+    backend = engine.get_backend()
+    go.set()
+    ending.thread.join(10)
+    assert not ending.thread.is_alive() and backend._in_hand == 1  # what shutdown waits for
+    closer = threading.Thread(target=shutdown_workers, kwargs={"wait": True})
+    closer.start()
+    gate.set()
+    closer.join(60)
+    assert second.run() == 2
