@@ -128,3 +128,22 @@ def test_shutdown_waits_for_what_a_new_sender_holds_after_the_idle_one_ended(wor
     gate.set()
     closer.join(60)
     assert second.run() == 2
+
+
+def test_an_interrupted_run_cancels_its_transformation_in_the_worker(workers, tmp_path):
+    import signal
+
+    from seamless_transformer.pool import get_pool
+    from test_manager import wait_for_file
+
+    workers(1)
+    pool, main = get_pool(), threading.get_ident()
+
+    def interrupt():
+        wait_until(lambda: any(w.tasks for w in pool.workers), "it runs in the worker")
+        signal.pthread_kill(main, signal.SIGINT)  # Ctrl-C
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(TransformationError):
+        wait_for_file(str(tmp_path / "never"), 1).run()
+    wait_until(lambda: not any(w.tasks for w in pool.workers), "the worker was relieved of it", timeout=10)
