@@ -164,7 +164,27 @@ def spawn(n=None) -> None:
         config.note_spawned_workers(n)
         if not _atexit_installed:
             atexit.register(shutdown_workers, wait=False)
+            os.register_at_fork(after_in_child=_forget_after_fork)
             _atexit_installed = True
+
+
+def _forget_after_fork() -> None:
+    """In a child forked (os.fork) from a process with a pool: the pool is the parent's. The child
+    runs its transformations itself, and its exit neither stops nor terminates the parent's workers."""
+    global _pool, _lock
+    import multiprocessing.process
+
+    from .. import engine
+
+    _lock = threading.Lock()  # another thread of the parent may have held it
+    pool, _pool = _pool, None
+    if pool is None:
+        return
+    for worker in pool.workers:  # or multiprocessing's exit handler terminates them
+        multiprocessing.process._children.discard(worker.process)
+    backend = engine.get_backend()
+    if isinstance(backend, PoolBackend) and backend.pool is pool:
+        engine.set_backend(None)
 
 
 def ensure_spawned(n=None) -> None:

@@ -147,3 +147,55 @@ def test_an_interrupted_run_cancels_its_transformation_in_the_worker(workers, tm
     with pytest.raises(TransformationError):
         wait_for_file(str(tmp_path / "never"), 1).run()
     wait_until(lambda: not any(w.tasks for w in pool.workers), "the worker was relieved of it", timeout=10)
+
+
+
+FORK_AFTER_SPAWN = """
+import os, sys, threading
+from seamless_transformer import delayed, spawn, shutdown_workers
+from seamless_transformer.pool import get_pool
+
+@delayed
+def pid_of(tag):
+    import os
+    return os.getpid()
+
+def run_in_child():
+    ran = []
+    runner = threading.Thread(target=lambda: ran.append(pid_of("child").run()), daemon=True)
+    runner.start()
+    runner.join(20)
+    print("child ran", "here" if ran == [os.getpid()] else "nowhere" if not ran else "elsewhere", flush=True)
+
+if __name__ == "__main__":
+    spawn(1)
+    worker = get_pool().workers[0].pid
+    assert pid_of("before").run() == worker
+    child = os.fork()
+    if child == 0:
+        CHILD
+    os.waitpid(child, 0)
+    print("parent ran on", "the same worker" if pid_of("after").run() == worker else "another worker")
+    shutdown_workers()
+"""
+
+
+def _fork_after_spawn(tmp_path, child: str) -> str:
+    """Run FORK_AFTER_SPAWN with `child` as the forked child's code; its output."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "fork_after_spawn.py"
+    path.write_text(FORK_AFTER_SPAWN.replace("CHILD", child))
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_a_child_forked_after_spawn_runs_its_transformations_itself(tmp_path):
+    assert "child ran here" in _fork_after_spawn(tmp_path, "run_in_child(); os._exit(0)")
+
+
+def test_a_forked_child_that_exits_leaves_the_parents_workers_alone(tmp_path):
+    out = _fork_after_spawn(tmp_path, "sys.exit(0)")  # the child's exit handlers run
+    assert "parent ran on the same worker" in out
