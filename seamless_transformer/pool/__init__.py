@@ -33,6 +33,7 @@ class PoolBackend:
         self._outbox = []  # (job, done, task, storage) not handed to the pool yet
         self._in_hand = 0  # taken by the sender, not handed to the pool yet
         self._sender = None
+        self._closed = False  # closed: the sender ends as soon as the outbox is empty
 
     def submit(self, job, done):
         from ..store.storage import get_storage
@@ -65,12 +66,13 @@ class PoolBackend:
                 self._cond.notify_all()
 
     def _take(self) -> list:
-        """Everything in the outbox (waiting for some); [] when the sender has been idle long enough."""
+        """Everything in the outbox (waiting for some); [] when the sender has been idle long enough
+        or the backend is closed."""
         with self._cond:
             self._in_hand = 0
             self._cond.notify_all()
-            self._cond.wait_for(lambda: self._outbox, SENDER_IDLE_SECONDS)
-            if not self._outbox:  # idle: end now, under the lock, so that the next submit starts a sender
+            self._cond.wait_for(lambda: self._outbox or self._closed, SENDER_IDLE_SECONDS)
+            if not self._outbox:  # idle or closed: end now, under the lock, so that the next submit starts a sender
                 self._sender = None
                 return []
             batch, self._outbox = self._outbox, []
@@ -110,8 +112,10 @@ class PoolBackend:
         self.pool.cancel_job(job)
 
     def close(self, wait=True):
-        if wait:
-            with self._cond:  # what was submitted reaches the pool before it closes
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            if wait:  # what was submitted reaches the pool before it closes
                 self._cond.wait_for(lambda: not self._outbox and not self._in_hand)
         self.pool.close(wait=wait)
 

@@ -199,3 +199,15 @@ def test_a_child_forked_after_spawn_runs_its_transformations_itself(tmp_path):
 def test_a_forked_child_that_exits_leaves_the_parents_workers_alone(tmp_path):
     out = _fork_after_spawn(tmp_path, "sys.exit(0)")  # the child's exit handlers run
     assert "parent ran on the same worker" in out
+
+
+def test_shutdown_ends_the_sender_thread(workers, tmp_path, monkeypatch):
+    from seamless_transformer import pool as pool_module
+
+    monkeypatch.setattr(pool_module, "SENDER_IDLE_SECONDS", 600)  # it would wait that long for work
+    workers(1)
+    assert mark(str(tmp_path / "m"), 5).start().run() == 5
+    sender = engine.get_backend()._sender
+    shutdown_workers(wait=True)
+    sender.join(30)
+    assert not sender.is_alive()
