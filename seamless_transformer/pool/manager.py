@@ -169,14 +169,15 @@ class Pool(Delegation):
 
     def submit(self, task: Task) -> None:
         """Queue `task`; the I/O thread dispatches it with whatever else is queued by then.
-        Raises RuntimeError after shutdown, WorkerCrashedError when no worker can be started."""
+        Raises CanceledError after shutdown (as for a task the shutdown dropped), WorkerCrashedError
+        when no worker can be started."""
         self.submit_many([task])
 
     def submit_many(self, tasks: list) -> None:
         """Queue `tasks` at once (they reach the I/O thread's next round together); raises as `submit`."""
         with self.lock:
             if self.closing:
-                raise RuntimeError("the worker pool is shut down")
+                raise _shutdown_error()
             if self._given_up():
                 raise self._given_up_error()
             self.pending.extend(tasks)

@@ -211,3 +211,17 @@ def test_shutdown_ends_the_sender_thread(workers, tmp_path, monkeypatch):
     shutdown_workers(wait=True)
     sender.join(30)
     assert not sender.is_alive()
+
+
+def test_shutdown_without_wait_fails_what_the_sender_holds_as_shut_down(workers, tmp_path, gated_flush):
+    workers(1)
+    gate, threads = gated_flush
+    held = mark(str(tmp_path / "held"), 1).start()
+    wait_until(lambda: threads, "the sender holds the first one, flushing")
+    queued = mark(str(tmp_path / "queued"), 2).start()  # waits in the outbox
+    shutdown_workers(wait=False)
+    gate.set()
+    for tf in (held, queued):
+        with pytest.raises(TransformationError):
+            tf.run()
+        assert tf.exception == "the worker pool was shut down"  # as for one that ran in a worker
