@@ -417,3 +417,28 @@ def test_a_transformation_canceled_while_its_batch_is_being_sent_never_reaches_t
     assert later.run() == 1503
     assert "seamless-tf-" + canceled.transformation_checksum.hex() not in counter.keys
     assert canceled.status == "canceled"
+
+
+def test_an_interrupted_run_cancels_its_dask_task(on_dask):
+    import signal
+
+    scheduler, main = on_dask[0].scheduler, threading.get_ident()
+
+    @delayed
+    def sleeper(seconds):
+        import time
+
+        time.sleep(seconds)
+        return seconds
+
+    tf = sleeper(31)
+    key = "seamless-tf-" + tf.transformation_checksum.hex()
+
+    def interrupt():
+        _wait_until(lambda: key in scheduler.tasks and scheduler.tasks[key].state == "processing")
+        signal.pthread_kill(main, signal.SIGINT)  # Ctrl-C
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(TransformationError):
+        tf.run()
+    _wait_until(lambda: key not in scheduler.tasks, timeout=10)
