@@ -301,7 +301,7 @@ def _hand_over(backend) -> None:
 
 def _wait_for(backend, job: Job):
     """Submit the job to `backend` and block until it reports back; the Outcome, or raise. An
-    interrupt while waiting (KeyboardInterrupt) cancels the job on the backend and is re-raised."""
+    interrupt (KeyboardInterrupt, a signal's exception) cancels the job on the backend and is re-raised."""
     reported = Future()
 
     def done(outcome, error):
@@ -310,12 +310,12 @@ def _wait_for(backend, job: Job):
         else:
             reported.set_result(outcome)
 
-    backend.submit(job, done)
     try:
+        backend.submit(job, done)
         return reported.result()
-    except BaseException:
-        if not reported.done():  # interrupted while waiting (Ctrl-C): the backend must not keep running it
-            job.cancel_event.set()
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and not reported.done():  # interrupted (Ctrl-C): the backend
+            job.cancel_event.set()  # must not keep running it
             backend.cancel(job)
         raise
 
