@@ -43,12 +43,19 @@ def test_starting_a_transformation_on_the_pool_leaves_writing_its_inputs_to_the_
     assert threads and threading.current_thread() not in threads
 
 
+def _held_and_queued(tmp_path, threads) -> tuple:
+    """Start two transformations: the first held by the sender (flushing), the second waiting in
+    the outbox; they write tmp_path/first and tmp_path/second when they run."""
+    first = mark(str(tmp_path / "first"), 1).start()
+    wait_until(lambda: threads, "the sender holds the first one, flushing")
+    second = mark(str(tmp_path / "second"), 2).start()
+    return first, second
+
+
 def test_a_transformation_canceled_before_the_pool_got_it_never_runs(workers, tmp_path, gated_flush):
     workers(1)
     gate, threads = gated_flush
-    first = mark(str(tmp_path / "first"), 1).start()
-    wait_until(lambda: threads, "the sender holds the first one, flushing")
-    second = mark(str(tmp_path / "second"), 2).start()  # waits in the outbox
+    first, second = _held_and_queued(tmp_path, threads)
     first.cancel()
     second.cancel()
     gate.set()
@@ -216,9 +223,7 @@ def test_shutdown_ends_the_sender_thread(workers, tmp_path, monkeypatch):
 def test_shutdown_without_wait_fails_what_the_sender_holds_as_shut_down(workers, tmp_path, gated_flush):
     workers(1)
     gate, threads = gated_flush
-    held = mark(str(tmp_path / "held"), 1).start()
-    wait_until(lambda: threads, "the sender holds the first one, flushing")
-    queued = mark(str(tmp_path / "queued"), 2).start()  # waits in the outbox
+    held, queued = _held_and_queued(tmp_path, threads)
     shutdown_workers(wait=False)
     gate.set()
     for tf in (held, queued):
