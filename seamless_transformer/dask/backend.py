@@ -94,6 +94,7 @@ class DaskBackend:
             try:
                 for storage in {id(s): s for _job, _done, s in batch}.values():
                     storage.flush()  # a worker reads the inputs from the shared cache
+                batch = _drop_canceled(batch)  # canceled during the flush: it never leaves
                 futures = submit_jobs(self.client, [job for job, _done, _s in batch])
             except BaseException as exc:  # noqa: BLE001 - every job of the batch fails with it
                 for _job, done, _s in batch:
@@ -163,6 +164,19 @@ class DaskBackend:
             futures = list(self._futures.values())
         if not wait and futures:
             self.client.cancel(futures)
+
+
+def _drop_canceled(batch: list) -> list:
+    """The (job, done, storage) entries whose job is not canceled; the others are told so."""
+    from ..errors import CanceledError
+
+    keep = []
+    for entry in batch:
+        if entry[0].cancel_event.is_set():
+            entry[1](None, CanceledError("Transformation was canceled"))
+        else:
+            keep.append(entry)
+    return keep
 
 
 def _answer(future):

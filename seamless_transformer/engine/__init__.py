@@ -218,7 +218,8 @@ def run_here(tf_dict, tf, *, scratch=False, need_value=True, use_cache=True, str
     file of it is gone), so it is recomputed, unless a run is already in flight.
     `on_job(job)` is called as soon as the job exists, before it runs (to keep a handle for
     cancel); an exception it raises fails a new job. An interrupt (KeyboardInterrupt) while
-    the job runs here fails the job and is not re-raised: the caller decides. `defer_writes`: as submit.
+    the job runs here fails the job (on a backend: cancels it there) and is not re-raised: the
+    caller decides. `defer_writes`: as submit.
     """
     job, new = _claim(tf_dict, tf, scratch=scratch, need_value=need_value, use_cache=use_cache,
                       strict=strict, direct_print=direct_print, fingertip=fingertip, defer_writes=defer_writes)
@@ -299,7 +300,8 @@ def _hand_over(backend) -> None:
 
 
 def _wait_for(backend, job: Job):
-    """Submit the job to `backend` and block until it reports back; the Outcome, or raise."""
+    """Submit the job to `backend` and block until it reports back; the Outcome, or raise. An
+    interrupt (KeyboardInterrupt, a signal's exception) cancels the job on the backend and is re-raised."""
     reported = Future()
 
     def done(outcome, error):
@@ -308,8 +310,14 @@ def _wait_for(backend, job: Job):
         else:
             reported.set_result(outcome)
 
-    backend.submit(job, done)
-    return reported.result()
+    try:
+        backend.submit(job, done)
+        return reported.result()
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and not reported.done():  # interrupted (Ctrl-C): the backend
+            job.cancel_event.set()  # must not keep running it
+            backend.cancel(job)
+        raise
 
 
 def _start(job: Job) -> None:

@@ -34,6 +34,7 @@ class PoolBackend:
         self._outbox = []  # (job, done, task, storage) not handed to the pool yet
         self._in_hand = 0  # taken by the sender, not handed to the pool yet
         self._sender = None
+        self._closed = False  # closed: the sender ends as soon as the outbox is empty
 
     def submit(self, job, done):
         from ..store.storage import get_storage
@@ -45,10 +46,7 @@ class PoolBackend:
         with self._cond:
             if self._outbox or self._in_hand or storage.has_queued_writes():
                 self._outbox.append((job, done, task, storage))
-                if self._sender is None:
-                    self._sender = threading.Thread(target=self._send_loop, name="seamless-pool-submit",
-                                                    daemon=True)
-                    self._sender.start()
+                self._ensure_sender()
                 self._cond.notify_all()
                 return
         # nothing to write and nothing ahead of it: straight to the pool, without a thread switch
@@ -56,23 +54,35 @@ class PoolBackend:
         if job.cancel_event.is_set():  # canceled while it was handed over: cancel it there
             self.pool.cancel_job(job)
 
+    def _ensure_sender(self) -> None:
+        """Start the sender thread unless it runs (under self._cond)."""
+        if self._sender is None:
+            self._sender = threading.Thread(target=self._send_loop, name="seamless-pool-submit", daemon=True)
+            self._sender.start()
+
     def _send_loop(self):
         try:
             while batch := self._take():
                 self._send(batch)
-        finally:  # also when a callback raised: a later submit starts a new sender
+        finally:  # also when a callback raised: what is queued gets a new sender
             with self._cond:
-                if self._sender is threading.current_thread():
+                if self._sender is threading.current_thread():  # not after an idle end (see _take)
                     self._sender = None
-                self._in_hand = 0
+                    self._in_hand = 0
+                    if self._outbox:
+                        self._ensure_sender()
                 self._cond.notify_all()
 
     def _take(self) -> list:
-        """Everything in the outbox (waiting for some); [] when the sender has been idle long enough."""
+        """Everything in the outbox (waiting for some); [] when the sender has been idle long enough
+        or the backend is closed."""
         with self._cond:
             self._in_hand = 0
             self._cond.notify_all()
-            self._cond.wait_for(lambda: self._outbox, SENDER_IDLE_SECONDS)
+            self._cond.wait_for(lambda: self._outbox or self._closed, SENDER_IDLE_SECONDS)
+            if not self._outbox:  # idle or closed: end now, under the lock, so that the next submit starts a sender
+                self._sender = None
+                return []
             batch, self._outbox = self._outbox, []
             self._in_hand = len(batch)
             return batch
@@ -106,8 +116,10 @@ class PoolBackend:
         self.pool.cancel_job(job)
 
     def close(self, wait=True):
-        if wait:
-            with self._cond:  # what was submitted reaches the pool before it closes
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            if wait:  # what was submitted reaches the pool before it closes
                 self._cond.wait_for(lambda: not self._outbox and not self._in_hand)
         self.pool.close(wait=wait)
 
@@ -163,7 +175,27 @@ def spawn(n=None) -> None:
         config.note_spawned_workers(n)
         if not _atexit_installed:
             atexit.register(shutdown_workers, wait=False)
+            os.register_at_fork(after_in_child=_forget_after_fork)
             _atexit_installed = True
+
+
+def _forget_after_fork() -> None:
+    """In a child forked (os.fork) from a process with a pool: the pool is the parent's. The child
+    runs its transformations itself, and its exit neither stops nor terminates the parent's workers."""
+    global _pool, _lock
+    import multiprocessing.process
+
+    from .. import engine
+
+    _lock = threading.Lock()  # another thread of the parent may have held it
+    pool, _pool = _pool, None
+    if pool is None:
+        return
+    for worker in pool.workers:  # or multiprocessing's exit handler terminates them
+        multiprocessing.process._children.discard(worker.process)
+    backend = engine.get_backend()
+    if isinstance(backend, PoolBackend) and backend.pool is pool:
+        engine.set_backend(None)
 
 
 def ensure_spawned(n=None) -> None:

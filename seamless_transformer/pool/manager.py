@@ -18,7 +18,10 @@ Crashes (sentinel, pipe EOF, or a ping unanswered for PING_TIMEOUT): the worker 
 needed, its segments unlinked and it is respawned in place. A task that was alone on the
 worker is at fault: its attempt is counted. Tasks that shared the worker are suspects: they
 are re-dispatched uncounted, each alone on a worker, so that a crash then is theirs. After
-SEAMLESS_WORKER_MAX_RETRIES retries (default 2) a task fails with WorkerCrashedError.
+SEAMLESS_WORKER_MAX_RETRIES retries (default 2) a task fails with WorkerCrashedError. A worker that
+dies before it is ready, or is not ready STARTUP_TIMEOUT after its launch, failed to start; after
+MAX_STARTUP_FAILURES of those in a row it is not relaunched, and once no worker is left every queued
+and new task fails with WorkerCrashedError.
 """
 
 import logging
@@ -41,6 +44,7 @@ PING_TIMEOUT = 1.0
 BUSY_CPU_FRACTION = 0.05  # a silent worker that used this much CPU per timeout is busy, not hung
 TERMINATE_GRACE = 2.0
 MAX_STARTUP_FAILURES = 3
+STARTUP_TIMEOUT = 60.0  # a relaunched worker not ready by then failed to start (it is killed)
 COMPLETION_THREADS = 4  # store results and wake waiters, off the I/O thread
 DRAIN_LIMIT = 64  # messages of one worker handled per round, so that no worker starves the others
 
@@ -93,6 +97,7 @@ class Pool(Delegation):
         worker.process, worker.channel = process, Channel(parent_conn, worker.name)
         worker.ready = worker.dead = False
         worker.sent_settings, worker.ping_sent, worker.kill_reason = settings, None, None
+        worker.last_seen = time.monotonic()  # launched: the start-up deadline counts from here
         worker.load, worker.tasks = 0, {}
         worker.generation += 1
         self._wake()
@@ -164,14 +169,15 @@ class Pool(Delegation):
 
     def submit(self, task: Task) -> None:
         """Queue `task`; the I/O thread dispatches it with whatever else is queued by then.
-        Raises RuntimeError after shutdown, WorkerCrashedError when no worker can be started."""
+        Raises CanceledError after shutdown (as for a task the shutdown dropped), WorkerCrashedError
+        when no worker can be started."""
         self.submit_many([task])
 
     def submit_many(self, tasks: list) -> None:
         """Queue `tasks` at once (they reach the I/O thread's next round together); raises as `submit`."""
         with self.lock:
             if self.closing:
-                raise RuntimeError("the worker pool is shut down")
+                raise _shutdown_error()
             if self._given_up():
                 raise self._given_up_error()
             self.pending.extend(tasks)
@@ -350,6 +356,8 @@ class Pool(Delegation):
         now = time.monotonic()
         with self.lock:
             for worker in self.workers:
+                if not worker.dead and not worker.ready and now - worker.last_seen > STARTUP_TIMEOUT:
+                    self._on_death(worker, f"not ready within {STARTUP_TIMEOUT:g} s")  # hung in start-up
                 if worker.dead or not worker.ready:
                     continue
                 if worker.ping_sent is None:

@@ -389,3 +389,41 @@ def test_a_compiled_transformation_runs_on_a_dask_worker(on_dask):
     tf = add(a=19, b=23)
     assert tf.run() == 42
     assert f"seamless-tf-{tf.transformation_checksum.hex()}" in on_dask[2].keys
+
+
+def test_a_transformation_canceled_while_its_batch_is_being_sent_never_reaches_the_scheduler(on_dask, monkeypatch):
+    counter = on_dask[2]
+    gate, threads = _gate_flushes(monkeypatch)
+    canceled = triple(500).start()
+    _wait_until(lambda: threads)  # the submitter holds it, flushing
+    assert canceled.cancel() is True
+    later = triple(501).start()  # the next batch: sent after the canceled one's
+    gate.set()
+    assert later.run() == 1503
+    assert "seamless-tf-" + canceled.transformation_checksum.hex() not in counter.keys
+    assert canceled.status == "canceled"
+
+
+def test_an_interrupted_run_cancels_its_dask_task(on_dask):
+    import signal
+
+    scheduler, main = on_dask[0].scheduler, threading.get_ident()
+
+    @delayed
+    def sleeper(seconds):
+        import time
+
+        time.sleep(seconds)
+        return seconds
+
+    tf = sleeper(31)
+    key = "seamless-tf-" + tf.transformation_checksum.hex()
+
+    def interrupt():
+        _wait_until(lambda: key in scheduler.tasks and scheduler.tasks[key].state == "processing")
+        signal.pthread_kill(main, signal.SIGINT)  # Ctrl-C
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(TransformationError):
+        tf.run()
+    _wait_until(lambda: key not in scheduler.tasks, timeout=10)

@@ -122,11 +122,12 @@ if os.environ.get("SEAMLESS_TEST_START_LOG"):  # a worker launched from now on d
 """
 
 
-def _fail_later_launches(tmp_path, monkeypatch):
-    """Workers launched after this call exit during start-up; the returned file gets a line per launch."""
+def _fail_later_launches(tmp_path, monkeypatch, code=FAIL_AT_START):
+    """Workers launched after this call exit during start-up (or run `code` then); the returned
+    file gets a line per launch."""
     site = tmp_path / "site"
     site.mkdir()
-    (site / "sitecustomize.py").write_text(FAIL_AT_START)
+    (site / "sitecustomize.py").write_text(code)
     log = tmp_path / "launches"
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("SEAMLESS_TEST_START_LOG", str(log))
@@ -208,3 +209,19 @@ def test_canceling_a_queued_transformation_ends_its_job_and_leaves_the_running_o
     assert engine.join(queued._job, 30), "the canceled job never ended"
     go.touch()
     assert busy.run() == 1 and pool.workers[0].generation == 1
+
+
+def test_a_transformation_fails_when_no_relaunched_worker_gets_ready_in_time(workers, tmp_path, monkeypatch):
+    from seamless_transformer.pool import manager
+
+    workers(1)
+    pool = get_pool()
+    monkeypatch.setattr(manager, "STARTUP_TIMEOUT", 0.5)
+    hang = FAIL_AT_START.replace("os._exit(3)", "import time; time.sleep(600)")
+    log = _fail_later_launches(tmp_path, monkeypatch, hang)
+    os.kill(pool.workers[0].pid, signal.SIGKILL)
+    tf = plus_one(2).start()
+    wait_until(lambda: tf.status != "pending", "the transformation ended", timeout=30)
+    assert tf.exception.startswith("no worker could be started (3 attempts per worker, the last: seamless-worker-1: "
+                                   "not ready within 0.5 s")
+    assert log.read_text().count("launched") == MAX_STARTUP_FAILURES
