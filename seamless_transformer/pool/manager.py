@@ -315,8 +315,10 @@ class Pool(Delegation):
                     continue
                 worker = objects[obj]
                 if obj is worker.process.sentinel:
-                    self._drain(worker)
-                    self._on_death(worker, self._exit_text(worker))
+                    generation = worker.generation
+                    self._drain(worker)  # what it sent before it died; a broken pipe there handles the death
+                    if worker.generation == generation:  # else its successor runs already: leave it alone
+                        self._on_death(worker, self._exit_text(worker))
                 else:
                     self._drain(worker, limit=DRAIN_LIMIT)
             with self.lock:
