@@ -373,12 +373,21 @@ class Storage:
             self._behind.flush()
 
     def _write_batch(self, buffers: dict, results: list, records: list, leaves: list) -> None:
+        unwritten = set()  # buffers no directory took (full disk, file size limit...)
         for cs, data in buffers.items():
+            written = not self._dirs
             for store in self._dirs:
                 try:
                     store.put_verified(data, Checksum(cs))
+                    written = True
                 except OSError as exc:
                     self._warn_once(store, exc)
+            if not written:
+                unwritten.add(cs)
+        if unwritten:  # no result row, record or leaf list whose buffer is not written
+            results = [(tf, res) for tf, res in results if Checksum(res).hex() not in unwritten]
+            records = [(tf, res, rec) for tf, res, rec in records if Checksum(res).hex() not in unwritten]
+            leaves = [(res, each) for res, each in leaves if Checksum(res).hex() not in unwritten]
         if results or records:
             self._each_db("put_batch", results, records)
         for res, each in leaves:

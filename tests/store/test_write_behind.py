@@ -197,3 +197,32 @@ def test_an_idle_queue_keeps_no_flusher_thread_so_replaced_storages_leak_none(mo
     while len(written) < 20 or _flusher_threads() > before:
         assert time.monotonic() < deadline, f"{_flusher_threads() - before} flusher threads left"
         time.sleep(0.02)
+
+
+FILE_SIZE_LIMIT = '''
+import resource
+import signal
+import sqlite3
+from seamless_transformer.checksum import Checksum
+from seamless_transformer.store import behind
+from seamless_transformer.store.storage import get_storage
+
+behind.FLUSH_SECONDS = 3600.0
+storage = get_storage()
+small, big = storage.put_buffer(b"small\\n", defer=True), storage.put_buffer(b"x" * 300_000, defer=True)
+storage.put_result(Checksum.of(b"tf-small"), small, defer=True)
+storage.put_result(Checksum.of(b"tf-big"), big, defer=True)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write over the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
+storage.flush()
+'''
+
+
+def test_a_result_whose_buffer_cannot_be_written_gets_no_row_the_others_do(tmp_path):
+    script = tmp_path / "full.py"
+    script.write_text(FILE_SIZE_LIMIT)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    small, big = Checksum.of(b"small\n").hex(), Checksum.of(b"x" * 300_000).hex()
+    assert _rows(_cache()) == [(Checksum.of(b"tf-small").hex(), small)]
+    assert os.path.exists(_buffer_file(_cache(), small)) and not os.path.exists(_buffer_file(_cache(), big))
