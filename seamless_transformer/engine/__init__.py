@@ -31,6 +31,7 @@ process, Dask, a jobserver) everything queued is written, so the other side find
 """
 
 import logging
+import os
 import threading
 from concurrent.futures import Future, wait
 
@@ -48,6 +49,17 @@ _lock = threading.RLock()
 _results: dict = {}  # tf hex -> result hex, this process
 _running: dict = {}  # tf hex -> Job
 _backend = None
+
+
+def _after_fork_in_child() -> None:
+    """A child forked (os.fork) while jobs ran: the threads and workers that would finish them are
+    the parent's, so the child must compute those transformations itself, not wait for them."""
+    global _lock
+    _lock = threading.RLock()  # another thread of the parent may have held it
+    _running.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def set_backend(backend: Backend | None) -> None:

@@ -188,3 +188,45 @@ def test_fingertip_tries_the_next_producer_when_one_cannot_be_recomputed(tmp_pat
     assert engine.compute(typed.tf_dict, typed.tf_checksum) == result
     forget_stored(result, Checksum.of(b"hi\n"))
     assert engine.resolve_buffer(result, fingertip=True) == b"HI\n"
+
+
+FORK_WHILE_RUNNING = """
+import os, sys, threading
+from seamless_transformer import delayed
+
+@delayed
+def slow(x):
+    import os
+    import time
+    if os.environ.get("STARTED"):
+        open(os.environ["STARTED"], "w").close()
+    time.sleep(float(os.environ.get("SLOW", "0")))
+    return x
+
+os.environ["SLOW"], os.environ["STARTED"] = "5", sys.argv[1]
+tf = slow(7).start()  # runs in a thread of this process
+while not os.path.exists(sys.argv[1]):
+    pass
+child = os.fork()
+if child == 0:
+    os.environ["SLOW"], os.environ["STARTED"] = "0", ""
+    got = []
+    worker = threading.Thread(target=lambda: got.append(slow(7).run()), daemon=True)
+    worker.start()
+    worker.join(30)
+    print("child", got, flush=True)
+    os._exit(0)
+os.waitpid(child, 0)
+print("parent", tf.run(), flush=True)
+"""
+
+
+def test_a_child_forked_while_a_transformation_runs_computes_it_itself_instead_of_waiting(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "fork.py"
+    script.write_text(FORK_WHILE_RUNNING)
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "started")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout == "child [7]\nparent 7\n", proc.stderr
