@@ -391,9 +391,9 @@ def test_a_compiled_transformation_runs_on_a_dask_worker(on_dask):
     assert f"seamless-tf-{tf.transformation_checksum.hex()}" in on_dask[2].keys
 
 
-def test_a_transformation_canceled_while_its_batch_is_being_sent_never_reaches_the_scheduler(on_dask, monkeypatch):
+def test_a_transformation_canceled_while_its_batch_is_being_sent_never_reaches_the_scheduler(on_dask, gated_flush):
     counter = on_dask[2]
-    gate, threads = _gate_flushes(monkeypatch)
+    gate, threads = gated_flush
     canceled = triple(500).start()
     _wait_until(lambda: threads)  # the submitter holds it, flushing
     assert canceled.cancel() is True
