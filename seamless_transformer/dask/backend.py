@@ -25,6 +25,7 @@ import threading
 from ..config import get_settings
 from ..store.storage import get_storage
 from .spec import outcome_of, storage_spec
+from ..engine.backend import hand_over_batch, report_failure
 from .task import free_waiting_threads, submit_jobs
 
 logger = logging.getLogger(__name__)
@@ -92,13 +93,10 @@ class DaskBackend:
     def _submit_loop(self) -> None:
         while batch := self._take(self._outbox, "submitter"):
             try:
-                for storage in {id(s): s for _job, _done, s in batch}.values():
-                    storage.flush()  # a worker reads the inputs from the shared cache
-                batch = _drop_canceled(batch)  # canceled during the flush: it never leaves
+                batch = hand_over_batch(batch)  # a worker reads the inputs from the shared cache
                 futures = submit_jobs(self.client, [job for job, _done, _s in batch])
             except BaseException as exc:  # noqa: BLE001 - every job of the batch fails with it
-                for _job, done, _s in batch:
-                    done(None, exc)
+                report_failure(batch, exc)
                 continue
             for (job, done, _s), future in zip(batch, futures):
                 with self._cond:
@@ -152,10 +150,7 @@ class DaskBackend:
             for entry in queued:
                 self._outbox.remove(entry)
             future = self._futures.get(id(job))
-        for _job, done, _storage in queued:  # never submitted: it ends here
-            from ..errors import CanceledError
-
-            done(None, CanceledError("Transformation was canceled"))
+        report_failure(queued)  # never submitted: it ends here
         if future is not None:
             self.client.cancel([future])
 
@@ -164,19 +159,6 @@ class DaskBackend:
             futures = list(self._futures.values())
         if not wait and futures:
             self.client.cancel(futures)
-
-
-def _drop_canceled(batch: list) -> list:
-    """The (job, done, storage) entries whose job is not canceled; the others are told so."""
-    from ..errors import CanceledError
-
-    keep = []
-    for entry in batch:
-        if entry[0].cancel_event.is_set():
-            entry[1](None, CanceledError("Transformation was canceled"))
-        else:
-            keep.append(entry)
-    return keep
 
 
 def _answer(future):

@@ -84,3 +84,31 @@ class InProcess:
 
     def close(self, wait: bool = True) -> None:
         """Nothing to release: the threads end with their jobs."""
+
+
+# -- for backends with flushes_write_behind: entries (job, done, storage, ...) queued by submit ----
+def hand_over_batch(entries: list) -> list:
+    """Write the write-behind queue of every storage the entries were submitted with (once each),
+    then report a CanceledError to each entry whose job was canceled meanwhile: it never leaves.
+    Returns the other entries. Raises what a flush raises."""
+    for storage in {id(entry[2]): entry[2] for entry in entries}.values():
+        storage.flush()  # the other process reads the inputs from the cache
+    keep, canceled = [], []
+    for entry in entries:
+        (canceled if entry[0].cancel_event.is_set() else keep).append(entry)
+    report_failure(canceled)
+    return keep
+
+
+def report_failure(entries: list, error: BaseException | None = None) -> None:
+    """Report `error` (None: a CanceledError of its own) to the `done` of each entry; a `done` that
+    raises is logged and the others are still reported."""
+    from ..errors import CanceledError
+
+    for entry in entries:
+        try:
+            entry[1](None, error if error is not None else CanceledError("Transformation was canceled"))
+        except Exception:  # noqa: BLE001 - the others are still reported
+            import logging
+
+            logging.getLogger(__name__).exception("reporting the failure of %s failed", entry[0].tf.hex())

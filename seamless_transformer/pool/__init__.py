@@ -31,7 +31,7 @@ class PoolBackend:
     def __init__(self, pool):
         self.pool = pool
         self._cond = threading.Condition()
-        self._outbox = []  # (job, done, task, storage) not handed to the pool yet
+        self._outbox = []  # (job, done, storage, task) not handed to the pool yet
         self._in_hand = 0  # taken by the sender, not handed to the pool yet
         self._sender = None
         self._closed = False  # closed: the sender ends as soon as the outbox is empty
@@ -45,7 +45,7 @@ class PoolBackend:
         storage = get_storage()  # the submitting thread's
         with self._cond:
             if self._outbox or self._in_hand or storage.has_queued_writes():
-                self._outbox.append((job, done, task, storage))
+                self._outbox.append((job, done, storage, task))
                 self._ensure_sender()
                 self._cond.notify_all()
                 return
@@ -88,31 +88,30 @@ class PoolBackend:
             return batch
 
     def _send(self, batch: list) -> None:
+        from ..engine.backend import hand_over_batch, report_failure
+
         try:
-            for storage in {id(entry[3]): entry[3] for entry in batch}.values():
-                storage.flush()
+            keep = hand_over_batch(batch)
         except BaseException as exc:  # noqa: BLE001 - every job of the batch fails with it
-            _fail(batch, exc)
+            report_failure(batch, exc)
             return
-        keep, canceled = [], []
-        for entry in batch:
-            (canceled if entry[0].cancel_event.is_set() else keep).append(entry)
-        _fail(canceled)  # it never runs
         try:
-            self.pool.submit_many([task for _job, _done, task, _storage in keep])
+            self.pool.submit_many([task for _job, _done, _storage, task in keep])
         except BaseException as exc:  # noqa: BLE001 - shut down, or no worker can start
-            _fail(keep, exc)
+            report_failure(keep, exc)
             return
-        for job, _done, _task, _storage in keep:
+        for job, _done, _storage, _task in keep:
             if job.cancel_event.is_set():  # canceled while it was handed over: cancel it there
                 self.pool.cancel_job(job)
 
     def cancel(self, job):
+        from ..engine.backend import report_failure
+
         with self._cond:
             queued = [entry for entry in self._outbox if entry[0] is job]
             for entry in queued:
                 self._outbox.remove(entry)
-        _fail(queued)
+        report_failure(queued)
         self.pool.cancel_job(job)
 
     def close(self, wait=True):
@@ -122,20 +121,6 @@ class PoolBackend:
             if wait:  # what was submitted reaches the pool before it closes
                 self._cond.wait_for(lambda: not self._outbox and not self._in_hand)
         self.pool.close(wait=wait)
-
-
-def _fail(entries: list, error: BaseException | None = None) -> None:
-    """Report `error` (None: a CanceledError of its own) to the `done` of each (job, done, task,
-    storage) entry."""
-    from ..errors import CanceledError
-
-    for job, done, _task, _storage in entries:
-        try:
-            done(None, error if error is not None else CanceledError("Transformation was canceled"))
-        except Exception:  # noqa: BLE001 - the others are still reported
-            import logging
-
-            logging.getLogger(__name__).exception("reporting the failure of %s failed", job.tf.hex())
 
 
 def _in_main_process() -> bool:
